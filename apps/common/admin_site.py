@@ -1,0 +1,24 @@
+"""Admin discovery without GeoDjango.
+
+django-leaflet's own admin module imports GeoDjango form widgets, which need the GDAL C library.
+The platform stores plain WGS-84 lat/lon (DESIGN.md) and uses Leaflet through its own small
+widget, so the admin discovers every app's admin module except leaflet's: no GDAL on any machine.
+"""
+
+from importlib import import_module
+
+from django.apps import apps
+from django.contrib.admin.apps import SimpleAdminConfig
+from django.utils.module_loading import module_has_submodule
+
+SKIP_ADMIN_DISCOVERY = {"leaflet"}
+
+
+class ParkingAdminConfig(SimpleAdminConfig):
+    def ready(self):
+        super().ready()
+        for app_config in apps.get_app_configs():
+            if app_config.name in SKIP_ADMIN_DISCOVERY:
+                continue
+            if module_has_submodule(app_config.module, "admin"):
+                import_module(f"{app_config.name}.admin")

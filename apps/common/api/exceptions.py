@@ -1,0 +1,135 @@
+"""One DRF exception handler: every error leaves the API in SPEC §1's shape."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from apps.common.errors import DomainError, error_body
+
+logger = logging.getLogger(__name__)
+
+_CODES = {
+    exceptions.ParseError: "invalid_json",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "rate_limited",
+}
+
+
+def _first_field_error(detail, prefix=""):
+    """Return (field path, message) of the first error in a DRF ValidationError detail."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            path = key if not prefix else f"{prefix}.{key}"
+            if key == "non_field_errors":
+                path = prefix
+            return _first_field_error(value, path)
+    if isinstance(detail, list) and detail:
+        for index, item in enumerate(detail):
+            if item:
+                if isinstance(item, (dict, list)):
+                    return _first_field_error(item, f"{prefix}[{index}]")
+                return prefix, str(item)
+    return prefix, str(detail)
+
+
+def _plain(detail):
+    if isinstance(detail, dict):
+        return {key: _plain(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_plain(item) for item in detail]
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        set_rollback()
+        return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(getattr(exc, "message_dict", None) or exc.messages)
+
+    if isinstance(exc, exceptions.ValidationError):
+        set_rollback()
+        field, message = _first_field_error(exc.detail)
+        code = "invalid"
+        # Serializers can name a more specific code on the error they raise.
+        codes = exc.get_codes()
+        while isinstance(codes, (dict, list)) and codes:
+            codes = next(iter(codes.values())) if isinstance(codes, dict) else codes[0]
+        if isinstance(codes, str) and codes not in {"invalid", "required", "null", "blank"}:
+            code = codes
+        details = {"fields": _plain(exc.detail)}
+        if field:
+            details["field"] = field
+            message = f"{field}: {message}"
+        return Response(error_body(code, message, details), status=status.HTTP_400_BAD_REQUEST)
+
+    if isinstance(exc, exceptions.APIException):
+        set_rollback()
+        code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), exc.default_code)
+        headers = {}
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        if getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = exc.auth_header
+        return Response(error_body(code, str(exc.detail)), status=exc.status_code, headers=headers)
+
+    # Unexpected: log it, answer without leaking anything.
+    logger.exception("unhandled error in API view", exc_info=exc)
+    set_rollback()
+    return Response(error_body("server_error", "服务器内部错误 / internal server error"), status=500)
+
+
+class ErrorInfoSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="snake_case error code, stable for clients")
+    message = serializers.CharField(help_text="human-readable message, Chinese or English")
+    details = serializers.DictField(help_text="more about the error, e.g. `field`: the parameter at fault")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """SPEC §1's error body; in the OpenAPI schema as the component ``Error``."""
+
+    error = ErrorInfoSerializer()
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Bad input (the parameter at fault is in `error.details.field`)",
+    401: "Bad or missing signature or credentials",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict with the current state",
+    413: "Too large",
+    429: "Rate limited",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+    """``extend_schema(responses=...)`` entries for these error statuses, all with the ``Error`` body."""
+    return {code: OpenApiResponse(ErrorSerializer, description=_ERROR_DESCRIPTIONS.get(code, "Error"))
+            for code in statuses}
+
+
+def json_404(request, exception=None):
+    return JsonResponse(error_body("not_found", "未找到 / not found"), status=404)
+
+
+def json_500(request):
+    return JsonResponse(error_body("server_error", "服务器内部错误 / internal server error"), status=500)

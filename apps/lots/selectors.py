@@ -1,0 +1,235 @@
+"""Reads of the lot registry that several callers share."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.core.cache import cache
+from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from apps.common.geo import EARTH_RADIUS_M, distance_m
+from apps.regions.models import Region
+from apps.regions.selectors import region_with_descendants
+
+from .models import Device, FreeWindow, ParkingLot
+
+
+def free_windows_for(*, lot: ParkingLot, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """Free windows (city-wide, the lot's region or the lot itself) overlapping [start, end)."""
+    rows = (
+        FreeWindow.objects.filter(starts_at__lt=end, ends_at__gt=start)
+        .filter(Q(lot__isnull=True, region__isnull=True) | Q(region_id=lot.region_id) | Q(lot_id=lot.pk))
+        .order_by("starts_at")
+        .values_list("starts_at", "ends_at")
+    )
+    return list(rows)
+
+
+def device_by_access_key(access_key: str) -> Device | None:
+    """The device with its permitted lot ids (``device.lot_ids``), or None."""
+    device = Device.objects.filter(access_key=access_key).first()
+    if device is not None:
+        device.lot_ids = frozenset(device.lots.values_list("pk", flat=True))
+    return device
+
+
+def public_lots():
+    """Lots as the public sees them, with the joins their representation needs."""
+    return ParkingLot.objects.with_public_relations()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Bulk public reads (map, open data): rows from .values(), never a model instance per lot.
+
+# ParkingLot.public_status in SQL, so thousands of rows are read without building a model each.
+# tests/lots/test_api.py checks that both agree for every state.
+PUBLIC_STATUS_SQL = Case(
+    When(status=ParkingLot.Status.CLOSED, then=Value("closed")),
+    When(offline_since__isnull=False, then=Value("offline")),
+    When(free_berths__lte=0, then=Value("full")),
+    default=Value("open"),
+)
+# ParkingLot.updated_at_public: the occupancy time when there is one.
+PUBLIC_UPDATED_AT_SQL = Coalesce(F("occupancy_updated_at"), F("updated_at"))
+
+
+def region_ids_for_code(code: str) -> frozenset[int] | None:
+    """The region with this code and every region below it (a city's code covers its districts);
+    None when no region has the code."""
+    pk = Region.objects.filter(code=code).values_list("pk", flat=True).first()
+    if pk is None:
+        return None
+    return region_with_descendants(pk)
+
+
+def public_lot_rows(queryset: QuerySet | None = None) -> QuerySet:
+    """The SPEC §4 lot fields as flat ``.values()`` rows (tariff rules decoded, status computed)."""
+    queryset = ParkingLot.objects.all() if queryset is None else queryset
+    return queryset.annotate(public_status=PUBLIC_STATUS_SQL, public_updated_at=PUBLIC_UPDATED_AT_SQL).values(
+        "code", "name", "address", "region__code", "region__name", "kind", "lat", "lon", "total_berths",
+        "free_berths", "ev_berths", "accessible_berths", "public_status", "public_updated_at", "opening_hours",
+        "tariff__rules", "operator__name",
+    )
+
+
+def public_lot_dict(row: dict) -> dict:
+    """One ``public_lot_rows`` row in the shape of the API's lot (LotSerializer)."""
+    updated = row["public_updated_at"]
+    return {
+        "code": row["code"],
+        "name": row["name"],
+        "address": row["address"],
+        "region": row["region__code"],
+        "region_name": row["region__name"],
+        "kind": row["kind"],
+        "lat": row["lat"],
+        "lon": row["lon"],
+        "total_berths": row["total_berths"],
+        "free_berths": row["free_berths"],
+        "ev_berths": row["ev_berths"],
+        "accessible_berths": row["accessible_berths"],
+        "status": row["public_status"],
+        "updated_at": timezone.localtime(updated).isoformat() if updated else None,
+        "opening_hours": row["opening_hours"],
+        "tariff": row["tariff__rules"],
+        "operator": row["operator__name"],
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# Nearest lots
+
+_NEAREST_FIRST_RADIUS_M = 1_000.0
+# Past this the box covers all of Wuxi (about 100 km across): scan everything that matches instead.
+_NEAREST_MAX_RADIUS_M = 128_000.0
+
+
+def lots_nearest(*, queryset: QuerySet, lat: float, lon: float, limit: int) -> list[ParkingLot]:
+    """The ``limit`` lots of ``queryset`` closest to (lat, lon) by straight-line distance, nearest
+    first, each with ``distance_m``.
+
+    Looks in a box around the point that doubles until it holds ``limit`` lots within the box's
+    inner circle (a lot outside the box is farther than anything in that circle, so the answer is
+    exact), instead of measuring every lot in the city on each request.
+    """
+    radius = _NEAREST_FIRST_RADIUS_M
+    while True:
+        box = _box_around(lat, lon, radius) if radius <= _NEAREST_MAX_RADIUS_M else None
+        candidates = queryset if box is None else queryset.filter(
+            lat__gte=box[0], lat__lte=box[1], lon__gte=box[2], lon__lte=box[3])
+        scored = sorted(
+            (distance_m(lat, lon, row_lat, row_lon), pk)
+            for pk, row_lat, row_lon in candidates.order_by().values_list("pk", "lat", "lon")
+        )
+        if box is not None:
+            scored = [item for item in scored if item[0] <= radius]
+        if box is None or len(scored) >= limit:
+            break
+        radius *= 2
+    chosen = scored[:limit]
+    lots = queryset.in_bulk([pk for _, pk in chosen])
+    result = []
+    for distance, pk in chosen:
+        lot = lots[pk]
+        lot.distance_m = round(distance)
+        result.append(lot)
+    return result
+
+
+def _box_around(lat: float, lon: float, radius_m: float) -> tuple[float, float, float, float] | None:
+    """(minLat, maxLat, minLon, maxLon) enclosing the circle; None where a plain box cannot
+    (near a pole or across the antimeridian): the caller then scans everything."""
+    dlat = math.degrees(radius_m / EARTH_RADIUS_M)
+    cos_lat = math.cos(math.radians(lat))
+    if abs(lat) + dlat >= 89.0 or cos_lat <= 0:
+        return None
+    dlon = dlat / cos_lat
+    if lon - dlon < -180.0 or lon + dlon > 180.0:
+        return None
+    return lat - dlat, lat + dlat, lon - dlon, lon + dlon
+
+
+# ---------------------------------------------------------------------------------------------------
+# The map's GeoJSON snapshot
+
+# The map page loads this first, and every viewer asks for the same thing: build it once per
+# MAP_SNAPSHOT_FRESH_S and hand the same gzip bytes to everyone. Live changes reach open pages
+# over the WebSocket, so a few seconds of age costs nothing.
+MAP_SNAPSHOT_FRESH_S = 3
+# A stale snapshot is kept this long so that while one request rebuilds, the others are answered
+# from it at once instead of all rebuilding together.
+MAP_SNAPSHOT_KEEP_S = 120
+_MAP_SNAPSHOT_LOCK_S = 30
+_MAP_SNAPSHOT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class MapSnapshot:
+    body_gzip: bytes
+    etag: str
+    built_at: float
+
+    @property
+    def body(self) -> bytes:
+        return gzip.decompress(self.body_gzip)
+
+
+def map_snapshot_key(*, region: str | None, kind: str | None) -> str:
+    return f"lots-geojson:v{_MAP_SNAPSHOT_VERSION}:{region or '*'}:{kind or '*'}"
+
+
+def map_geojson(*, region: str | None = None, kind: str | None = None) -> MapSnapshot | None:
+    """The lots (optionally of a region, by code, including the regions below it, and of a kind)
+    as a GeoJSON FeatureCollection, from the shared cache when it is fresh. None when no region
+    has that code.
+
+    A warm request costs no query at all; the region is only looked up when the snapshot is built.
+    """
+    key = map_snapshot_key(region=region, kind=kind)
+    snapshot = cache.get(key)
+    if snapshot is not None and time.time() - snapshot.built_at < MAP_SNAPSHOT_FRESH_S:
+        return snapshot
+    locked = snapshot is not None and cache.add(f"{key}:lock", 1, timeout=_MAP_SNAPSHOT_LOCK_S)
+    if snapshot is not None and not locked:
+        return snapshot  # someone else is rebuilding it right now
+    try:
+        queryset = ParkingLot.objects.all()
+        if region:
+            region_ids = region_ids_for_code(region)
+            if region_ids is None:
+                return None
+            queryset = queryset.filter(region_id__in=region_ids)
+        if kind:
+            queryset = queryset.filter(kind=kind)
+        snapshot = _build_map_snapshot(queryset)
+        cache.set(key, snapshot, timeout=MAP_SNAPSHOT_KEEP_S)
+    finally:
+        if locked:
+            cache.delete(f"{key}:lock")
+    return snapshot
+
+
+def _build_map_snapshot(queryset: QuerySet) -> MapSnapshot:
+    features = []
+    for row in public_lot_rows(queryset.order_by("code")).iterator(chunk_size=2000):
+        properties = public_lot_dict(row)
+        features.append({
+            "type": "Feature",
+            "id": properties["code"],
+            "geometry": {"type": "Point", "coordinates": [properties["lon"], properties["lat"]]},
+            "properties": properties,
+        })
+    body = json.dumps({"type": "FeatureCollection", "features": features},
+                      ensure_ascii=False, separators=(",", ":")).encode()
+    # Level 5: within a few per cent of level 9's size at a third of its time.
+    return MapSnapshot(body_gzip=gzip.compress(body, compresslevel=5, mtime=0),
+                       etag='"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"',
+                       built_at=time.time())

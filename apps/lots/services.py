@@ -1,0 +1,200 @@
+"""Writes to the lot registry: lots, tariffs, device credentials, inventory import."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.common.errors import DomainError
+from apps.common.geo import gcj02_to_wgs84
+from apps.common.scope import scope_of
+from apps.regions.models import Operator, Region
+
+from . import credentials, fees, inventory
+from .errors import InvalidTariff, LotError, OutOfScope
+from .models import Device, ParkingLot, Tariff
+
+
+def _first_error(exc: ValidationError) -> tuple[str | None, str]:
+    if hasattr(exc, "error_dict"):
+        field, errors = next(iter(exc.error_dict.items()))
+        return field, str(errors[0].message % (errors[0].params or {}))
+    return None, str(exc.messages[0])
+
+
+def _full_clean(obj, *, error_class=LotError, exclude=None) -> None:
+    try:
+        obj.full_clean(exclude=exclude)
+    except ValidationError as exc:
+        field, message = _first_error(exc)
+        fields = {k: [str(m) for m in v] for k, v in getattr(exc, "message_dict", {}).items()}
+        raise error_class(f"{field}: {message}" if field else message, field=field, details={"fields": fields})
+
+
+def ensure_lot_in_scope(*, actor, lot: ParkingLot) -> None:
+    """An actor may only write lots their scope covers (actor None = system)."""
+    if actor is None:
+        return
+    if not ParkingLot.objects.for_user(actor).filter(pk=lot.pk).exists() and not _could_own(actor, lot):
+        raise OutOfScope(_("无权操作该停车场"), field="region")
+
+
+def _could_own(actor, lot: ParkingLot) -> bool:
+    """For a lot being created or moved: would it fall inside the actor's scope?"""
+    scope = scope_of(actor)
+    if scope.city_wide:
+        return True
+    return lot.region_id in scope.region_ids or (lot.operator_id is not None and lot.operator_id in scope.operator_ids)
+
+
+def _to_wgs84(lot: ParkingLot) -> None:
+    if lot.source_coord_system == ParkingLot.CoordSystem.GCJ02 and lot.lat is not None and lot.lon is not None:
+        lot.lat, lot.lon = gcj02_to_wgs84(lot.lat, lot.lon)
+
+
+@transaction.atomic
+def lot_save(*, lot: ParkingLot, actor=None, coords_in_source_system: bool = False) -> ParkingLot:
+    """Create or update a lot. The actor must cover both the old and the new region/operator;
+    coordinates given in GCJ-02 are converted and stored as WGS-84."""
+    if actor is not None:
+        if lot.pk:
+            before = ParkingLot.objects.for_user(actor).filter(pk=lot.pk).first()
+            if before is None:
+                raise OutOfScope(_("无权操作该停车场"))
+        if not _could_own(actor, lot):
+            raise OutOfScope(_("只能在本人负责的区域或经营单位内登记停车场"), field="region")
+    if lot.code:
+        lot.code = lot.code.strip().upper()
+    if coords_in_source_system:
+        _to_wgs84(lot)
+    if lot.pk is None and lot.free_berths == 0 and lot.occupancy_updated_at is None:
+        lot.free_berths = lot.total_berths  # a new lot starts empty until it reports
+    _full_clean(lot)
+    lot.save()
+    return lot
+
+
+@transaction.atomic
+def tariff_save(*, tariff: Tariff, actor=None) -> Tariff:
+    """A tariff is saved only if the fee engine accepts every rule in it."""
+    try:
+        fees.validate_rules(tariff.rules)
+    except ValueError as exc:
+        raise InvalidTariff(str(exc), field=f"rules.{getattr(exc, 'field', '')}".rstrip("."))
+    if actor is not None:
+        scope = scope_of(actor)
+        if not scope.city_wide and (tariff.region_id is None or tariff.region_id not in scope.region_ids):
+            raise OutOfScope(_("只能编辑本区域的收费标准"), field="region")
+    _full_clean(tariff, error_class=InvalidTariff)
+    tariff.save()
+    return tariff
+
+
+@transaction.atomic
+def device_issue(*, name: str, lots: Iterable[ParkingLot], kind: str = Device.Kind.LOT_SYSTEM,
+                 actor=None) -> tuple[Device, str]:
+    """Issue a new access key and secret for the given lots. The secret is returned once."""
+    lots = list(lots)
+    if not lots:
+        raise LotError(_("至少选择一个停车场"), field="lots")
+    for lot in lots:
+        ensure_lot_in_scope(actor=actor, lot=lot)
+    secret = credentials.new_secret()
+    device = Device(name=name, kind=kind, access_key=credentials.new_access_key(),
+                    secret_encrypted=credentials.encrypt_secret(secret),
+                    secret_fingerprint=credentials.fingerprint(secret))
+    device._history_user = actor
+    device.save()
+    device.lots.set(lots)
+    return device, secret
+
+
+@transaction.atomic
+def device_rotate_secret(*, device: Device, actor=None) -> str:
+    """Replace a device's secret (and un-revoke it); the old secret stops working at once."""
+    device = Device.objects.select_for_update().get(pk=device.pk)
+    secret = credentials.new_secret()
+    device.secret_encrypted = credentials.encrypt_secret(secret)
+    device.secret_fingerprint = credentials.fingerprint(secret)
+    device.issued_at = timezone.now()
+    device.revoked_at = None
+    device._history_user = actor
+    device.save(update_fields=["secret_encrypted", "secret_fingerprint", "issued_at", "revoked_at"])
+    return secret
+
+
+@transaction.atomic
+def device_revoke(*, device: Device, actor=None) -> Device:
+    device = Device.objects.select_for_update().get(pk=device.pk)
+    if device.revoked_at is None:
+        device.revoked_at = timezone.now()
+        device._history_user = actor
+        device.save(update_fields=["revoked_at"])
+    return device
+
+
+def region_by_code(code: str) -> Region | None:
+    return Region.objects.filter(code=code).first()
+
+
+def operator_by_credit_code(code: str) -> Operator | None:
+    return Operator.objects.filter(credit_code=(code or "").strip().upper()).first()
+
+
+@transaction.atomic
+def lots_import(*, actor, region: Region, rows: Iterable[inventory.InventoryRow]) -> inventory.ImportReport:
+    """Import a region's lot inventory (底册清单): every row is checked first, and one bad row means
+    nothing is saved. Codes already used in the importer's scope within ``region`` are updated in
+    place; codes used anywhere else are refused. Only staff covering ``region`` may import into it.
+
+    ``rows`` come from ``inventory.read_inventory``; the report lists each problem by row and column.
+    """
+    scope = scope_of(actor) if actor is not None else None
+    if scope is not None and not scope.city_wide and region.pk not in scope.region_ids:
+        raise OutOfScope(_("只能导入本人负责区域的底册"), field="region")
+    rows = list(rows)
+    report = inventory.ImportReport()
+    planned, report.errors = inventory.check_rows(rows, region=region, actor=actor)
+    if report.errors:
+        return report
+    try:
+        with transaction.atomic():
+            for item in planned:
+                current = item
+                item.lot._history_user = actor
+                lot_save(lot=item.lot, actor=actor)
+    except DomainError as exc:
+        # A row that passed the checks but a service refused (e.g. a code registered meanwhile):
+        # the savepoint has undone every earlier row.
+        report.errors = [inventory.RowError(current.number, inventory.column_for_field(exc.field), exc.message)]
+        return report
+    report.created = sum(1 for item in planned if item.created)
+    report.updated = len(planned) - report.created
+    return report
+
+
+@transaction.atomic
+def device_change(*, device: Device, name: str, kind: str, lots: Iterable[ParkingLot], actor=None) -> Device:
+    """Rename a device or change the lots it may report for. Lots outside the actor's scope that
+    the device already reports for are kept: the actor can't see them, so can't mean to drop them."""
+    device = Device.objects.select_for_update().get(pk=device.pk)
+    chosen = list(lots)
+    for lot in chosen:
+        ensure_lot_in_scope(actor=actor, lot=lot)
+    kept: list[ParkingLot] = []
+    if actor is not None and not scope_of(actor).city_wide:
+        visible = set(ParkingLot.objects.for_user(actor).filter(devices=device).values_list("pk", flat=True))
+        kept = [lot for lot in device.lots.all() if lot.pk not in visible]
+    new_lots = {lot.pk: lot for lot in (*chosen, *kept)}
+    if not new_lots:
+        raise LotError(_("至少选择一个停车场"), field="lots")
+    device.name, device.kind = name, kind
+    _full_clean(device, exclude=["lots"])
+    device._history_user = actor
+    device.save(update_fields=["name", "kind"])
+    device.lots.set(new_lots.values())
+    return device

@@ -1,0 +1,230 @@
+"""Settings shared by every environment. Values that vary come from ``env``."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+from . import env
+
+BASE_DIR = env.BASE_DIR
+DEBUG = env.DEBUG
+
+if env.SECRET_KEY:
+    SECRET_KEY = env.SECRET_KEY
+elif DEBUG:
+    SECRET_KEY = "insecure-development-key-only-for-debug"  # noqa: S105
+else:
+    raise env.ImproperlyConfigured("SECRET_KEY is required unless DEBUG is on")
+
+ALLOWED_HOSTS = env.ALLOWED_HOSTS
+CSRF_TRUSTED_ORIGINS = env.CSRF_TRUSTED_ORIGINS
+
+INSTALLED_APPS = [
+    "daphne",  # first, so runserver serves HTTP and WebSocket through ASGI
+    "apps.common.admin_site.ParkingAdminConfig",  # django.contrib.admin, discovering all but leaflet
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI from static/, not a CDN: the platform runs on closed networks
+    "leaflet",
+    "simple_history",
+    "channels",
+    "apps.common",
+    "apps.regions",
+    "apps.lots",
+    "apps.berths",
+    "apps.sessions.apps.ParkingSessionsConfig",
+    "apps.realtime",
+    "apps.analytics",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+ROOT_URLCONF = "wuxi_parking.urls"
+ASGI_APPLICATION = "wuxi_parking.asgi.application"
+WSGI_APPLICATION = "wuxi_parking.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+            ],
+        },
+    },
+]
+
+# --- database -------------------------------------------------------------------------------
+if env.DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(env.DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+else:
+    Path(env.SQLITE_PATH).parent.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env.SQLITE_PATH,
+            "OPTIONS": {
+                # WAL lets the server read while the simulator writes; IMMEDIATE transactions and a
+                # busy timeout make concurrent writers wait for the lock instead of failing.
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- redis: channel layer, cache, celery ------------------------------------------------------
+REDIS_URL = env.REDIS_URL
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 10},
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "wxp",
+        }
+    }
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_TASK_ALWAYS_EAGER = False
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "wxp"}}
+    CELERY_BROKER_URL = "memory://"
+    CELERY_TASK_ALWAYS_EAGER = True
+    CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TIMEZONE = "Asia/Shanghai"
+CELERY_TASK_IGNORE_RESULT = True
+# Periodic work. Production runs these with Celery beat; the embedded default runs the same task
+# functions from `manage.py run_scheduler`, which `make run` starts beside the server.
+CELERY_BEAT_SCHEDULE = {
+    "watch-connectivity": {"task": "apps.lots.tasks.watch_connectivity", "schedule": 30.0},
+}
+
+# --- auth -----------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- i18n -----------------------------------------------------------------------------------
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+# --- static ---------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- API ------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "apps.common.api.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "apps.common.api.exceptions.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+if DEBUG:
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Wuxi Parking API (无锡停车)",
+    "DESCRIPTION": "The networking and interface specification v1 of Wuxi's city parking platform.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- map ------------------------------------------------------------------------------------
+LEAFLET_CONFIG = {
+    "DEFAULT_CENTER": (31.57, 120.30),
+    "DEFAULT_ZOOM": 12,
+    "MIN_ZOOM": 8,
+    "MAX_ZOOM": 19,
+    "TILES": [("OpenStreetMap", "https://tile.openstreetmap.org/{z}/{x}/{y}.png", {"attribution": "© OpenStreetMap"})],
+    "RESET_VIEW": False,
+}
+MAP_TILES = env.MAP_TILES
+TIANDITU_KEY = env.TIANDITU_KEY
+
+# --- platform -------------------------------------------------------------------------------
+# Fernet key for device secrets: HMAC verification needs the secret itself, so it is kept
+# encrypted at rest (never in plain text) rather than hashed.
+DEVICE_SECRET_FERNET_KEY = base64.urlsafe_b64encode(
+    hashlib.sha256((env.DEVICE_SECRET_KEY or SECRET_KEY).encode()).digest()
+)
+INGEST_MAX_BODY_BYTES = 1024 * 1024
+INGEST_MAX_EVENTS = 1000
+INGEST_TIMESTAMP_TOLERANCE_S = 300
+INGEST_NONCE_TTL_S = 600
+INGEST_MAX_FUTURE_S = 300
+LOT_OFFLINE_AFTER_S = 600
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+WECHAT_TOKEN = env.WECHAT_TOKEN
+WECHAT_APP_ID = env.WECHAT_APP_ID
+WECHAT_APP_SECRET = env.WECHAT_APP_SECRET
+WECHAT_ENCODING_AES_KEY = env.WECHAT_ENCODING_AES_KEY
+PAYMENT_KEYS = {
+    "wechat": {"mch_id": env.WECHATPAY_MCH_ID, "api_key": env.WECHATPAY_API_KEY},
+    "alipay": {"app_id": env.ALIPAY_APP_ID, "private_key": env.ALIPAY_PRIVATE_KEY, "public_key": env.ALIPAY_PUBLIC_KEY},
+    "unionpay": {"mer_id": env.UNIONPAY_MER_ID, "key": env.UNIONPAY_KEY},
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

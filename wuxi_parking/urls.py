@@ -1,0 +1,48 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.common.api.exceptions import json_404, json_500
+
+admin.site.site_header = "无锡停车 · 城市停车管理平台"
+admin.site.site_title = "无锡停车"
+admin.site.index_title = "管理首页"
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/map/", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/ingest/", include("apps.sessions.api.urls")),
+    path("api/v1/open/", include("apps.analytics.api.urls")),
+    path("api/v1/", include("apps.lots.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("apps.realtime.urls")),
+]
+
+handler404 = "wuxi_parking.urls.not_found"
+handler500 = "wuxi_parking.urls.server_error"
+
+
+def not_found(request, exception=None):
+    if request.path.startswith("/api/"):
+        return json_404(request, exception)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith("/api/"):
+        return json_500(request)
+    from django.views.defaults import server_error as default
+
+    return default(request)
+
+
+if settings.DEBUG:
+    from django.contrib.staticfiles.urls import staticfiles_urlpatterns
+
+    urlpatterns += staticfiles_urlpatterns()
