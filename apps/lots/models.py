@@ -23,7 +23,7 @@ class Tariff(models.Model):
     key = models.SlugField(_("标识"), max_length=64, unique=True, null=True, blank=True,
                            help_text=_("导入与演示数据使用的稳定标识"))
     rules = models.JSONField(_("计费规则"), help_text=_("SPEC §6 计费规则 JSON"))
-    source = models.CharField(_("依据"), max_length=255, blank=True, help_text=_("价格文件或数据来源"))
+    source = models.TextField(_("依据"), blank=True, help_text=_("价格文件或数据来源"))
     is_demo = models.BooleanField(_("演示数据"), default=False)
     region = models.ForeignKey("regions.Region", verbose_name=_("所属区域"), null=True, blank=True,
                                on_delete=models.PROTECT, related_name="tariffs",
