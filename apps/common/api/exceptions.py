@@ -103,8 +103,9 @@ class ErrorInfoSerializer(serializers.Serializer):
     details = serializers.DictField(help_text="more about the error, e.g. `field`: the parameter at fault")
 
 
+# In the OpenAPI schema as the component ``Error``.
 class ErrorSerializer(serializers.Serializer):
-    """SPEC §1's error body; in the OpenAPI schema as the component ``Error``."""
+    """Every error response (SPEC §1): `{"error": {"code", "message", "details"}}`."""
 
     error = ErrorInfoSerializer()
 

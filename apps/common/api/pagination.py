@@ -8,6 +8,7 @@ formed, the page does not exist.
 
 from __future__ import annotations
 
+from django.core.paginator import InvalidPage
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.pagination import PageNumberPagination as _Base
@@ -43,11 +44,18 @@ class PageNumberPagination(_Base):
         return number
 
     def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        paginator = self.django_paginator_class(queryset, self.get_page_size(request))
+        number = self.get_page_number(request, paginator)
         try:
-            return super().paginate_queryset(queryset, request, view)
-        except exceptions.NotFound as exc:
+            self.page = paginator.page(number)
+        except InvalidPage as exc:
             # Only an out-of-range page gets here (malformed numbers were refused above).
-            raise NotFound(_("页码超出范围"), details={"field": self.page_query_param}) from exc
+            raise NotFound(_("页码 page=%(page)s 超出范围，共 %(pages)d 页")
+                           % {"page": number, "pages": paginator.num_pages}, field=self.page_query_param) from exc
+        if paginator.num_pages > 1 and self.template is not None:
+            self.display_page_controls = True  # the browsable API's page links
+        return list(self.page)
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)

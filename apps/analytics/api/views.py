@@ -1,0 +1,121 @@
+"""Open data (SPEC §5): no login; lots, their occupancy and nothing about vehicles."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.views import APIView
+
+from apps.common.api.exceptions import error_responses
+from apps.lots.models import ParkingLot
+
+from ..open_data import (
+    CSV_COLUMNS,
+    ENTITY_TYPE_KIND,
+    NGSI_CONTEXT_LINK,
+    OFF_STREET,
+    ON_STREET,
+    ngsi_entities_json,
+    open_data_rows,
+    registry_csv,
+)
+from .serializers import NGSI_ENTITY_SCHEMA, NgsiQuerySerializer
+
+TAGS = ["open-data"]
+
+
+class OpenDataAPIView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+
+class JSONLDRenderer(JSONRenderer):
+    """NGSI-LD clients ask for ``application/ld+json``; errors are plain JSON either way."""
+
+    media_type = "application/ld+json"
+    format = "json"
+
+
+class NgsiParkingView(OpenDataAPIView):
+    entity_type: str = ""
+    renderer_classes = [JSONRenderer, JSONLDRenderer]
+
+    def get(self, request):
+        params = NgsiQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        offset, limit = params.validated_data["offset"], params.validated_data.get("limit")
+        kind = ENTITY_TYPE_KIND[self.entity_type]
+        rows = open_data_rows(kind=kind)
+        rows = rows[offset:offset + limit] if limit else rows[offset:]
+        as_ld = request.accepted_renderer.media_type == JSONLDRenderer.media_type
+        response = HttpResponse(ngsi_entities_json(rows.iterator(chunk_size=2000), self.entity_type,
+                                                   with_context=as_ld),
+                                content_type="application/ld+json" if as_ld else "application/json")
+        if not as_ld:
+            response["Link"] = NGSI_CONTEXT_LINK
+        response["NGSILD-Results-Count"] = str(ParkingLot.objects.filter(kind=kind).count())
+        return response
+
+
+def _ngsi_schema(entity_type: str, kind_zh: str):
+    return extend_schema_view(get=extend_schema(
+        tags=TAGS,
+        summary=f"NGSI-LD {entity_type}（{kind_zh}）",
+        operation_id=f"open_ngsi_ld_{entity_type}",
+        description=(
+            f"全部{kind_zh}，NGSI-LD 实体数组（keyValues），遵循 FIWARE Smart Data Models dataModel.Parking 的 "
+            f"{entity_type} 模式；id 为 urn:ngsi-ld:{entity_type}:<停车场编码>。以 application/json 请求时 "
+            "@context 在 Link 头中，以 application/ld+json 请求时在每个实体中。NGSILD-Results-Count 头为总数。"
+            "不含任何车牌。"
+        ),
+        parameters=[NgsiQuerySerializer],
+        responses={
+            (200, "application/json"): OpenApiResponse({"type": "array", "items": NGSI_ENTITY_SCHEMA}),
+            (200, "application/ld+json"): OpenApiResponse({"type": "array", "items": NGSI_ENTITY_SCHEMA}),
+            **error_responses(400),
+        },
+    ))
+
+
+@_ngsi_schema(OFF_STREET, "路外停车场")
+class OffStreetParkingView(NgsiParkingView):
+    entity_type = OFF_STREET
+
+
+@_ngsi_schema(ON_STREET, "道路泊位")
+class OnStreetParkingView(NgsiParkingView):
+    entity_type = ON_STREET
+
+
+class _AlwaysJSON(BaseContentNegotiation):
+    """The CSV body is built by the view; only an error goes through a renderer, and that is JSON
+    whatever the client accepts (a spreadsheet client sends ``Accept: text/csv``)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+
+@extend_schema_view(get=extend_schema(
+    tags=TAGS,
+    summary="停车场底册与当前余位（CSV）",
+    operation_id="open_lots_csv",
+    description="全部停车场一行一个，UTF-8（带 BOM，Excel 可直接打开），列："
+                + ", ".join(CSV_COLUMNS) + "。不含任何车牌。",
+    responses={(200, "text/csv"): OpenApiResponse({"type": "string"})},
+))
+class RegistryCSVView(OpenDataAPIView):
+    content_negotiation_class = _AlwaysJSON
+
+    def get(self, request):
+        response = HttpResponse(registry_csv(open_data_rows().iterator(chunk_size=2000)),
+                                content_type="text/csv; charset=utf-8")
+        filename = f"wuxi-parking-lots-{timezone.localdate():%Y%m%d}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response

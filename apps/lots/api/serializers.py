@@ -1,0 +1,157 @@
+"""The public lot representation (SPEC §4) and the query parameters of the read API."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from django.utils import translation
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ..models import LOT_CODE_VALIDATOR, ParkingLot
+from ..tariff_text import describe_rules, describe_rules_en
+from .filters import REGION_CODE_RE
+
+PUBLIC_STATUSES = ("open", "full", "closed", "offline")
+VEHICLE_CLASSES = ("small", "large")
+# A quote is for a stay someone is planning or checking; a year is far past any real one and keeps
+# a request from asking the engine to walk centuries of bands.
+MAX_QUOTE_STAY = timedelta(days=366)
+
+TARIFF_SCHEMA = {
+    "type": "object",
+    "nullable": True,
+    "description": "收费规则（SPEC §6 JSON），每个车型一套；未登记收费标准时为 null",
+    "additionalProperties": {"type": "object", "additionalProperties": True},
+    "example": {"small": {"free_minutes": 30, "bands": [
+        {"start": "07:00", "end": "20:00", "ladder": [{"after_minutes": 0, "unit_minutes": 30, "unit_fen": 300}]}]},
+        "large": {"same_as": "small", "multiplier": 2}},
+}
+
+
+@extend_schema_field(TARIFF_SCHEMA)
+class TariffRulesField(serializers.JSONField):
+    pass
+
+
+# Read from selectors.public_lots() (region, operator and tariff joined): a page of lots is one query.
+class LotSerializer(serializers.ModelSerializer):
+    """停车场（SPEC §4）。"""
+
+    region = serializers.CharField(source="region.code", help_text=_("区域代码（GB/T 2260）"))
+    region_name = serializers.CharField(source="region.name", help_text=_("区域名称"))
+    status = serializers.ChoiceField(
+        source="public_status", choices=PUBLIC_STATUSES,
+        help_text=_("open 有空位，full 已满，closed 关闭，offline 离线（数据超过 10 分钟未更新）"),
+    )
+    updated_at = serializers.DateTimeField(source="updated_at_public", help_text=_("余位数据的时间"))
+    tariff = TariffRulesField(source="tariff.rules", allow_null=True)
+    operator = serializers.CharField(source="operator.name", allow_null=True,
+                                     help_text=_("经营单位名称；未登记时为 null"))
+
+    class Meta:
+        model = ParkingLot
+        fields = ["code", "name", "address", "region", "region_name", "kind", "lat", "lon", "total_berths",
+                  "free_berths", "ev_berths", "accessible_berths", "status", "updated_at", "opening_hours",
+                  "tariff", "operator"]
+        read_only_fields = fields
+
+
+class LotDetailSerializer(LotSerializer):
+    tariff_text = serializers.SerializerMethodField(help_text=_("小型车收费标准的文字说明（随请求语言中文或英文）"))
+
+    class Meta(LotSerializer.Meta):
+        fields = [*LotSerializer.Meta.fields, "tariff_text"]
+        read_only_fields = fields
+
+    def get_tariff_text(self, lot: ParkingLot) -> str | None:
+        if lot.tariff is None:
+            return None
+        rules = lot.tariff.rules
+        vehicle_class = "small" if "small" in rules else next(iter(rules))
+        describe = describe_rules_en if (translation.get_language() or "").startswith("en") else describe_rules
+        return describe(rules, vehicle_class)
+
+
+class NearestLotSerializer(LotSerializer):
+    distance_m = serializers.IntegerField(help_text=_("与查询点的直线距离（米）"))
+
+    class Meta(LotSerializer.Meta):
+        fields = [*LotSerializer.Meta.fields, "distance_m"]
+        read_only_fields = fields
+
+
+class NearestQuerySerializer(serializers.Serializer):
+    lat = serializers.FloatField(min_value=-90, max_value=90, help_text=_("纬度（WGS-84）"))
+    lon = serializers.FloatField(min_value=-180, max_value=180, help_text=_("经度（WGS-84）"))
+    limit = serializers.IntegerField(min_value=1, max_value=100, default=10, help_text=_("返回条数，1–100，默认 10"))
+
+
+class MapQuerySerializer(serializers.Serializer):
+    region = serializers.RegexField(REGION_CODE_RE, required=False,
+                                    help_text=_("区域代码；上级区域包含其下辖区域"))
+    kind = serializers.ChoiceField(choices=ParkingLot.Kind.choices, required=False)
+
+    def to_internal_value(self, data):
+        # Region codes with letters (功能区) are upper case; accept one typed in lower case.
+        if isinstance(data.get("region"), str):
+            data = data.copy()
+            data["region"] = data["region"].strip().upper()
+        return super().to_internal_value(data)
+
+
+_SPACE_BEFORE_OFFSET = re.compile(r" (\d{2}:?\d{2})$")
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 time that must carry its offset (SPEC §1: a time without one is rejected)."""
+
+    default_error_messages = {
+        "invalid": _("时间格式应为 ISO 8601，如 2026-03-17T09:42:44+08:00"),
+        "naive_datetime": _("时间须带时区偏移，如 +08:00"),
+    }
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str):
+            self.fail("invalid")
+        # An unencoded "+" in a query string arrives as a space: "…09:42:44 08:00".
+        text = _SPACE_BEFORE_OFFSET.sub(r"+\1", value.strip())
+        try:
+            parsed = parse_datetime(text)
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            self.fail("invalid")
+        if parsed.tzinfo is None or parsed.utcoffset() is None:
+            self.fail("naive_datetime")
+        return parsed
+
+
+class QuoteQuerySerializer(serializers.Serializer):
+    lot = serializers.CharField(max_length=32, validators=[LOT_CODE_VALIDATOR], help_text=_("停车场编码"))
+    entry = AwareDateTimeField(help_text=_("入场时间，ISO 8601 带时区偏移"))
+    exit = AwareDateTimeField(help_text=_("离场时间，ISO 8601 带时区偏移，不早于入场时间"))
+    vehicle_class = serializers.ChoiceField(choices=VEHICLE_CLASSES, default="small",
+                                            help_text=_("small 小型车（默认），large 大型车"))
+    new_energy = serializers.BooleanField(default=False, help_text=_("是否新能源车，默认 false"))
+
+    def to_internal_value(self, data):
+        # Lot codes are upper case; accept a code typed in lower case.
+        if "lot" in data and isinstance(data.get("lot"), str):
+            data = data.copy()
+            data["lot"] = data["lot"].strip().upper()
+        return super().to_internal_value(data)
+
+    def validate(self, attrs):
+        if attrs["exit"] < attrs["entry"]:
+            raise serializers.ValidationError({"exit": [_("离场时间不能早于入场时间")]})
+        if attrs["exit"] - attrs["entry"] > MAX_QUOTE_STAY:
+            raise serializers.ValidationError({"exit": [_("停车时长不能超过 366 天")]})
+        return attrs
+
+
+class QuoteSerializer(serializers.Serializer):
+    amount_fen = serializers.IntegerField(min_value=0, help_text=_("应付金额（分）"))

@@ -1,0 +1,15 @@
+"""Public read API (SPEC §4), mounted at /api/v1/."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("lots/", views.LotListView.as_view(), name="lot-list"),
+    # Before lots/<code>/: "nearest" is not a lot code (codes are upper case), but be explicit.
+    path("lots/nearest", views.LotNearestView.as_view(), name="lot-nearest"),
+    path("lots/nearest/", views.LotNearestView.as_view()),
+    path("lots/<str:code>/", views.LotDetailView.as_view(), name="lot-detail"),
+    path("map/lots.geojson", views.MapLotsGeoJSONView.as_view(), name="map-lots-geojson"),
+    path("fees/quote", views.FeeQuoteView.as_view(), name="fee-quote"),
+]

@@ -1,0 +1,187 @@
+"""The public read API (SPEC §4): no login, nothing written."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse, HttpResponseNotModified
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.common.api.exceptions import error_responses
+from apps.common.errors import Conflict, NotFound
+
+from .. import fees
+from ..selectors import free_windows_for, lots_nearest, map_geojson, public_lots
+from .filters import LotFilter, NearestLotFilter
+from .serializers import (
+    LotDetailSerializer,
+    LotSerializer,
+    MapQuerySerializer,
+    NearestLotSerializer,
+    NearestQuerySerializer,
+    QuoteQuerySerializer,
+    QuoteSerializer,
+)
+
+TAGS = ["public"]
+
+
+class PublicAPIMixin:
+    """Open to everyone: no session or token lookup, so a request costs only its own queries."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+
+@extend_schema(
+    tags=TAGS,
+    summary="停车场列表",
+    description="分页的停车场列表（含已关闭和离线的停车场，以 status 区分），按编码排序。",
+    responses={200: LotSerializer(many=True), **error_responses(400, 404)},
+)
+class LotListView(PublicAPIMixin, generics.ListAPIView):
+    serializer_class = LotSerializer
+    filterset_class = LotFilter
+
+    def get_queryset(self):
+        return public_lots().order_by("code")
+
+
+@extend_schema(
+    tags=TAGS,
+    summary="停车场详情",
+    description="一个停车场的全部字段，另有 tariff_text：收费标准的文字说明。",
+    parameters=[OpenApiParameter("code", OpenApiTypes.STR, OpenApiParameter.PATH, description="停车场编码")],
+    responses={200: LotDetailSerializer, **error_responses(404)},
+)
+class LotDetailView(PublicAPIMixin, generics.RetrieveAPIView):
+    serializer_class = LotDetailSerializer
+    filter_backends: list = []
+
+    def get_object(self):
+        code = self.kwargs["code"].strip().upper()
+        lot = public_lots().filter(code=code).first()
+        if lot is None:
+            raise NotFound(_("未找到停车场 %(code)s") % {"code": code}, details={"code": code})
+        return lot
+
+
+@extend_schema(
+    tags=TAGS,
+    summary="附近的停车场",
+    description="按直线距离由近到远。min_free 默认 1：只返回开放、在线且有空位的停车场；"
+                "也可使用列表的其他筛选条件。",
+    parameters=[NearestQuerySerializer],
+    responses={200: NearestLotSerializer(many=True), **error_responses(400)},
+)
+class LotNearestView(PublicAPIMixin, generics.GenericAPIView):
+    serializer_class = NearestLotSerializer
+    filterset_class = NearestLotFilter
+    pagination_class = None
+
+    def get_queryset(self):
+        return public_lots()
+
+    def get(self, request):
+        params = NearestQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        lots = lots_nearest(queryset=self.filter_queryset(self.get_queryset()), **params.validated_data)
+        return Response(self.get_serializer(lots, many=True).data)
+
+
+class GeoJSONRenderer(JSONRenderer):
+    """Lets a client ask for ``Accept: application/geo+json``; errors are still plain JSON."""
+
+    media_type = "application/geo+json"
+    format = "json"  # the same ?format= as JSON: one body, two names for its type
+
+
+class _PointSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["Point"])
+    coordinates = serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2,
+                                        help_text="[lon, lat]，WGS-84")
+
+
+class LotFeatureSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["Feature"])
+    id = serializers.CharField(help_text="停车场编码")
+    geometry = _PointSerializer()
+    properties = LotSerializer()
+
+
+# The shape of map/lots.geojson for the schema; the body itself is built from rows (selectors.map_geojson).
+class LotFeatureCollectionSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["FeatureCollection"])
+    features = LotFeatureSerializer(many=True)
+
+
+@extend_schema_view(get=extend_schema(
+    tags=TAGS,
+    summary="地图停车场 GeoJSON",
+    operation_id="map_lots_geojson",
+    description="地图页首先加载的全部停车场（每个一个 Point 要素，属性为停车场字段）。"
+                "几秒内的请求共用同一份缓存快照；支持 gzip 与 ETag（If-None-Match → 304）。",
+    parameters=[MapQuerySerializer],
+    responses={
+        (200, "application/geo+json"): OpenApiResponse(LotFeatureCollectionSerializer),
+        (304, "application/geo+json"): OpenApiResponse(description="未变化（If-None-Match 与 ETag 相同）"),
+        **error_responses(400),
+    },
+))
+class MapLotsGeoJSONView(PublicAPIMixin, APIView):
+    renderer_classes = [GeoJSONRenderer, JSONRenderer]
+
+    def get(self, request):
+        params = MapQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        snapshot = map_geojson(region=params.validated_data.get("region"), kind=params.validated_data.get("kind"))
+        if snapshot is None:
+            raise serializers.ValidationError({"region": [_("未知的区域代码")]})
+        if snapshot.etag in request.headers.get("If-None-Match", ""):
+            response = HttpResponseNotModified()
+        elif "gzip" in request.headers.get("Accept-Encoding", ""):
+            response = HttpResponse(snapshot.body_gzip, content_type="application/geo+json")
+            response["Content-Encoding"] = "gzip"
+        else:
+            response = HttpResponse(snapshot.body, content_type="application/geo+json")
+        response["ETag"] = snapshot.etag
+        response["Cache-Control"] = "public, max-age=2"
+        patch_vary_headers(response, ["Accept-Encoding"])
+        return response
+
+
+@extend_schema(
+    tags=TAGS,
+    summary="停车费试算",
+    description="按停车场的收费标准（SPEC §6）和适用的免费时段计算一次停车的费用。"
+                "时间须带时区偏移；停车场未登记收费标准时返回 409 no_tariff。",
+    parameters=[QuoteQuerySerializer],
+    responses={200: QuoteSerializer, **error_responses(400, 404, 409)},
+    examples=[OpenApiExample("一小时", value={"amount_fen": 600}, response_only=True)],
+)
+class FeeQuoteView(PublicAPIMixin, APIView):
+    def get(self, request):
+        params = QuoteQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        lot = public_lots().filter(code=data["lot"]).first()
+        if lot is None:
+            raise NotFound(_("未找到停车场 %(code)s") % {"code": data["lot"]}, field="lot")
+        if lot.tariff is None:
+            raise Conflict(_("该停车场未登记收费标准，无法试算"), code="no_tariff", field="lot")
+        try:
+            amount = fees.compute_fee(
+                lot.tariff.rules, vehicle_class=data["vehicle_class"], entry=data["entry"], exit=data["exit"],
+                new_energy=data["new_energy"],
+                free_windows=free_windows_for(lot=lot, start=data["entry"], end=data["exit"]),
+            )
+        except fees.FeeInputError as exc:
+            # The one input the serializer cannot judge: a tariff without rules for this class.
+            raise serializers.ValidationError({exc.field: [exc.problem]}) from exc
+        return Response(QuoteSerializer({"amount_fen": amount}).data)

@@ -1,0 +1,442 @@
+"""The public read API (SPEC §4): list, filters, detail, nearest, the map GeoJSON."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from apps.common.geo import distance_m
+from apps.lots.models import ParkingLot
+from apps.lots.selectors import PUBLIC_STATUS_SQL
+from tests.factories import CORE_ARTERIAL_RULES, LotFactory, OperatorFactory, TariffFactory
+
+pytestmark = pytest.mark.django_db
+
+SPEC_LOT_FIELDS = {
+    "code", "name", "address", "region", "region_name", "kind", "lat", "lon", "total_berths", "free_berths",
+    "ev_berths", "accessible_berths", "status", "updated_at", "opening_hours", "tariff", "operator",
+}
+LIST = "/api/v1/lots/"
+NEAREST = "/api/v1/lots/nearest"
+GEOJSON = "/api/v1/map/lots.geojson"
+
+
+def _error(response, status, code=None, field=None):
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details"}
+    if code:
+        assert body["error"]["code"] == code
+    if field:
+        assert body["error"]["details"]["field"] == field
+        assert field in body["error"]["message"]
+    return body["error"]
+
+
+def _codes(response):
+    assert response.status_code == 200, response.content
+    return [lot["code"] for lot in response.json()["results"]]
+
+
+# --- the list and its representation ---------------------------------------------------------
+
+
+def test_list_lot_has_exactly_the_spec_fields_with_their_values(api_client, city):
+    operator = OperatorFactory(name="无锡城建停车管理有限公司")
+    seen = timezone.now() - timedelta(minutes=3)
+    lot = LotFactory(code="LX-A1", name="三阳广场停车场", region=city["320213"], operator=operator,
+                     total_berths=200, free_berths=37, ev_berths=12, accessible_berths=4,
+                     opening_hours="07:00-22:00", occupancy_updated_at=seen)
+
+    (item,) = api_client.get(LIST).json()["results"]
+
+    assert set(item) == SPEC_LOT_FIELDS
+    assert item == {
+        "code": "LX-A1", "name": "三阳广场停车场", "address": lot.address, "region": "320213",
+        "region_name": "梁溪区", "kind": "off_street", "lat": lot.lat, "lon": lot.lon, "total_berths": 200,
+        "free_berths": 37, "ev_berths": 12, "accessible_berths": 4, "status": "open",
+        "updated_at": timezone.localtime(seen).isoformat(), "opening_hours": "07:00-22:00",
+        "tariff": CORE_ARTERIAL_RULES, "operator": "无锡城建停车管理有限公司",
+    }
+    assert item["updated_at"].endswith("+08:00")  # SPEC §1: times carry their offset
+
+
+def test_lot_without_operator_or_tariff_shows_null(api_client, city):
+    LotFactory(operator=None, tariff=None)
+    (item,) = api_client.get(LIST).json()["results"]
+    assert item["operator"] is None
+    assert item["tariff"] is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, "open"),
+        ({"free_berths": 0}, "full"),
+        ({"status": ParkingLot.Status.CLOSED}, "closed"),
+        ({"offline_since": datetime(2026, 3, 1, tzinfo=UTC)}, "offline"),
+        ({"status": ParkingLot.Status.CLOSED, "offline_since": datetime(2026, 3, 1, tzinfo=UTC)}, "closed"),
+        ({"free_berths": 0, "offline_since": datetime(2026, 3, 1, tzinfo=UTC)}, "offline"),
+    ],
+)
+def test_status_in_list_and_the_sql_used_by_the_map_agree_with_the_model(api_client, city, changes, expected):
+    lot = LotFactory(**changes)
+    assert lot.public_status == expected
+    assert ParkingLot.objects.annotate(s=PUBLIC_STATUS_SQL).get(pk=lot.pk).s == expected
+    assert api_client.get(LIST).json()["results"][0]["status"] == expected
+    assert api_client.get(GEOJSON).json()["features"][0]["properties"]["status"] == expected
+
+
+def test_closed_lots_are_listed(api_client, city):
+    LotFactory(code="A", status=ParkingLot.Status.CLOSED)
+    LotFactory(code="B")
+    assert _codes(api_client.get(LIST)) == ["A", "B"]
+
+
+def test_pagination_count_next_previous_and_page_size(api_client, city):
+    for n in range(5):
+        LotFactory(code=f"P-{n}")
+    body = api_client.get(LIST, {"page_size": 2, "page": 2}).json()
+    assert body["count"] == 5
+    assert [lot["code"] for lot in body["results"]] == ["P-2", "P-3"]
+    assert "page=3" in body["next"]
+    assert "page_size=2" in body["next"]
+    assert body["previous"] is not None
+    last = api_client.get(LIST, {"page_size": 2, "page": 3}).json()
+    assert last["next"] is None
+    assert [lot["code"] for lot in last["results"]] == ["P-4"]
+
+
+def test_page_size_up_to_1000(api_client, city):
+    LotFactory()
+    assert api_client.get(LIST, {"page_size": 1000}).status_code == 200
+    _error(api_client.get(LIST, {"page_size": 1001}), 400, "invalid", "page_size")
+    _error(api_client.get(LIST, {"page_size": "ten"}), 400, "invalid", "page_size")
+    _error(api_client.get(LIST, {"page_size": 0}), 400, "invalid", "page_size")
+
+
+def test_bad_page_is_400_and_a_page_past_the_end_is_404(api_client, city):
+    LotFactory()
+    _error(api_client.get(LIST, {"page": "abc"}), 400, "invalid", "page")
+    _error(api_client.get(LIST, {"page": 0}), 400, "invalid", "page")
+    _error(api_client.get(LIST, {"page": 9}), 404, "not_found", "page")
+
+
+def test_list_queries_do_not_grow_with_rows(api_client, city, django_assert_num_queries):
+    def make(n):
+        for _ in range(n):
+            LotFactory(region=city["320211"], tariff=TariffFactory(), operator=OperatorFactory())
+
+    make(5)
+    with django_assert_num_queries(2):  # count + one joined page
+        assert len(api_client.get(LIST, {"page_size": 100}).json()["results"]) == 5
+    make(45)
+    with django_assert_num_queries(2):
+        assert len(api_client.get(LIST, {"page_size": 100}).json()["results"]) == 50
+    with django_assert_num_queries(4):  # + the region and its subtree, once
+        assert api_client.get(LIST, {"page_size": 100, "region": "320200"}).json()["count"] == 50
+
+
+# --- filters ---------------------------------------------------------------------------------
+
+
+def test_region_filter_includes_the_regions_below(api_client, city):
+    LotFactory(code="LX", region=city["320213"])
+    LotFactory(code="BH", region=city["320211"])
+    LotFactory(code="JK", region=city["3202JK"])
+    assert _codes(api_client.get(LIST, {"region": "320213"})) == ["LX"]
+    assert _codes(api_client.get(LIST, {"region": "320200"})) == ["BH", "JK", "LX"]
+    assert _codes(api_client.get(LIST, {"region": "3202jk"})) == ["JK"]
+
+
+def test_unknown_or_malformed_region_is_400_naming_it(api_client, city):
+    _error(api_client.get(LIST, {"region": "999999"}), 400, field="region")
+    _error(api_client.get(LIST, {"region": "32"}), 400, field="region")
+
+
+def test_kind_filter(api_client, city):
+    LotFactory(code="OFF")
+    LotFactory(code="ON", kind=ParkingLot.Kind.ON_STREET, zone_class="core", road_class="arterial")
+    assert _codes(api_client.get(LIST, {"kind": "on_street"})) == ["ON"]
+    assert _codes(api_client.get(LIST, {"kind": "off_street"})) == ["OFF"]
+    _error(api_client.get(LIST, {"kind": "underground"}), 400, field="kind")
+
+
+@pytest.mark.parametrize(("param", "field"), [("has_ev", "ev_berths"), ("has_accessible", "accessible_berths")])
+def test_boolean_filters(api_client, city, param, field):
+    LotFactory(code="WITH", **{field: 3})
+    LotFactory(code="WITHOUT", **{field: 0})
+    for yes in ("true", "True", "1"):
+        assert _codes(api_client.get(LIST, {param: yes})) == ["WITH"]
+    for no in ("false", "0"):
+        assert _codes(api_client.get(LIST, {param: no})) == ["WITHOUT"]
+    assert _codes(api_client.get(LIST, {param: ""})) == ["WITH", "WITHOUT"]
+    _error(api_client.get(LIST, {param: "maybe"}), 400, "invalid", param)
+
+
+def test_min_free_keeps_lots_with_enough_trustworthy_free_berths(api_client, city):
+    LotFactory(code="MANY", free_berths=30)
+    LotFactory(code="FEW", free_berths=2)
+    LotFactory(code="FULL", free_berths=0)
+    LotFactory(code="CLOSED", free_berths=50, status=ParkingLot.Status.CLOSED)
+    LotFactory(code="OFFLINE", free_berths=50, offline_since=timezone.now())
+    assert _codes(api_client.get(LIST, {"min_free": 5})) == ["MANY"]
+    assert _codes(api_client.get(LIST, {"min_free": 1})) == ["FEW", "MANY"]
+    assert len(_codes(api_client.get(LIST, {"min_free": 0}))) == 5
+    _error(api_client.get(LIST, {"min_free": -1}), 400, field="min_free")
+    _error(api_client.get(LIST, {"min_free": "lots"}), 400, field="min_free")
+
+
+def test_bbox_filter(api_client, city):
+    LotFactory(code="IN", lat=31.575, lon=120.300)
+    LotFactory(code="EDGE", lat=31.560, lon=120.280)
+    LotFactory(code="OUT", lat=31.700, lon=120.300)
+    assert _codes(api_client.get(LIST, {"bbox": "120.28,31.56,120.31,31.60"})) == ["EDGE", "IN"]
+    assert _codes(api_client.get(LIST, {"bbox": " 120.29 , 31.57 , 120.31 , 31.58 "})) == ["IN"]
+
+
+@pytest.mark.parametrize("bbox", [
+    "120.28,31.56,120.31",  # three numbers
+    "120.28,31.56,120.31,31.60,1",
+    "a,b,c,d",
+    "120.28,31.60,120.31,31.56",  # minLat > maxLat
+    "120.28,31.56,190,31.60",  # longitude out of range
+    "120.28,-91,120.31,31.60",  # latitude out of range
+    "nan,31.56,120.31,31.60",
+])
+def test_bad_bbox_is_400_naming_bbox(api_client, city, bbox):
+    _error(api_client.get(LIST, {"bbox": bbox}), 400, "invalid", "bbox")
+
+
+def test_bbox_across_the_antimeridian(api_client, city):
+    LotFactory(code="HERE", lat=31.575, lon=120.300)
+    assert _codes(api_client.get(LIST, {"bbox": "170,-10,-170,10"})) == []
+    assert _codes(api_client.get(LIST, {"bbox": "120,31,-170,32"})) == ["HERE"]
+
+
+def test_q_searches_name_address_and_code(api_client, city):
+    LotFactory(code="LX-MALL", name="恒隆广场地下停车场", address="人民中路139号")
+    LotFactory(code="BH-PARK", name="蠡湖公园停车场", address="湖滨路")
+    assert _codes(api_client.get(LIST, {"q": "恒隆"})) == ["LX-MALL"]
+    assert _codes(api_client.get(LIST, {"q": "湖滨"})) == ["BH-PARK"]
+    assert _codes(api_client.get(LIST, {"q": "bh-"})) == ["BH-PARK"]
+    assert _codes(api_client.get(LIST, {"q": "停车场"})) == ["BH-PARK", "LX-MALL"]
+
+
+def test_filters_combine(api_client, city):
+    LotFactory(code="A", region=city["320211"], ev_berths=2, free_berths=10)
+    LotFactory(code="B", region=city["320211"], ev_berths=0, free_berths=10)
+    LotFactory(code="C", region=city["320213"], ev_berths=2, free_berths=10)
+    assert _codes(api_client.get(LIST, {"region": "320211", "has_ev": "true", "min_free": 3})) == ["A"]
+
+
+# --- detail ----------------------------------------------------------------------------------
+
+
+def test_detail_has_the_spec_fields_and_the_tariff_in_words(api_client, city):
+    LotFactory(code="LX-9")
+    body = api_client.get("/api/v1/lots/LX-9/").json()
+    assert set(body) == SPEC_LOT_FIELDS | {"tariff_text"}
+    assert body["tariff"] == CORE_ARTERIAL_RULES
+    assert body["tariff_text"].startswith("30分钟内免费")
+    english = api_client.get("/api/v1/lots/lx-9/", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert english["code"] == "LX-9"
+    assert english["tariff_text"].startswith("free for stays up to 30 min")
+
+
+def test_detail_without_tariff(api_client, city):
+    LotFactory(code="FREE", tariff=None)
+    body = api_client.get("/api/v1/lots/FREE/").json()
+    assert body["tariff"] is None
+    assert body["tariff_text"] is None
+
+
+def test_unknown_lot_is_404_in_the_spec_body(api_client, city):
+    error = _error(api_client.get("/api/v1/lots/NOPE-1/"), 404, "not_found")
+    assert "NOPE-1" in error["message"]
+
+
+# --- nearest ---------------------------------------------------------------------------------
+
+
+def test_nearest_orders_by_distance_with_distance_m(api_client, city):
+    here = (31.5748, 120.2990)
+    LotFactory(code="FAR", lat=31.60, lon=120.33)
+    LotFactory(code="NEAR", lat=31.5750, lon=120.2995)
+    LotFactory(code="MID", lat=31.58, lon=120.31)
+    body = api_client.get(NEAREST, {"lat": here[0], "lon": here[1]}).json()
+    assert [lot["code"] for lot in body] == ["NEAR", "MID", "FAR"]
+    assert set(body[0]) == SPEC_LOT_FIELDS | {"distance_m"}
+    assert body[0]["distance_m"] == round(distance_m(*here, 31.5750, 120.2995))
+    assert body[2]["distance_m"] > 4000
+
+
+def test_nearest_skips_lots_without_free_berths_unless_asked(api_client, city):
+    LotFactory(code="FULL", lat=31.5748, lon=120.2990, free_berths=0)
+    LotFactory(code="CLOSED", lat=31.5749, lon=120.2990, status=ParkingLot.Status.CLOSED)
+    LotFactory(code="FREE", lat=31.58, lon=120.30, free_berths=3)
+    params = {"lat": 31.5748, "lon": 120.2990}
+    assert [lot["code"] for lot in api_client.get(NEAREST, params).json()] == ["FREE"]
+    assert [lot["code"] for lot in api_client.get(NEAREST, {**params, "min_free": 5}).json()] == []
+    everything = api_client.get(NEAREST, {**params, "min_free": 0}).json()
+    assert [lot["code"] for lot in everything] == ["FULL", "CLOSED", "FREE"]
+
+
+def test_nearest_is_exact_against_brute_force(api_client, city):
+    rng = random.Random(7)
+    points = []
+    for n in range(120):
+        # A dense centre and a sparse ring, so the search box must grow for some queries.
+        spread = 0.01 if n < 60 else 0.4
+        lat, lon = 31.57 + rng.uniform(-spread, spread), 120.30 + rng.uniform(-spread, spread)
+        free = rng.choice([0, 0, 5, 40])
+        LotFactory(code=f"R-{n:03d}", lat=lat, lon=lon, free_berths=free, total_berths=40, tariff=None,
+                   operator=None)
+        points.append((f"R-{n:03d}", lat, lon, free))
+    for lat, lon, limit in [(31.57, 120.30, 10), (31.9, 120.28, 5), (31.2, 119.6, 30), (0.0, 0.0, 3),
+                            (31.575, 120.70, 100)]:
+        expected = sorted((distance_m(lat, lon, p_lat, p_lon), code) for code, p_lat, p_lon, free in points if free)
+        body = api_client.get(NEAREST, {"lat": lat, "lon": lon, "limit": limit}).json()
+        assert [lot["code"] for lot in body] == [code for _, code in expected[:limit]]
+
+
+def test_nearest_in_a_dense_centre_reads_only_a_small_box(api_client, city, django_assert_max_num_queries):
+    for n in range(40):
+        LotFactory(lat=31.5748 + (n % 8) * 0.0005, lon=120.2990 + (n // 8) * 0.0005)
+    with django_assert_max_num_queries(2):  # one box, then the chosen lots
+        assert len(api_client.get(NEAREST, {"lat": 31.576, "lon": 120.300, "limit": 10}).json()) == 10
+
+
+@pytest.mark.parametrize(("params", "field"), [
+    ({"lon": 120.3}, "lat"),
+    ({"lat": 31.5}, "lon"),
+    ({"lat": "north", "lon": 120.3}, "lat"),
+    ({"lat": 91, "lon": 120.3}, "lat"),
+    ({"lat": 31.5, "lon": -181}, "lon"),
+    ({"lat": "nan", "lon": 120.3}, "lat"),
+    ({"lat": 31.5, "lon": 120.3, "limit": 0}, "limit"),
+    ({"lat": 31.5, "lon": 120.3, "limit": 101}, "limit"),
+    ({"lat": 31.5, "lon": 120.3, "min_free": -2}, "min_free"),
+])
+def test_nearest_validates_its_parameters(api_client, city, params, field):
+    _error(api_client.get(NEAREST, params), 400, field=field)
+
+
+def test_nearest_takes_the_list_filters(api_client, city):
+    LotFactory(code="ON", lat=31.5748, lon=120.2990, kind=ParkingLot.Kind.ON_STREET, zone_class="core",
+               road_class="arterial")
+    LotFactory(code="OFF", lat=31.58, lon=120.30)
+    body = api_client.get(NEAREST, {"lat": 31.5748, "lon": 120.2990, "kind": "off_street"}).json()
+    assert [lot["code"] for lot in body] == ["OFF"]
+
+
+# --- the map GeoJSON -------------------------------------------------------------------------
+
+
+def test_geojson_is_a_feature_collection_of_points_with_the_lot_fields(api_client, city):
+    LotFactory(code="G-1", lat=31.5748, lon=120.2990, operator=OperatorFactory(name="运营甲"),
+               occupancy_updated_at=timezone.now())
+    LotFactory(code="G-2", tariff=None, operator=None, status=ParkingLot.Status.CLOSED)
+    response = api_client.get(GEOJSON)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/geo+json"
+    body = json.loads(response.content)
+    assert body["type"] == "FeatureCollection"
+    listed = {lot["code"]: lot for lot in api_client.get(LIST).json()["results"]}
+    assert [f["id"] for f in body["features"]] == ["G-1", "G-2"]
+    for feature in body["features"]:
+        assert feature["type"] == "Feature"
+        properties = feature["properties"]
+        assert feature["geometry"] == {"type": "Point", "coordinates": [properties["lon"], properties["lat"]]}
+        # The map and the list show the same lot the same way.
+        assert properties == listed[feature["id"]]
+    assert body["features"][0]["geometry"]["coordinates"] == [120.2990, 31.5748]
+
+
+def test_geojson_filters_by_region_and_kind(api_client, city):
+    LotFactory(code="LX", region=city["320213"])
+    LotFactory(code="BH", region=city["320211"])
+    LotFactory(code="BH-ON", region=city["320211"], kind=ParkingLot.Kind.ON_STREET, zone_class="outer",
+               road_class="branch")
+
+    def ids(params):
+        return [f["id"] for f in api_client.get(GEOJSON, params).json()["features"]]
+
+    assert ids({}) == ["BH", "BH-ON", "LX"]
+    assert ids({"region": "320211"}) == ["BH", "BH-ON"]
+    assert ids({"region": "320211", "kind": "on_street"}) == ["BH-ON"]
+    assert ids({"region": "320200", "kind": "off_street"}) == ["BH", "LX"]
+    assert ids({"region": "3202jk"}) == []
+    _error(api_client.get(GEOJSON, {"region": "999999"}), 400, field="region")
+    _error(api_client.get(GEOJSON, {"kind": "boat"}), 400, field="kind")
+
+
+def test_geojson_cold_is_one_query_whatever_the_rows_and_warm_is_none(api_client, city, django_assert_num_queries):
+    from django.core.cache import cache
+
+    for _ in range(5):
+        LotFactory(tariff=TariffFactory(), operator=OperatorFactory())
+    with django_assert_num_queries(1):
+        assert len(api_client.get(GEOJSON).json()["features"]) == 5
+    for _ in range(45):
+        LotFactory(tariff=TariffFactory(), operator=OperatorFactory())
+    cache.clear()
+    with django_assert_num_queries(1):
+        assert len(api_client.get(GEOJSON).json()["features"]) == 50
+    with django_assert_num_queries(0):
+        assert len(api_client.get(GEOJSON).json()["features"]) == 50
+
+
+def test_geojson_snapshot_is_shared_for_a_few_seconds_then_rebuilt(api_client, city):
+    lot = LotFactory(free_berths=10)
+    with time_machine.travel(datetime(2026, 3, 17, 9, 0, tzinfo=UTC), tick=False) as traveller:
+        assert api_client.get(GEOJSON).json()["features"][0]["properties"]["free_berths"] == 10
+        ParkingLot.objects.filter(pk=lot.pk).update(free_berths=4)
+        traveller.shift(2)
+        assert api_client.get(GEOJSON).json()["features"][0]["properties"]["free_berths"] == 10
+        traveller.shift(2)
+        assert api_client.get(GEOJSON).json()["features"][0]["properties"]["free_berths"] == 4
+
+
+def test_a_stale_snapshot_is_served_while_another_request_rebuilds_it(api_client, city,
+                                                                      django_assert_num_queries):
+    from django.core.cache import cache
+
+    from apps.lots.selectors import map_snapshot_key
+
+    lot = LotFactory(free_berths=10)
+    with time_machine.travel(datetime(2026, 3, 17, 9, 0, tzinfo=UTC), tick=False) as traveller:
+        api_client.get(GEOJSON)
+        ParkingLot.objects.filter(pk=lot.pk).update(free_berths=4)
+        traveller.shift(10)
+        assert cache.add(map_snapshot_key(region=None, kind=None) + ":lock", 1)  # a rebuild is under way
+        with django_assert_num_queries(0):
+            assert api_client.get(GEOJSON).json()["features"][0]["properties"]["free_berths"] == 10
+        cache.delete(map_snapshot_key(region=None, kind=None) + ":lock")
+        assert api_client.get(GEOJSON).json()["features"][0]["properties"]["free_berths"] == 4
+
+
+def test_geojson_serves_gzip_and_honours_etag(api_client, city):
+    LotFactory()
+    plain = api_client.get(GEOJSON)
+    zipped = api_client.get(GEOJSON, HTTP_ACCEPT_ENCODING="gzip, deflate, br")
+    assert zipped["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.content) == plain.content
+    assert "Accept-Encoding" in zipped["Vary"]
+    assert plain["ETag"] == zipped["ETag"]
+    again = api_client.get(GEOJSON, HTTP_IF_NONE_MATCH=plain["ETag"])
+    assert again.status_code == 304
+    assert again.content == b""
+
+
+def test_geojson_accepts_a_geojson_or_json_accept_header(api_client, city):
+    LotFactory()
+    assert api_client.get(GEOJSON, HTTP_ACCEPT="application/geo+json").status_code == 200
+    assert api_client.get(GEOJSON, HTTP_ACCEPT="application/json").status_code == 200
