@@ -113,10 +113,19 @@ def device_issue(*, name: str, lots: Iterable[ParkingLot], kind: str = Device.Ki
     return device, secret
 
 
+def _lock_device(*, device: Device, actor) -> Device:
+    """Lock the device row; staff may only touch devices their scope covers."""
+    queryset = Device.objects.all() if actor is None else Device.objects.for_user(actor)
+    locked = Device.objects.select_for_update().filter(pk__in=queryset.filter(pk=device.pk).values("pk")).first()
+    if locked is None:
+        raise OutOfScope(_("无权操作该设备"))
+    return locked
+
+
 @transaction.atomic
 def device_rotate_secret(*, device: Device, actor=None) -> str:
     """Replace a device's secret (and un-revoke it); the old secret stops working at once."""
-    device = Device.objects.select_for_update().get(pk=device.pk)
+    device = _lock_device(device=device, actor=actor)
     secret = credentials.new_secret()
     device.secret_encrypted = credentials.encrypt_secret(secret)
     device.secret_fingerprint = credentials.fingerprint(secret)
@@ -129,7 +138,8 @@ def device_rotate_secret(*, device: Device, actor=None) -> str:
 
 @transaction.atomic
 def device_revoke(*, device: Device, actor=None) -> Device:
-    device = Device.objects.select_for_update().get(pk=device.pk)
+    """Revoke a device's key: every later request with it is refused as unknown_key."""
+    device = _lock_device(device=device, actor=actor)
     if device.revoked_at is None:
         device.revoked_at = timezone.now()
         device._history_user = actor
@@ -181,7 +191,7 @@ def lots_import(*, actor, region: Region, rows: Iterable[inventory.InventoryRow]
 def device_change(*, device: Device, name: str, kind: str, lots: Iterable[ParkingLot], actor=None) -> Device:
     """Rename a device or change the lots it may report for. Lots outside the actor's scope that
     the device already reports for are kept: the actor can't see them, so can't mean to drop them."""
-    device = Device.objects.select_for_update().get(pk=device.pk)
+    device = _lock_device(device=device, actor=actor)
     chosen = list(lots)
     for lot in chosen:
         ensure_lot_in_scope(actor=actor, lot=lot)

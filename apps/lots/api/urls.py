@@ -1,6 +1,7 @@
 """Public read API (SPEC §4), mounted at /api/v1/."""
 
 from django.urls import path
+from django.views.generic import RedirectView
 
 from . import views
 
@@ -8,7 +9,8 @@ urlpatterns = [
     path("lots/", views.LotListView.as_view(), name="lot-list"),
     # Before lots/<code>/: "nearest" is not a lot code (codes are upper case), but be explicit.
     path("lots/nearest", views.LotNearestView.as_view(), name="lot-nearest"),
-    path("lots/nearest/", views.LotNearestView.as_view()),
+    # A trailing slash is a common client slip; send it to the contract's path, query kept.
+    path("lots/nearest/", RedirectView.as_view(pattern_name="lot-nearest", query_string=True, permanent=False)),
     path("lots/<str:code>/", views.LotDetailView.as_view(), name="lot-detail"),
     path("map/lots.geojson", views.MapLotsGeoJSONView.as_view(), name="map-lots-geojson"),
     path("fees/quote", views.FeeQuoteView.as_view(), name="fee-quote"),

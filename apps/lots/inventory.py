@@ -1,0 +1,516 @@
+"""A region's lot inventory (停车场底册清单): reading the file and checking every row.
+
+Files are CSV (UTF-8 with or without BOM, or GBK/GB18030 as saved by Excel on Chinese Windows)
+or XLSX. The first row holds the column headers, in Chinese (``INVENTORY_COLUMNS``) or their
+English aliases; a trailing ``*`` or a note in brackets after a header ("纬度（WGS-84）") is
+ignored. Row numbers in the report are the spreadsheet's (the header is row 1).
+
+Rules for existing codes: a code that already names a lot the importer may see, in the region
+being imported (or a region below it), updates that lot in place; a code used by any other lot
+is refused for that row (codes are unique city-wide, and an import never moves a lot between
+regions). Every row is checked before anything is written: one bad row, nothing saved.
+
+This module reads and checks; ``services.lots_import`` writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from apps.common.geo import in_wuxi, to_wgs84
+from apps.regions.models import Operator, Region
+from apps.regions.selectors import region_with_descendants
+from apps.regions.validators import validate_credit_code
+
+from .models import ParkingLot, Tariff
+
+MAX_ROWS = 5000
+MAX_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # the lot field (or pseudo-field) it fills
+    header: str  # the Chinese header in the template
+    aliases: tuple[str, ...] = ()
+    required: bool = False
+    note: str = ""
+
+
+INVENTORY_COLUMNS: tuple[Column, ...] = (
+    Column("code", "编码", ("code", "lot_code", "停车场编码"), True, "大写字母、数字或连字符，全市唯一"),
+    Column("name", "名称", ("name", "停车场名称"), True),
+    Column("address", "地址", ("address",)),
+    Column("region_code", "区域代码", ("region", "region_code", "行政区划代码"), False,
+           "留空为导入时选择的区域；可填其下级区域"),
+    Column("operator_credit_code", "经营单位统一社会信用代码", ("operator", "operator_credit_code", "credit_code"),
+           False, "须为已登记的经营单位"),
+    Column("kind", "类型", ("kind", "type"), False, "路外停车场 / 道路泊位（默认路外）"),
+    Column("category", "类别", ("category",), False, "公共停车场、商场、医院、小区、办公、景区、交通枢纽、道路泊位"),
+    Column("zone_class", "片区", ("zone", "zone_class"), False, "核心 / 中心 / 外围（道路泊位必填）"),
+    Column("road_class", "道路等级", ("road", "road_class"), False, "干道 / 支路（道路泊位必填）"),
+    Column("lat", "纬度", ("lat", "latitude"), True),
+    Column("lon", "经度", ("lon", "lng", "longitude"), True),
+    Column("coord_system", "坐标系", ("coord_system", "crs"), False, "WGS-84（默认）或 GCJ-02"),
+    Column("total_berths", "总泊位", ("total", "total_berths"), True),
+    Column("ev_berths", "充电泊位", ("ev", "ev_berths")),
+    Column("accessible_berths", "无障碍泊位", ("accessible", "accessible_berths")),
+    Column("reservable_berths", "可预约泊位", ("reservable", "reservable_berths")),
+    Column("opening_hours", "开放时间", ("opening_hours", "hours"), False, "如 00:00-24:00 或 07:00-22:00"),
+    Column("tariff_key", "收费标准标识", ("tariff", "tariff_key"), False, "收费标准的“标识”"),
+    Column("allow_pay_later", "允许先离场后付费", ("allow_pay_later", "pay_later"), False, "是 / 否"),
+    Column("filing_status", "备案状态", ("filing_status", "filing")),
+    Column("compliance_level", "智慧化达标等级", ("compliance_level", "compliance")),
+    Column("status", "运营状态", ("status",), False, "开放 / 关闭"),
+)
+_BY_KEY = {c.key: c for c in INVENTORY_COLUMNS}
+
+EXAMPLE_ROW = {
+    "code": "LX-0001", "name": "崇安寺地下停车场", "address": "无锡市梁溪区中山路", "region_code": "320213",
+    "operator_credit_code": "", "kind": "路外停车场", "category": "公共停车场", "zone_class": "", "road_class": "",
+    "lat": "31.5786", "lon": "120.3035", "coord_system": "WGS-84", "total_berths": "320", "ev_berths": "24",
+    "accessible_berths": "6", "reservable_berths": "0", "opening_hours": "00:00-24:00", "tariff_key": "",
+    "allow_pay_later": "否", "filing_status": "已备案", "compliance_level": "标准接入（进出场）", "status": "开放",
+}
+
+_YES = {"是", "y", "yes", "true", "1", "允许", "√"}
+_NO = {"否", "n", "no", "false", "0", "不允许", ""}
+_HOURS_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$")
+_COORD_SYSTEMS = {"wgs84": ParkingLot.CoordSystem.WGS84, "wgs-84": ParkingLot.CoordSystem.WGS84,
+                  "gcj02": ParkingLot.CoordSystem.GCJ02, "gcj-02": ParkingLot.CoordSystem.GCJ02,
+                  "火星坐标": ParkingLot.CoordSystem.GCJ02, "高德": ParkingLot.CoordSystem.GCJ02}
+_KIND_EXTRA = {"路外": ParkingLot.Kind.OFF_STREET, "路内": ParkingLot.Kind.ON_STREET,
+               "道路": ParkingLot.Kind.ON_STREET, "路侧": ParkingLot.Kind.ON_STREET}
+_ZONE_EXTRA = {"核心": "core", "中心": "center", "外围": "outer"}
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # spreadsheet row number (header = 1); 0 for the file as a whole
+    column: str  # the header as staff see it ("" for the whole row or file)
+    message: str
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class InventoryRow:
+    number: int
+    values: dict[str, Any]  # column key → cell value as read (str, number or None)
+
+
+@dataclass
+class PlannedLot:
+    number: int
+    lot: ParkingLot  # unsaved changes; WGS-84 coordinates
+    created: bool
+
+
+class InventoryFileError(Exception):
+    """The file can't be read as an inventory at all (encoding, format, headers)."""
+
+    def __init__(self, errors: list[RowError]):
+        super().__init__("; ".join(e.message for e in errors))
+        self.errors = errors
+
+
+# -- reading -------------------------------------------------------------------------------------
+def header_key(header: object) -> str | None:
+    """The column key a header names, or None."""
+    text = re.split(r"[（(]", str(header or ""), maxsplit=1)[0]
+    text = text.replace("*", "").replace("＊", "").strip().lower()
+    for column in INVENTORY_COLUMNS:
+        if text == column.header or text in column.aliases:
+            return column.key
+    return None
+
+
+def decode_csv(data: bytes) -> str:
+    """UTF-8 (BOM or not) first; otherwise GB18030, the superset of GBK that Excel writes."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError:
+        raise InventoryFileError([RowError(0, "", _("无法识别文件编码：请另存为 UTF-8 或 GBK 编码的 CSV，或 XLSX"))])
+
+
+def _csv_rows(data: bytes) -> Iterable[list]:
+    text = decode_csv(data)
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
+    except csv.Error:
+        dialect = csv.excel
+    return list(csv.reader(io.StringIO(text, newline=""), dialect))
+
+
+def _xlsx_rows(data: bytes) -> Iterable[list]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # openpyxl raises many kinds for a broken file; all mean the same to staff
+        raise InventoryFileError([RowError(0, "", _("无法读取 XLSX 文件：文件已损坏或不是 Excel 工作簿"))])
+    try:
+        sheet = workbook.worksheets[0]
+        return [list(row) for row in sheet.iter_rows(values_only=True)]
+    finally:
+        workbook.close()
+
+
+def read_inventory(data: bytes, filename: str = "") -> list[InventoryRow]:
+    """Parse a CSV or XLSX inventory into rows keyed by column; file-level problems raise."""
+    if len(data) > MAX_BYTES:
+        raise InventoryFileError([RowError(0, "", _("文件超过 5 MB，请分批导入"))])
+    is_xlsx = data.startswith(b"PK\x03\x04") or filename.lower().endswith(".xlsx")
+    # Blank lines are dropped but rows keep their spreadsheet numbers for the report.
+    numbered = _numbered(_xlsx_rows(data) if is_xlsx else _csv_rows(data))
+    if not numbered:
+        raise InventoryFileError([RowError(0, "", _("文件为空"))])
+    header_number, header = numbered[0]
+    errors: list[RowError] = []
+    keys: list[str | None] = []
+    for cell in header:
+        if not _text(cell):
+            keys.append(None)
+            continue
+        key = header_key(cell)
+        if key is None:
+            errors.append(RowError(header_number, str(cell), _("无法识别的列名，请使用模板中的列名")))
+        elif key in keys:
+            errors.append(RowError(header_number, str(cell), _("列名重复")))
+        keys.append(key)
+    missing = [c.header for c in INVENTORY_COLUMNS if c.required and c.key not in keys]
+    for header_text in missing:
+        errors.append(RowError(header_number, header_text, _("缺少必填列")))
+    if errors:
+        raise InventoryFileError(errors)
+    rows = []
+    for number, cells in numbered[1:]:
+        values = {key: cells[i] if i < len(cells) else None for i, key in enumerate(keys) if key}
+        rows.append(InventoryRow(number, values))
+    if len(rows) > MAX_ROWS:
+        raise InventoryFileError([RowError(0, "", _("一次最多导入 %(n)d 行") % {"n": MAX_ROWS})])
+    return rows
+
+
+def _numbered(table) -> list[tuple[int, list]]:
+    return [(i, row) for i, row in enumerate(table, start=1) if any(_text(c) for c in row)]
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+# -- checking ------------------------------------------------------------------------------------
+class _RowProblem(Exception):
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key, self.message = key, message
+
+
+def _choice(key: str, raw: str, choices, extra: dict | None = None, default: str | None = None) -> str:
+    if not raw:
+        if default is None:
+            return ""
+        return default
+    lowered = raw.lower()
+    for value, label in choices:
+        if lowered in (value, str(label).lower()):
+            return value
+    if extra and raw in extra:
+        return extra[raw]
+    allowed = "、".join(str(label) for _value, label in choices)
+    raise _RowProblem(key, _("“%(value)s”不是可选值（%(allowed)s）") % {"value": raw, "allowed": allowed})
+
+
+def _int(key: str, raw: str, *, default: int | None = None) -> int:
+    if not raw:
+        if default is None:
+            raise _RowProblem(key, _("必填"))
+        return default
+    try:
+        number = float(raw)
+    except ValueError:
+        raise _RowProblem(key, _("应为整数"))
+    if not number.is_integer() or number < 0:
+        raise _RowProblem(key, _("应为不小于 0 的整数"))
+    return int(number)
+
+
+def _float(key: str, raw: str) -> float:
+    if not raw:
+        raise _RowProblem(key, _("必填"))
+    try:
+        return float(raw)
+    except ValueError:
+        raise _RowProblem(key, _("应为数字"))
+
+
+def _required(key: str, raw: str) -> str:
+    if not raw:
+        raise _RowProblem(key, _("必填"))
+    return raw
+
+
+def _bool(key: str, raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in _YES:
+        return True
+    if lowered in _NO:
+        return False
+    raise _RowProblem(key, _("请填写“是”或“否”"))
+
+
+class _Lookups:
+    """What rows refer to, fetched once for the whole file (not a query per row)."""
+
+    def __init__(self, *, actor, region: Region, rows: list[InventoryRow]):
+        allowed = region_with_descendants(region.pk)
+        self.regions = {r.code: r for r in Region.objects.filter(pk__in=allowed)}
+        codes = {_text(r.values.get("code")).upper() for r in rows} - {""}
+        self.existing = {lot.code: lot for lot in ParkingLot.objects.filter(code__in=codes).select_related("region")}
+        visible = ParkingLot.objects.filter(code__in=codes)
+        self.visible = set(visible.for_user(actor).values_list("pk", flat=True)) if actor is not None else None
+        credit_codes = {_text(r.values.get("operator_credit_code")).upper() for r in rows} - {""}
+        self.operators = {o.credit_code: o for o in Operator.objects.filter(credit_code__in=credit_codes)}
+        keys = {_text(r.values.get("tariff_key")) for r in rows} - {""}
+        tariffs = Tariff.objects.filter(key__in=keys)
+        if actor is not None:
+            tariffs = tariffs.for_user(actor)
+        self.tariffs = {t.key: t for t in tariffs}
+
+
+def check_rows(rows: list[InventoryRow], *, region: Region, actor=None) -> tuple[list[PlannedLot], list[RowError]]:
+    """Turn every row into a lot ready to save, or report what is wrong with it."""
+    lookups = _Lookups(actor=actor, region=region, rows=rows)
+    planned: list[PlannedLot] = []
+    errors: list[RowError] = []
+    seen_codes: dict[str, int] = {}
+    for row in rows:
+        row_errors: list[RowError] = []
+        lot, created = _row_to_lot(row, region=region, lookups=lookups, seen_codes=seen_codes, errors=row_errors)
+        if lot is not None and not row_errors:
+            row_errors.extend(_model_errors(row.number, lot))
+        errors.extend(row_errors)
+        if lot is not None and not row_errors:
+            planned.append(PlannedLot(row.number, lot, created))
+    return planned, errors
+
+
+def _row_to_lot(row: InventoryRow, *, region, lookups: _Lookups, seen_codes: dict, errors: list):
+    values = {key: _text(value) for key, value in row.values.items()}
+
+    def problem(key: str, message: str) -> None:
+        errors.append(RowError(row.number, _BY_KEY[key].header, message))
+
+    code = values.get("code", "").upper()
+    if not code:
+        problem("code", _("必填"))
+        return None, False
+    if code in seen_codes:
+        problem("code", _("编码 %(code)s 与第 %(row)d 行重复") % {"code": code, "row": seen_codes[code]})
+        return None, False
+    seen_codes[code] = row.number
+
+    existing = lookups.existing.get(code)
+    if existing is not None:
+        in_view = lookups.visible is None or existing.pk in lookups.visible
+        if not in_view or existing.region.code not in lookups.regions:
+            problem("code", _("编码 %(code)s 已被其他区域的停车场使用") % {"code": code})
+            return None, False
+        lot, created = existing, False
+    else:
+        lot, created = ParkingLot(code=code), True
+
+    for key, apply in _APPLY.items():
+        if key not in values and not created:
+            continue  # a column missing from the file leaves an existing lot's value alone
+        try:
+            apply(lot, values.get(key, ""), lookups, region)
+        except _RowProblem as exc:
+            problem(exc.key, exc.message)
+    if "lat" in values and "lon" in values and not any(e.column in ("纬度", "经度", "坐标系") for e in errors):
+        lot.lat, lot.lon = to_wgs84(lot.lat, lot.lon, lot.source_coord_system)
+        if not in_wuxi(lot.lat, lot.lon):
+            problem("lat", _("坐标不在无锡市范围内"))
+    # A new lot starts empty; an existing one keeps its live count, within the new total.
+    lot.free_berths = lot.total_berths if created else min(lot.free_berths, lot.total_berths)
+    return lot, created
+
+
+def _set_region(lot, raw, lookups, region):
+    if not raw:
+        lot.region = region
+        return
+    found = lookups.regions.get(raw.upper())
+    if found is None:
+        raise _RowProblem("region_code", _("区域 %(code)s 不在本次导入的区域（%(region)s）内")
+                          % {"code": raw, "region": region})
+    lot.region = found
+
+
+def _set_operator(lot, raw, lookups, region):
+    if not raw:
+        lot.operator = None
+        return
+    try:
+        validate_credit_code(raw)
+    except ValidationError as exc:
+        raise _RowProblem("operator_credit_code", str(exc.messages[0]))
+    operator = lookups.operators.get(raw.upper())
+    if operator is None:
+        raise _RowProblem("operator_credit_code", _("统一社会信用代码 %(code)s 对应的经营单位尚未登记")
+                          % {"code": raw.upper()})
+    lot.operator = operator
+
+
+def _set_tariff(lot, raw, lookups, region):
+    if not raw:
+        lot.tariff = None
+        return
+    tariff = lookups.tariffs.get(raw)
+    if tariff is None:
+        raise _RowProblem("tariff_key", _("找不到标识为 %(key)s 的收费标准") % {"key": raw})
+    lot.tariff = tariff
+
+
+def _set_hours(lot, raw, lookups, region):
+    hours = raw or "00:00-24:00"
+    parts = [p.strip() for p in re.split(r"[,，;；]", hours) if p.strip()]
+    if not parts or not all(_HOURS_RE.match(p) for p in parts):
+        raise _RowProblem("opening_hours", _("格式应为 HH:MM-HH:MM，如 07:00-22:00"))
+    lot.opening_hours = ",".join(parts)
+
+
+def _setter(attr: str, parse):
+    def apply(lot, raw, lookups, region):
+        setattr(lot, attr, parse(attr, raw))
+    return apply
+
+
+_APPLY = {
+    "name": _setter("name", lambda k, raw: _required(k, raw)),
+    "address": _setter("address", lambda k, raw: raw),
+    "region_code": _set_region,
+    "operator_credit_code": _set_operator,
+    "kind": _setter("kind", lambda k, raw: _choice(k, raw, ParkingLot.Kind.choices, _KIND_EXTRA,
+                                                   ParkingLot.Kind.OFF_STREET)),
+    "category": _setter("category", lambda k, raw: _choice(k, raw, ParkingLot.Category.choices, None,
+                                                           ParkingLot.Category.PUBLIC)),
+    "zone_class": _setter("zone_class", lambda k, raw: _choice(k, raw, ParkingLot.ZoneClass.choices, _ZONE_EXTRA)),
+    "road_class": _setter("road_class", lambda k, raw: _choice(k, raw, ParkingLot.RoadClass.choices)),
+    "coord_system": _setter("source_coord_system", lambda k, raw: _coord_system(raw)),
+    "lat": _setter("lat", lambda k, raw: _float(k, raw)),
+    "lon": _setter("lon", lambda k, raw: _float(k, raw)),
+    "total_berths": _setter("total_berths", lambda k, raw: _int(k, raw)),
+    "ev_berths": _setter("ev_berths", lambda k, raw: _int(k, raw, default=0)),
+    "accessible_berths": _setter("accessible_berths", lambda k, raw: _int(k, raw, default=0)),
+    "reservable_berths": _setter("reservable_berths", lambda k, raw: _int(k, raw, default=0)),
+    "opening_hours": _set_hours,
+    "tariff_key": _set_tariff,
+    "allow_pay_later": _setter("allow_pay_later", lambda k, raw: _bool(k, raw)),
+    "filing_status": _setter("filing_status", lambda k, raw: _choice(k, raw, ParkingLot.Filing.choices, None,
+                                                                     ParkingLot.Filing.UNFILED)),
+    "compliance_level": _setter("compliance_level", lambda k, raw: _choice(
+        k, raw, ParkingLot.Compliance.choices, None, ParkingLot.Compliance.NONE)),
+    "status": _setter("status", lambda k, raw: _choice(k, raw, ParkingLot.Status.choices, None,
+                                                       ParkingLot.Status.OPEN)),
+}
+
+
+def _coord_system(raw: str) -> str:
+    if not raw:
+        return ParkingLot.CoordSystem.WGS84
+    found = _COORD_SYSTEMS.get(raw.strip().lower().replace(" ", ""))
+    if found is None:
+        raise _RowProblem("coord_system", _("坐标系应为 WGS-84 或 GCJ-02"))
+    return found
+
+
+_FIELD_COLUMN = {"lat": "lat", "lon": "lon", "region": "region_code", "operator": "operator_credit_code",
+                 "tariff": "tariff_key", "source_coord_system": "coord_system", "free_berths": "total_berths"}
+
+
+def column_for_field(field: str | None) -> str:
+    """The header staff see for a model field named in an error."""
+    if not field:
+        return ""
+    key = _FIELD_COLUMN.get(field, field)
+    column = _BY_KEY.get(key)
+    return column.header if column else field
+
+
+def _model_errors(number: int, lot: ParkingLot) -> list[RowError]:
+    """The model's own rules (ranges, berths within total, on-street zone) on the planned lot."""
+    try:
+        # The related rows were fetched once for the file and codes checked against the registry, so
+        # nothing here needs a query per row; clean() covers the check constraints, and lot_save
+        # validates everything again when it writes.
+        lot.full_clean(exclude=["region", "operator", "tariff"], validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        return [RowError(number, column_for_field(f), str(m))
+                for f, messages in exc.message_dict.items() for m in messages]
+    return []
+
+
+# -- the template staff download -----------------------------------------------------------------
+def template_headers() -> list[str]:
+    return [c.header + ("*" if c.required else "") for c in INVENTORY_COLUMNS]
+
+
+def template_csv() -> bytes:
+    """UTF-8 with BOM, so Excel on Chinese Windows shows the headers correctly."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(template_headers())
+    writer.writerow([EXAMPLE_ROW[c.key] for c in INVENTORY_COLUMNS])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def template_xlsx() -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Font
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "底册清单"
+    sheet.append(template_headers())
+    sheet.append([EXAMPLE_ROW[c.key] for c in INVENTORY_COLUMNS])
+    for cell, column in zip(sheet[1], INVENTORY_COLUMNS, strict=True):
+        cell.font = Font(bold=True)
+        if column.note:
+            cell.comment = Comment(column.note, "无锡停车")
+    notes = workbook.create_sheet("填写说明")
+    notes.append(["列名", "英文别名", "必填", "说明"])
+    for column in INVENTORY_COLUMNS:
+        notes.append([column.header, ", ".join(column.aliases), "是" if column.required else "否", column.note])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
