@@ -6,3 +6,12 @@ class ParkingSessionsConfig(AppConfig):
     name = "apps.sessions"
     label = "parking_sessions"  # Django's own sessions app holds the plain label
     verbose_name = _("停车记录")
+
+    def ready(self):
+        from apps.regions.models import StaffScope
+        from apps.regions.services import extend_staff_permissions
+
+        # Every member of staff reads the sessions, arrears and ingest log of their own scope;
+        # only the ingest and payment services write them.
+        for kind in StaffScope.Kind.values:
+            extend_staff_permissions(kind, self.label, ["view_parkingsession", "view_arrears", "view_ingestevent"])

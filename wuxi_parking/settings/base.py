@@ -131,7 +131,10 @@ CELERY_TASK_IGNORE_RESULT = True
 # functions from `manage.py run_scheduler`, which `make run` starts beside the server.
 CELERY_BEAT_SCHEDULE = {
     "watch-connectivity": {"task": "apps.lots.tasks.watch_connectivity", "schedule": 30.0},
+    # Sensor changes count once they have held BERTH_DEBOUNCE_S; this settles quiet lots' berths.
+    "settle-berths": {"task": "apps.berths.tasks.settle_berths", "schedule": 10.0},
 }
+BERTH_DEBOUNCE_S = 10
 
 # --- auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

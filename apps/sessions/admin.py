@@ -1,0 +1,111 @@
+"""Sessions, arrears and the ingest log in the staff admin: scoped to the staff member's region or
+operator through the lot, and read-only (the ingest and payment services are what write them)."""
+
+from __future__ import annotations
+
+import contextlib
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from apps.common import plates
+from apps.common.admin import ReadOnlyAdminMixin, ScopedAdminMixin, export_csv
+
+from .models import Arrears, IngestEvent, ParkingSession
+
+
+def _yuan(fen: int) -> str:
+    return f"¥{fen / 100:.2f}"
+
+
+class LotColumnsMixin:
+    @admin.display(description=_("区域"), ordering="lot__region")
+    def lot_region(self, obj):
+        return obj.lot.region.name
+
+
+class PlateSearchMixin:
+    """Staff type plates the way they read them (苏b·12345): a term that is a plate is searched in
+    its stored form; anything else (a lot name) as typed."""
+
+    def get_search_results(self, request, queryset, search_term):
+        with contextlib.suppress(plates.PlateError):
+            search_term = plates.validate(search_term.strip())
+        return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(ParkingSession)
+class ParkingSessionAdmin(LotColumnsMixin, PlateSearchMixin, ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("plate_or_ticket", "lot", "lot_region", "entry_at", "exit_at", "state", "release_reason",
+                    "amount", "paid", "due")
+    list_filter = ("state", "release_reason", ("lot__region", admin.RelatedOnlyFieldListFilter), "new_energy",
+                   "vehicle_class", "entry_at")
+    search_fields = ("=plate", "=ticket_id", "lot__code", "lot__name")
+    list_select_related = ("lot__region",)
+    date_hierarchy = "entry_at"
+    readonly_fields = ("amount_fen", "paid_fen", "due_fen")
+    fieldsets = (
+        (None, {"fields": ("lot", "berth", "plate", "ticket_id", "plate_color", "vehicle_class", "new_energy")}),
+        (_("时间"), {"fields": ("entry_at", "exit_at", "closed_at", "entry_event_id", "exit_event_id")}),
+        (_("费用（分）"), {"fields": ("amount_fen", "paid_fen", "due_fen")}),
+        (_("状态"), {"fields": ("state", "release_reason", "created_at", "updated_at")}),
+    )
+    actions = [export_csv(("lot__code", "lot__name", "plate", "ticket_id", "vehicle_class", "new_energy", "entry_at",
+                           "exit_at", "state", "release_reason", "amount_fen", "paid_fen", "due_fen"),
+                          filename="sessions")]
+
+    @admin.display(description=_("车牌/票号"), ordering="plate")
+    def plate_or_ticket(self, obj):
+        return obj.plate or f"🎫 {obj.ticket_id}"
+
+    @admin.display(description=_("应收"), ordering="amount_fen")
+    def amount(self, obj):
+        return _yuan(obj.amount_fen)
+
+    @admin.display(description=_("已付"), ordering="paid_fen")
+    def paid(self, obj):
+        return _yuan(obj.paid_fen)
+
+    @admin.display(description=_("待付"), ordering="due_fen")
+    def due(self, obj):
+        return _yuan(obj.due_fen)
+
+
+class UnpaidFilter(admin.SimpleListFilter):
+    title = _("缴清情况")
+    parameter_name = "unpaid"
+
+    def lookups(self, request, model_admin):
+        return (("yes", _("未缴清")), ("no", _("已缴清")))
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(paid_at__isnull=True)
+        if self.value() == "no":
+            return queryset.filter(paid_at__isnull=False)
+        return queryset
+
+
+@admin.register(Arrears)
+class ArrearsAdmin(LotColumnsMixin, PlateSearchMixin, ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("plate", "lot", "lot_region", "amount", "created_at", "paid_at")
+    list_filter = (UnpaidFilter, ("lot__region", admin.RelatedOnlyFieldListFilter), "created_at")
+    search_fields = ("=plate", "lot__code", "lot__name")
+    list_select_related = ("lot__region",)
+    date_hierarchy = "created_at"
+    actions = [export_csv(("plate", "lot__code", "lot__name", "amount_fen", "created_at", "paid_at", "session_id"),
+                          filename="arrears")]
+
+    @admin.display(description=_("金额"), ordering="amount_fen")
+    def amount(self, obj):
+        return _yuan(obj.amount_fen)
+
+
+@admin.register(IngestEvent)
+class IngestEventAdmin(PlateSearchMixin, ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+    list_display = ("event_id", "type", "lot", "plate", "occurred_at", "received_at", "device")
+    list_filter = ("type", ("lot__region", admin.RelatedOnlyFieldListFilter), "received_at")
+    search_fields = ("=event_id", "=plate", "lot__code")
+    list_select_related = ("lot", "device")
+    readonly_fields = ("payload",)
+    show_full_result_count = False  # the log is large; counting it on every page costs a full scan

@@ -1,0 +1,120 @@
+"""Authenticating lot systems by their request signature (SPEC §3.1).
+
+Checks, in this order, each refusing with 401 and its code:
+
+1. ``X-Access-Key`` names a device that is not revoked — ``unknown_key``;
+2. ``X-Timestamp`` is Unix seconds within ``INGEST_TIMESTAMP_TOLERANCE_S`` of the server clock —
+   ``stale_request`` (a missing or non-numeric timestamp too);
+3. ``X-Nonce`` (8–64 characters) and ``X-Signature`` are present and the signature is the HMAC of
+   this request with the device's secret — ``bad_signature``;
+4. the nonce has not been used by this key in the last ``INGEST_NONCE_TTL_S`` seconds —
+   ``replayed_request``.
+
+The nonce is recorded only after the signature has been verified, so a forged request cannot burn
+a nonce the real lot system is about to use. It is recorded with ``cache.add`` (atomic: only the
+first of two racing requests succeeds) in the configured cache, which is Redis in production and so
+shared by every server process; the key is scoped by access key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
+from django.utils.translation import gettext as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import APIException
+from rest_framework.permissions import BasePermission
+
+from apps.lots.credentials import decrypt_secret
+from apps.lots.models import Device
+from apps.lots.selectors import device_by_access_key
+
+from . import signing
+
+AUTH_SCHEME = "WXP-HMAC-SHA256"
+
+
+class SignatureRejected(APIException):
+    """A 401 with one of SPEC §3.1's codes (rendered by the API's one exception handler)."""
+
+    status_code = 401
+    default_code = "bad_signature"
+
+    def __init__(self, code: str, message: str):
+        super().__init__(detail=message, code=code)
+        self.default_code = code
+        self.auth_header = f'{AUTH_SCHEME} realm="ingest"'
+
+
+def nonce_cache_key(access_key: str, nonce: str) -> str:
+    # Hashed: a nonce may hold any characters, a cache key should not.
+    return f"ingest:nonce:{access_key}:{hashlib.sha256(nonce.encode('utf-8')).hexdigest()}"
+
+
+def authenticate_device(*, method: str, path: str, headers, body: bytes, now: float | None = None) -> Device:
+    """The device that signed this request, or ``SignatureRejected``."""
+    now = time.time() if now is None else now
+    access_key = (headers.get(signing.HEADER_ACCESS_KEY) or "").strip()
+    device = device_by_access_key(access_key) if access_key else None
+    if device is None or device.is_revoked:
+        raise SignatureRejected("unknown_key", _("未知或已吊销的接入密钥"))
+
+    timestamp = (headers.get(signing.HEADER_TIMESTAMP) or "").strip()
+    if not timestamp.isdigit() or abs(now - int(timestamp)) > settings.INGEST_TIMESTAMP_TOLERANCE_S:
+        raise SignatureRejected("stale_request", _("X-Timestamp 缺失或与平台时间相差超过 %(s)d 秒") % {
+            "s": settings.INGEST_TIMESTAMP_TOLERANCE_S})
+
+    nonce = headers.get(signing.HEADER_NONCE) or ""
+    signature = headers.get(signing.HEADER_SIGNATURE) or ""
+    if not signing.NONCE_MIN_LENGTH <= len(nonce) <= signing.NONCE_MAX_LENGTH:
+        raise SignatureRejected("bad_signature", _("X-Nonce 应为 8–64 个字符"))
+    secret = decrypt_secret(device.secret_encrypted)
+    if not signature or not signing.signature_matches(signature, secret, method, path, timestamp, nonce, body):
+        raise SignatureRejected("bad_signature", _("签名错误"))
+
+    if not cache.add(nonce_cache_key(device.access_key, nonce), 1, timeout=settings.INGEST_NONCE_TTL_S):
+        raise SignatureRejected("replayed_request", _("该 X-Nonce 已在 %(m)d 分钟内使用过") % {
+            "m": settings.INGEST_NONCE_TTL_S // 60})
+    return device
+
+
+class DeviceSignatureAuthentication(BaseAuthentication):
+    """DRF authentication for ingest: ``request.auth`` is the signing ``Device``.
+
+    It never returns None: an unsigned request is refused with the code of what is missing.
+    """
+
+    def authenticate(self, request):
+        device = authenticate_device(method=request.method, path=request.path, headers=request.headers,
+                                     body=request.body)
+        return AnonymousUser(), device
+
+    def authenticate_header(self, request):
+        return f'{AUTH_SCHEME} realm="ingest"'
+
+
+class IsSignedDevice(BasePermission):
+    def has_permission(self, request, view):
+        return isinstance(request.auth, Device)
+
+
+class DeviceSignatureScheme(OpenApiAuthenticationExtension):
+    target_class = DeviceSignatureAuthentication
+    name = "deviceSignature"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": signing.HEADER_ACCESS_KEY,
+            "description": (
+                "SPEC §3.1: X-Access-Key, X-Timestamp (Unix seconds), X-Nonce (8–64 chars) and X-Signature = "
+                "lowercase hex HMAC-SHA256(secret, METHOD\\nPATH\\nX-Timestamp\\nX-Nonce\\nhex(sha256(body))), "
+                "PATH without the query string."
+            ),
+        }

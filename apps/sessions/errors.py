@@ -1,0 +1,52 @@
+"""Stable error codes of the ingest API (SPEC §3).
+
+Request-level refusals are ``DomainError`` subclasses that the API's exception handler renders;
+``EventRejected`` never leaves the service: it becomes that one event's RESULT ``error``.
+"""
+
+from __future__ import annotations
+
+from apps.common.errors import DomainError
+
+
+class IngestError(DomainError):
+    code = "invalid_batch"
+
+
+class InvalidJson(IngestError):
+    code = "invalid_json"
+
+
+class InvalidBatch(IngestError):
+    code = "invalid_batch"
+
+
+class BatchTooLarge(IngestError):
+    code = "batch_too_large"
+    status = 413
+
+
+class EventRejected(DomainError):
+    """One event is refused; the others in its batch go on."""
+
+    code = "invalid_event"
+
+    def result_error(self) -> dict:
+        return self.as_dict()
+
+
+class LotNotAllowed(EventRejected):
+    code = "lot_not_allowed"
+    status = 403
+
+
+class ClockSkew(EventRejected):
+    code = "clock_skew"
+
+
+class InvalidTime(EventRejected):
+    code = "invalid_time"
+
+
+class UnknownBerth(EventRejected):
+    code = "unknown_berth"

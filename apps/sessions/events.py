@@ -1,0 +1,170 @@
+"""Reading one ingest EVENT (SPEC §3.2) into a checked value, without the database.
+
+What needs the database (is the lot one the key may report for, does the berth exist) is checked
+by ``services.events_record``; everything else about an event is decided here, so a bad event is
+refused with a precise code before anything is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from apps.common import plates
+
+from .errors import ClockSkew, EventRejected, InvalidTime
+from .models import EventType, PlateColor, VehicleClass
+
+EVENT_ID_MAX = 64
+TICKET_ID_MAX = 64
+CODE_MAX = 32
+GATE_MAX = 64
+IMAGE_REF_MAX = 255
+
+SESSION_TYPES = frozenset({EventType.ENTRY, EventType.EXIT})
+BERTH_TYPES = frozenset({EventType.BERTH_OCCUPIED, EventType.BERTH_VACANT})
+NEW_ENERGY_COLORS = frozenset({PlateColor.GREEN, PlateColor.YELLOW_GREEN})
+
+
+@dataclass
+class Event:
+    """A well-formed event. ``lot`` and ``berth`` are filled in once the database has been asked."""
+
+    index: int
+    event_id: str
+    type: str
+    lot_code: str
+    occurred_at: datetime
+    payload: dict[str, Any]
+    plate: str | None = None
+    plate_new_energy: bool = False
+    plate_color: str = ""
+    ticket_id: str = ""
+    vehicle_class: str | None = None  # None: not sent (an exit then keeps the entry's class)
+    berth_code: str = ""
+    free_berths: int | None = None
+    total_berths: int | None = None
+    lot: Any = None
+    berth: Any = None
+
+    @property
+    def new_energy(self) -> bool:
+        """SPEC §2: the plate's form decides; a green or yellow-green plate sent without a readable
+        form (ticket only) still counts."""
+        return self.plate_new_energy or self.plate_color in NEW_ENERGY_COLORS
+
+    @property
+    def keys(self) -> tuple[tuple[str, str], ...]:
+        return vehicle_keys(self.plate, self.ticket_id)
+
+
+def vehicle_keys(plate: str | None, ticket_id: str) -> tuple[tuple[str, str], ...]:
+    """How a vehicle's session is found: by plate first, then by the ticket it took at the gate."""
+    found = []
+    if plate:
+        found.append(("p", plate))
+    if ticket_id:
+        found.append(("t", ticket_id))
+    return tuple(found)
+
+
+def event_id_of(raw: object) -> str | None:
+    """The event_id to echo in a RESULT, when the event has a usable one."""
+    if isinstance(raw, dict):
+        value = raw.get("event_id")
+        if isinstance(value, str) and 0 < len(value) <= EVENT_ID_MAX:
+            return value
+    return None
+
+
+def _invalid(field_name: str, message: str) -> EventRejected:
+    return EventRejected(message, field=field_name)
+
+
+def _string(raw: dict, name: str, *, max_length: int, required: bool = False) -> str:
+    value = raw.get(name)
+    if value is None or value == "":
+        if required:
+            raise _invalid(name, _("缺少字段 %(field)s") % {"field": name})
+        return ""
+    if not isinstance(value, str):
+        raise _invalid(name, _("%(field)s 应为字符串") % {"field": name})
+    if len(value) > max_length:
+        raise _invalid(name, _("%(field)s 最长 %(max)d 个字符") % {"field": name, "max": max_length})
+    return value
+
+
+def _count(raw: dict, name: str, *, required: bool) -> int | None:
+    value = raw.get(name)
+    if value is None:
+        if required:
+            raise _invalid(name, _("缺少字段 %(field)s") % {"field": name})
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _invalid(name, _("%(field)s 应为非负整数") % {"field": name})
+    return value
+
+
+def parse_time(value: object, *, name: str = "occurred_at") -> datetime:
+    """An ISO 8601 time with an offset (SPEC §1); a time without one is refused."""
+    if not isinstance(value, str) or not value:
+        raise InvalidTime(_("%(field)s 应为带时区偏移的 ISO 8601 时间") % {"field": name}, field=name)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidTime(_("%(field)s 不是有效的 ISO 8601 时间") % {"field": name}, field=name)
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise InvalidTime(_("%(field)s 缺少时区偏移（如 +08:00）") % {"field": name}, field=name)
+    return parsed
+
+
+def parse_event(raw: object, *, index: int, now: datetime, max_future_s: int) -> Event:
+    """Check one event's shape and values; raise ``EventRejected`` with a stable code."""
+    if not isinstance(raw, dict):
+        raise _invalid("", _("事件应为 JSON 对象"))
+    event_id = _string(raw, "event_id", max_length=EVENT_ID_MAX, required=True)
+    kind = raw.get("type")
+    if kind not in EventType.values:
+        raise _invalid("type", _("type 应为 %(types)s 之一") % {"types": "、".join(EventType.values)})
+    lot_code = _string(raw, "lot_code", max_length=CODE_MAX, required=True).strip().upper()  # codes are [A-Z0-9-]
+    occurred_at = parse_time(raw.get("occurred_at"))
+    if occurred_at - now > timedelta(seconds=max_future_s):
+        raise ClockSkew(
+            _("occurred_at 比平台时间晚 %(seconds)d 秒以上，请校准设备时钟") % {"seconds": max_future_s},
+            field="occurred_at", details={"server_time": now.isoformat()},
+        )
+    event = Event(index=index, event_id=event_id, type=kind, lot_code=lot_code, occurred_at=occurred_at,
+                  payload=raw)
+
+    if kind in SESSION_TYPES or kind in BERTH_TYPES:
+        plate_raw = raw.get("plate")
+        if plate_raw is not None and plate_raw != "":
+            parsed = plates.parse(plate_raw)  # PlateError is an EventRejected-compatible DomainError
+            event.plate, event.plate_new_energy = parsed.value, parsed.new_energy
+        event.ticket_id = _string(raw, "ticket_id", max_length=TICKET_ID_MAX)
+        color = raw.get("plate_color")
+        if color not in (None, ""):
+            if color not in PlateColor.values:
+                raise _invalid("plate_color", _("plate_color 应为 %(colors)s 之一") % {
+                    "colors": "、".join(PlateColor.values)})
+            event.plate_color = color
+        event.berth_code = _string(raw, "berth_code", max_length=CODE_MAX, required=kind in BERTH_TYPES)
+    if kind in SESSION_TYPES:
+        if event.plate is None and not event.ticket_id:
+            raise _invalid("plate", _("无车牌时须提供 ticket_id"))
+        vehicle_class = raw.get("vehicle_class")
+        if vehicle_class not in (None, ""):
+            if vehicle_class not in VehicleClass.values:
+                raise _invalid("vehicle_class", _("vehicle_class 应为 small 或 large"))
+            event.vehicle_class = vehicle_class
+    if kind == EventType.LOT_STATUS:
+        event.free_berths = _count(raw, "free_berths", required=True)
+        event.total_berths = _count(raw, "total_berths", required=False)
+        if event.total_berths is not None and event.free_berths > event.total_berths:
+            raise _invalid("free_berths", _("free_berths 不能大于 total_berths"))
+    _string(raw, "gate", max_length=GATE_MAX)
+    _string(raw, "image_ref", max_length=IMAGE_REF_MAX)
+    return event

@@ -1,0 +1,520 @@
+"""Recording what lot systems send (SPEC §3.2, §3.3): one batch, one transaction, bounded queries.
+
+``events_record`` is the whole main path of DESIGN.md step 3. What it does with a batch:
+
+1. Each event is checked on its own (``events.parse_event``); a bad one becomes a rejected RESULT
+   and nothing of it is stored.
+2. The batch's lots are locked (ordered by id, so two batches never deadlock) and must be lots the
+   key was issued for; an unknown lot code is refused the same way (``lot_not_allowed``): a key
+   can't have been issued for a lot that does not exist. Berth codes must exist in their lot.
+3. The events are inserted in one statement that the unique (lot, event_id) constraint filters;
+   reading them back tells this request's rows from rows stored before (duplicates). The database
+   decides, so two requests racing with the same event store it once.
+4. New events are applied in the order they happened (then in batch order): sessions open and
+   close in memory, berth readings are debounced, snapshots are noted; then sessions, arrears,
+   berths and event links are written in bulk.
+5. One UPDATE moves every touched lot's count and records the heartbeat; lots that were offline
+   close their outage. After commit the changed lots are handed to ``realtime.publish``.
+
+Late and out-of-order events (all within one lot and one plate, or ticket for unplated vehicles):
+
+- an entry for a plate with an open session closes the old one as ``superseded`` (the car left
+  unseen and came back: the count does not move);
+- an entry older than the open session's entry is an earlier visit that ended unseen: it is kept
+  as a ``superseded`` session and changes nothing else;
+- an exit with no known entry is released as ``review`` (nothing charged); if its entry arrives
+  later, the entry completes that session, which stays in review for staff;
+- an exit older than the open session's entry belongs to an earlier visit: kept as ``review``,
+  the open session is untouched;
+- an exit of a session waiting for payment (``unpaid``) uses the amount fixed at the first exit:
+  once paid it is released as ``paid``; an entry of that plate after it means the car left anyway,
+  so the session closes and what it owes becomes arrears.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.berths import services as berth_services
+from apps.berths.models import Berth
+from apps.common.errors import DomainError
+from apps.lots import fees
+from apps.lots.connectivity import lots_back_online
+from apps.lots.models import Device, ParkingLot
+from apps.realtime.publish import publish_lots_after_commit
+
+from . import occupancy, release, selectors
+from .bulk import update_rows
+from .errors import LotNotAllowed, UnknownBerth
+from .events import BERTH_TYPES, SESSION_TYPES, Event, event_id_of, parse_event, vehicle_keys
+from .models import Arrears, EventType, IngestEvent, ParkingSession, VehicleClass
+
+logger = logging.getLogger(__name__)
+
+State = ParkingSession.State
+Reason = ParkingSession.ReleaseReason
+
+_SESSION_FIELDS = ["berth", "vehicle_class", "new_energy", "entry_at", "exit_at", "closed_at", "amount_fen",
+                   "paid_fen", "due_fen", "state", "release_reason", "entry_event_id", "exit_event_id",
+                   "updated_at"]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return timezone.localtime(value).isoformat() if value is not None else None
+
+
+def session_data(session: ParkingSession) -> dict:
+    """The ``session`` object of an exit's RESULT (SPEC §3.2)."""
+    return {
+        "session_id": session.pk,
+        "entry_at": _iso(session.entry_at),
+        "exit_at": _iso(session.exit_at),
+        "amount_fen": session.amount_fen,
+        "paid_fen": session.paid_fen,
+        "due_fen": session.due_fen,
+        "release": session.released,
+        "release_reason": session.release_reason or None,
+    }
+
+
+@dataclass
+class BatchOutcome:
+    results: list[dict]
+
+    def as_dict(self) -> dict:
+        counts = defaultdict(int)
+        for result in self.results:
+            counts[result["status"]] += 1
+        return {"accepted": counts["accepted"], "duplicates": counts["duplicate"], "rejected": counts["rejected"],
+                "results": self.results}
+
+
+def _rejected(raw: object, error: DomainError) -> dict:
+    return {"event_id": event_id_of(raw), "status": "rejected", "error": error.as_dict()}
+
+
+def events_record(*, device: Device, events: list, now: datetime | None = None) -> BatchOutcome:
+    """Record a batch from ``device`` (already authenticated). Every event gets a RESULT, in order:
+    accepted, duplicate (stored before: changes nothing, an exit answers with its session) or
+    rejected (nothing of it stored). One bad event never rejects the others."""
+    now = now or timezone.now()
+    results: list[dict | None] = [None] * len(events)
+    parsed: list[Event] = []
+    for index, raw in enumerate(events):
+        try:
+            parsed.append(parse_event(raw, index=index, now=now, max_future_s=settings.INGEST_MAX_FUTURE_S))
+        except DomainError as exc:
+            results[index] = _rejected(raw, exc)
+    with transaction.atomic():
+        _Recorder(device=device, now=now, results=results, raw=events).run(parsed)
+    return BatchOutcome(results)  # type: ignore[arg-type]  # every slot is filled by now
+
+
+class _Recorder:
+    def __init__(self, *, device: Device, now: datetime, results: list, raw: list):
+        self.device = device
+        self.now = now
+        self.results = results
+        self.raw = raw
+        self.lots: dict[str, ParkingLot] = {}
+        # One object per berth row in a batch, so every reading of a berth lands on the same object.
+        self.berths: dict[int, Berth] = {}
+
+    def reject(self, event: Event, error: DomainError) -> None:
+        self.results[event.index] = _rejected(self.raw[event.index], error)
+
+    # -- checks against the database ---------------------------------------------------------
+    def lock_lots(self, events: list[Event]) -> list[Event]:
+        codes = sorted({e.lot_code for e in events})
+        if codes:
+            locked = (ParkingLot.objects.select_for_update(of=("self",)).select_related("tariff")
+                      .filter(code__in=codes).order_by("pk"))
+            self.lots = {lot.code: lot for lot in locked}
+        allowed_ids = getattr(self.device, "lot_ids", None)
+        if allowed_ids is None:
+            allowed_ids = frozenset(self.device.lots.values_list("pk", flat=True))
+        allowed = []
+        for event in events:
+            lot = self.lots.get(event.lot_code)
+            if lot is None or lot.pk not in allowed_ids:
+                self.reject(event, LotNotAllowed(
+                    _("该接入密钥无权上报停车场 %(code)s") % {"code": event.lot_code},
+                    field="lot_code", details={"lot_code": event.lot_code}))
+            else:
+                event.lot = lot
+                allowed.append(event)
+        return allowed
+
+    def attach_berths(self, events: list[Event]) -> list[Event]:
+        wanted = [e for e in events if e.berth_code]
+        if wanted:
+            found = {(b.lot_id, b.code): b for b in Berth.objects.filter(
+                lot_id__in={e.lot.pk for e in wanted}, code__in={e.berth_code for e in wanted})}
+            self.berths.update({b.pk: b for b in found.values()})
+            for event in wanted:
+                event.berth = found.get((event.lot.pk, event.berth_code))
+                if event.berth is None:
+                    message = _("停车场 %(lot)s 没有编号为 %(berth)s 的泊位") % {
+                        "lot": event.lot_code, "berth": event.berth_code}
+                    self.reject(event, UnknownBerth(message, field="berth_code",
+                                                    details={"berth_code": event.berth_code}))
+        return [e for e in events if self.results[e.index] is None]
+
+    # -- idempotency ---------------------------------------------------------------------------
+    def claim(self, events: list[Event]):
+        """Insert the events; the unique constraint keeps only the first delivery of each.
+
+        Returns (new events with their row ids, repeats within the batch as (event, first),
+        events stored by an earlier request with their session ids).
+        """
+        first: dict[tuple[int, str], Event] = {}
+        repeats: list[tuple[Event, Event]] = []
+        for event in events:
+            key = (event.lot.pk, event.event_id)
+            if key in first:
+                repeats.append((event, first[key]))
+            else:
+                first[key] = event
+        if not first:
+            return [], repeats, []
+        token = uuid.uuid4()
+        IngestEvent.objects.bulk_create(
+            [IngestEvent(lot_id=e.lot.pk, event_id=e.event_id, type=e.type, occurred_at=e.occurred_at,
+                         received_at=self.now, device_id=self.device.pk, batch=token, plate=e.plate,
+                         payload=e.payload) for e in first.values()],
+            ignore_conflicts=True,
+        )
+        rows = IngestEvent.objects.filter(
+            lot_id__in={k[0] for k in first}, event_id__in={k[1] for k in first},
+        ).values_list("pk", "lot_id", "event_id", "batch", "session_id")
+        new: list[tuple[Event, int]] = []
+        earlier: list[tuple[Event, int | None]] = []
+        for pk, lot_id, event_id, batch, session_id in rows:
+            event = first.get((lot_id, event_id))
+            if event is None:
+                continue
+            if batch == token:
+                new.append((event, pk))
+            else:
+                earlier.append((event, session_id))
+        return new, repeats, earlier
+
+    # -- the batch -----------------------------------------------------------------------------
+    def run(self, parsed: list[Event]) -> None:
+        valid = self.attach_berths(self.lock_lots(parsed))
+        heard = {e.lot.pk: e.lot for e in parsed if e.lot is not None}
+        new, repeats, earlier = self.claim(valid)
+        new.sort(key=lambda item: (item[0].occurred_at, item[0].index))
+        events = [event for event, _ in new]
+        row_ids = {event.index: pk for event, pk in new}
+
+        counted_by_berths = {pk for pk, lot in heard.items() if lot.kind == ParkingLot.Kind.ON_STREET}
+        book = _SessionBook(now=self.now, counted_by_berths=counted_by_berths, berths=self.berths)
+        book.prepare([e for e in events if e.type in SESSION_TYPES])
+        readings: list[berth_services.Reading] = []
+        snapshots: dict[int, occupancy.Snapshot] = {}
+        for event in events:
+            if event.type == EventType.ENTRY:
+                book.entry(event)
+            elif event.type == EventType.EXIT:
+                book.exit(event)
+            elif event.type in BERTH_TYPES:
+                state = Berth.State.OCCUPIED if event.type == EventType.BERTH_OCCUPIED else Berth.State.VACANT
+                readings.append(berth_services.Reading(event.berth, state, event.occurred_at))
+            elif event.type == EventType.LOT_STATUS:
+                snapshots[event.lot.pk] = occupancy.Snapshot(event.occurred_at, event.free_berths)
+        book.save(row_ids)
+
+        moves = book.moves
+        for lot_id, changes in self.apply_readings(readings + book.readings, counted_by_berths).items():
+            moves[lot_id].extend(changes)
+        expressions = occupancy.free_berth_expressions(moves=moves, snapshots=snapshots)
+        occupancy.lots_write(free_berths=expressions, heard_ids=heard, now=self.now)
+        back_online = [pk for pk, lot in heard.items() if lot.offline_since is not None]
+        lots_back_online(lot_ids=back_online, now=self.now)
+        Device.objects.filter(pk=self.device.pk).update(last_seen_at=self.now)
+        publish_lots_after_commit(sorted(set(expressions) | set(back_online)))
+
+        self.respond(events, repeats, earlier, book)
+
+    def apply_readings(self, readings: list, counted_by_berths: set[int]) -> dict[int, list]:
+        """Debounced berth readings, plus any older pending change in the same sensor lots that
+        has now held long enough (so busy lots don't wait for the periodic sweep)."""
+        if not readings:
+            return {}
+        applied = berth_services.readings_apply(readings, counted_lot_ids=counted_by_berths)
+        in_memory = {r.berth.pk: r.berth for r in readings}
+        sensor_lots = {r.berth.lot_id for r in readings if not r.confirmed}
+        others = berth_services.pending_due(now=self.now).filter(lot_id__in=sensor_lots).exclude(pk__in=in_memory)
+        settled = berth_services.settle_due([*in_memory.values(), *others], now=self.now,
+                                            counted_lot_ids=counted_by_berths)
+        berth_services.berths_save({b.pk: b for b in [*applied.changed, *settled.changed]}.values())
+        moves = defaultdict(list, applied.moves)
+        for lot_id, changes in settled.moves.items():
+            moves[lot_id].extend(changes)
+        return moves
+
+    def respond(self, events: list[Event], repeats: list[tuple[Event, Event]],
+                earlier: list[tuple[Event, int | None]], book: _SessionBook) -> None:
+        for event in events:
+            self.results[event.index] = self.result(event, "accepted", book.links.get(event.index))
+        stored = selectors.sessions_by_ids({sid for e, sid in earlier if sid is not None and e.type == EventType.EXIT})
+        sessions = {e.index: stored.get(sid) for e, sid in earlier}
+        for event, _sid in earlier:
+            self.results[event.index] = self.result(event, "duplicate", sessions[event.index])
+        for event, original in repeats:
+            session = book.links.get(original.index) or sessions.get(original.index)
+            self.results[event.index] = self.result(event, "duplicate", session)
+
+    @staticmethod
+    def result(event: Event, status: str, session: ParkingSession | None) -> dict:
+        result = {"event_id": event.event_id, "status": status}
+        if event.type == EventType.EXIT:
+            result["session"] = session_data(session) if session is not None else None
+        return result
+
+
+class _SessionBook:
+    """The batch's sessions, in memory: found once, changed event by event, written in bulk."""
+
+    def __init__(self, *, now: datetime, counted_by_berths: set[int], berths: dict[int, Berth]):
+        self.now = now
+        self.berths = berths
+        self.counted_by_berths = counted_by_berths
+        self.active: dict[tuple, ParkingSession] = {}
+        self.reviews: dict[tuple, list[ParkingSession]] = defaultdict(list)
+        self.changed: dict[int, ParkingSession] = {}
+        self.created: list[ParkingSession] = []
+        self.arrears: list[ParkingSession] = []
+        self.links: dict[int, ParkingSession] = {}  # batch index → session
+        self.moves: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+        self.readings: list[berth_services.Reading] = []
+        self.agreements: set[str] = set()
+        self.arrangements: dict = {}
+        self.windows: dict[int, list] = {}  # lot id → free windows over the batch's stays
+
+    @staticmethod
+    def keys_of(session: ParkingSession) -> tuple[tuple[str, str], ...]:
+        return vehicle_keys(session.plate, session.ticket_id)
+
+    def prepare(self, events: list[Event]) -> None:
+        """One query for the sessions these events may continue, and the batch's release facts."""
+        if not events:
+            return
+        entries = [e.occurred_at for e in events if e.type == EventType.ENTRY]
+        found = selectors.sessions_matching(
+            lot_ids={e.lot.pk for e in events}, plates={e.plate for e in events if e.plate},
+            tickets={e.ticket_id for e in events if e.ticket_id},
+            reviews_exited_after=min(entries) if entries else None,
+        )
+        missing = {s.berth_id for s in found if s.berth_id is not None and s.berth_id not in self.berths}
+        if missing:
+            self.berths.update({b.pk: b for b in Berth.objects.filter(pk__in=missing)})
+        for session in found:
+            if session.berth_id is not None:
+                session.berth = self.berths[session.berth_id]
+            if session.state in ParkingSession.ACTIVE_STATES:
+                self.activate(session)
+            else:
+                for key in self.keys_of(session):
+                    self.reviews[(session.lot_id, key)].append(session)
+        exits = [e for e in events if e.type == EventType.EXIT]
+        if not exits:
+            return
+        plates = {e.plate for e in exits if e.plate}
+        self.agreements = release.plates_with_payment_agreement(plates)
+        self.arrangements = release.arrangements_at_exit(
+            release.ExitQuery(e.lot.pk, e.plate, e.occurred_at) for e in exits if e.plate)
+        times = [e.occurred_at for e in events] + [s.entry_at for s in found if s.entry_at is not None]
+        self.windows = selectors.free_windows_by_lot(lots={e.lot.pk: e.lot for e in exits}.values(),
+                                                     start=min(times), end=max(times))
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def activate(self, session: ParkingSession) -> None:
+        for key in self.keys_of(session):
+            self.active[(session.lot_id, key)] = session
+
+    def deactivate(self, session: ParkingSession) -> None:
+        for key in self.keys_of(session):
+            if self.active.get((session.lot_id, key)) is session:
+                del self.active[(session.lot_id, key)]
+
+    def active_for(self, event: Event) -> ParkingSession | None:
+        for key in event.keys:
+            session = self.active.get((event.lot.pk, key))
+            if session is not None:
+                return session
+        return None
+
+    def review_for(self, event: Event, *, before: datetime | None) -> ParkingSession | None:
+        """The exit seen without an entry that this (late) entry completes, if any."""
+        candidates = [s for key in event.keys for s in self.reviews.get((event.lot.pk, key), ())
+                      if s.entry_at is None and s.exit_at >= event.occurred_at
+                      and (before is None or s.exit_at <= before)]
+        return min(candidates, key=lambda s: s.exit_at, default=None)
+
+    def touch(self, session: ParkingSession) -> None:
+        if session.pk is not None:
+            self.changed[session.pk] = session
+
+    def new(self, event: Event, **fields) -> ParkingSession:
+        session = ParkingSession(lot=event.lot, berth=event.berth, plate=event.plate, ticket_id=event.ticket_id,
+                                 plate_color=event.plate_color, vehicle_class=event.vehicle_class or VehicleClass.SMALL,
+                                 new_energy=event.new_energy, **fields)
+        self.created.append(session)
+        return session
+
+    def _occupancy(self, event: Event, berth: Berth | None, state: str, change: int) -> None:
+        """A car arrives (``change`` -1) or leaves (+1). On street, a stay with a berth moves the count
+        through that berth's state, so a sensor and a camera reporting the same car count it once;
+        otherwise the count moves directly (and a named berth's state is still kept)."""
+        if berth is not None:
+            self.readings.append(berth_services.Reading(berth, state, event.occurred_at, confirmed=True))
+            if event.lot.pk in self.counted_by_berths:
+                return
+        self.moves[event.lot.pk].append((event.occurred_at, change))
+
+    def arrive(self, event: Event, berth: Berth | None) -> None:
+        self._occupancy(event, berth, Berth.State.OCCUPIED, -1)
+
+    def leave(self, event: Event, berth: Berth | None) -> None:
+        """``berth`` is the stay's berth as it arrived: the count moves the way it moved then."""
+        self._occupancy(event, berth, Berth.State.VACANT, +1)
+
+    # -- events --------------------------------------------------------------------------------
+    def entry(self, event: Event) -> None:
+        at = event.occurred_at
+        current = self.active_for(event)
+        review = self.review_for(event, before=current.entry_at if current is not None else None)
+        if review is not None:
+            # The exit came first; this entry completes it. Staff still review it; nothing is charged.
+            review.entry_at, review.entry_event_id = at, event.event_id
+            review.berth = review.berth or event.berth
+            self.touch(review)
+            self.links[event.index] = review
+            self.arrive(event, event.berth)  # a reading older than the exit's changes no berth
+            return
+        if current is not None and self._before_current(at, current):
+            # An earlier visit that ended unseen before the current one began.
+            session = self.new(event, state=State.SUPERSEDED, entry_at=at, entry_event_id=event.event_id,
+                               closed_at=current.entry_at)
+            self.links[event.index] = session
+            return
+        if current is not None:
+            # The car left unseen and is entering again: the old stay ends, then the new one begins.
+            self.deactivate(current)
+            if current.state == State.OPEN:
+                current.state = State.SUPERSEDED
+            else:
+                current.state = State.CLOSED  # it drove away from an unpaid exit: what it owes is arrears
+                if current.due_fen and current.plate:
+                    self.arrears.append(current)
+            current.closed_at = at
+            self.touch(current)
+            if current.berth is None or current.berth != event.berth:
+                self.leave(event, current.berth)
+                self.arrive(event, event.berth)
+        else:
+            self.arrive(event, event.berth)
+        session = self.new(event, state=State.OPEN, entry_at=at, entry_event_id=event.event_id)
+        self.activate(session)
+        self.links[event.index] = session
+
+    @staticmethod
+    def _before_current(at: datetime, current: ParkingSession) -> bool:
+        if current.state == State.AWAITING_PAYMENT:
+            return current.exit_at is not None and at < current.exit_at
+        return current.entry_at is not None and at < current.entry_at
+
+    def review_exit(self, event: Event) -> ParkingSession:
+        session = self.new(event, state=State.REVIEW, exit_at=event.occurred_at, closed_at=event.occurred_at,
+                           exit_event_id=event.event_id, release_reason=Reason.REVIEW)
+        for key in self.keys_of(session):
+            self.reviews[(event.lot.pk, key)].append(session)
+        return session
+
+    def exit(self, event: Event) -> None:
+        at = event.occurred_at
+        current = self.active_for(event)
+        if current is not None and current.state == State.OPEN and current.entry_at and at < current.entry_at:
+            # The exit of an earlier visit; the later entry already counted that car as gone.
+            self.links[event.index] = self.review_exit(event)
+            return
+        if current is None:
+            self.links[event.index] = self.review_exit(event)
+            self.leave(event, event.berth)
+            return
+        self.links[event.index] = current
+        self.touch(current)
+        current.exit_event_id = event.event_id
+        arrived_in = current.berth
+        current.berth = current.berth or event.berth
+        if current.state == State.OPEN:
+            current.vehicle_class = event.vehicle_class or current.vehicle_class
+            current.new_energy = current.new_energy or event.new_energy
+            current.exit_at = at
+            amount = self.price(current, event)
+            if amount is None:
+                # The tariff cannot price this stay: let the car go and have staff look at it.
+                current.state, current.release_reason, current.closed_at = State.REVIEW, Reason.REVIEW, at
+                self.deactivate(current)
+                self.leave(event, arrived_in)
+                return
+            current.amount_fen = amount
+        # Waiting for payment: the amount stays what it was at the first exit.
+        current.due_fen = max(current.amount_fen - current.paid_fen, 0)
+        plate = current.plate
+        decision = release.decide_release(
+            amount_fen=current.amount_fen, paid_fen=current.paid_fen, entry_known=True,
+            arrangement=self.arrangements.get(release.ExitQuery(event.lot.pk, plate, at)) if plate else None,
+            payment_agreement=plate in self.agreements,
+            lot_allows_pay_later=bool(event.lot.allow_pay_later and plate),
+        )
+        current.release_reason = decision.reason
+        if not decision.release:
+            current.state = State.AWAITING_PAYMENT
+            return
+        current.state, current.closed_at = State.CLOSED, at
+        self.deactivate(current)
+        if decision.reason == Reason.PAY_LATER and current.due_fen:
+            self.arrears.append(current)
+        self.leave(event, arrived_in)
+
+    def price(self, session: ParkingSession, event: Event) -> int | None:
+        lot = event.lot
+        if lot.tariff is None:
+            return 0  # a lot without a tariff charges nothing
+        try:
+            return fees.compute_fee(lot.tariff.rules, vehicle_class=session.vehicle_class, entry=session.entry_at,
+                                    exit=event.occurred_at, new_energy=session.new_energy,
+                                    free_windows=self.windows[lot.pk])
+        except fees.FeeError as exc:
+            logger.warning("lot %s cannot price session %s: %s", lot.code, session.pk, exc)
+            return None
+
+    # -- writing -------------------------------------------------------------------------------
+    def save(self, row_ids: dict[int, int]) -> None:
+        """Existing sessions first (an old stay must leave the active set before a new one joins it),
+        then new sessions, arrears and the links from events to their sessions."""
+        if self.changed:
+            for session in self.changed.values():
+                session.updated_at = self.now
+            update_rows(ParkingSession, list(self.changed.values()), _SESSION_FIELDS)
+        if self.created:
+            ParkingSession.objects.bulk_create(self.created)
+        if self.arrears:
+            Arrears.objects.bulk_create([
+                Arrears(session=s, plate=s.plate, lot_id=s.lot_id, amount_fen=s.due_fen, created_at=self.now)
+                for s in self.arrears
+            ])
+        links = [IngestEvent(pk=row_ids[index], session_id=session.pk) for index, session in self.links.items()]
+        update_rows(IngestEvent, links, ["session"])

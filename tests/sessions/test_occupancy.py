@@ -1,0 +1,193 @@
+"""Free-berth counts (SPEC §3.3): clamped moves, snapshots, one UPDATE, publish after commit only."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.utils import timezone
+
+from apps.lots.fees import SHANGHAI
+from apps.lots.models import ParkingLot
+from apps.realtime.publish import OCCUPANCY_GROUP
+from apps.sessions.services import events_record
+from tests.factories import DeviceFactory, LotFactory
+from tests.factories_sessions import entry_event, event, exit_event, signed_post
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 3, 17, 14, 0, tzinfo=SHANGHAI)
+
+
+def at(hour: int, minute: int = 0) -> datetime:
+    return NOW.replace(hour=hour, minute=minute)
+
+
+def _lot(**fields) -> ParkingLot:
+    return LotFactory(tariff=None, **fields)  # no tariff: every exit is free and released
+
+
+def _record(lots, *events, now=NOW):
+    device = DeviceFactory.issue(lots=lots)[0]
+    return events_record(device=device, events=list(events), now=now).as_dict()
+
+
+def _free(lot) -> int:
+    return ParkingLot.objects.get(pk=lot.pk).free_berths
+
+
+def test_entries_never_take_the_count_below_zero():
+    lot = _lot(total_berths=10, free_berths=1)
+    _record([lot], *(entry_event(lot, f"苏B1000{i}", at=at(10)) for i in range(3)))
+    assert _free(lot) == 0
+
+
+def test_exits_never_take_the_count_above_total():
+    lot = _lot(total_berths=10, free_berths=9)
+    _record([lot], *(exit_event(lot, f"苏B1000{i}", at=at(10)) for i in range(3)))
+    assert _free(lot) == 10
+
+
+def test_entries_and_exits_move_the_count_and_its_time():
+    lot = _lot(total_berths=10, free_berths=10)
+    _record([lot], entry_event(lot, "苏B10001", at=at(9)), entry_event(lot, "苏B10002", at=at(9)),
+            exit_event(lot, "苏B10001", at=at(10)))
+    lot.refresh_from_db()
+    assert lot.free_berths == 9
+    assert lot.occupancy_updated_at == NOW
+
+
+def test_a_snapshot_sets_the_count():
+    lot = _lot(total_berths=100, free_berths=100)
+    _record([lot], event(lot, "lot_status", at=at(10), free_berths=42, total_berths=100))
+    assert _free(lot) == 42
+
+
+def test_a_snapshot_over_the_registered_total_is_clamped():
+    lot = _lot(total_berths=100, free_berths=10)
+    _record([lot], event(lot, "lot_status", at=at(10), free_berths=130, total_berths=150))
+    assert _free(lot) == 100
+
+
+def test_moves_after_the_snapshot_count_and_moves_before_it_do_not():
+    lot = _lot(total_berths=100, free_berths=100)
+    _record([lot], event(lot, "lot_status", at=at(10), free_berths=40))
+    _record([lot], entry_event(lot, "苏B10001", at=at(9, 50)))  # late: already in the lot's own count
+    assert _free(lot) == 40
+    _record([lot], entry_event(lot, "苏B10002", at=at(10, 5)))
+    assert _free(lot) == 39
+
+
+def test_an_older_snapshot_arriving_late_is_ignored():
+    lot = _lot(total_berths=100, free_berths=100)
+    _record([lot], event(lot, "lot_status", at=at(10), free_berths=40))
+    _record([lot], event(lot, "lot_status", at=at(9), free_berths=7), entry_event(lot, "苏B10001", at=at(10, 1)))
+    assert _free(lot) == 39
+
+
+def test_the_latest_snapshot_in_a_batch_wins_and_later_moves_apply():
+    lot = _lot(total_berths=100, free_berths=100)
+    _record([lot],
+            entry_event(lot, "苏B10001", at=at(9, 59)),
+            event(lot, "lot_status", at=at(10), free_berths=40),
+            event(lot, "lot_status", at=at(9), free_berths=70),
+            entry_event(lot, "苏B10002", at=at(10, 1)),
+            entry_event(lot, "苏B10003", at=at(10, 2)))
+    assert _free(lot) == 38
+
+
+def test_a_duplicate_snapshot_changes_nothing():
+    lot = _lot(total_berths=100, free_berths=100)
+    snapshot = event(lot, "lot_status", at=at(10), free_berths=40)
+    _record([lot], snapshot)
+    _record([lot], entry_event(lot, "苏B10001", at=at(10, 5)))
+    _record([lot], snapshot)
+    assert _free(lot) == 39
+
+
+def test_two_lots_in_one_batch_move_separately_in_one_update(django_assert_num_queries):
+    a, b, quiet = _lot(total_berths=10, free_berths=5), _lot(total_berths=10, free_berths=5), _lot()
+    device = DeviceFactory.issue(lots=[a, b, quiet])[0]
+    events = [entry_event(a, "苏B10001", at=at(10)), exit_event(b, "苏B10002", at=at(10)),
+              exit_event(b, "苏B10003", at=at(10)), event(quiet, "heartbeat", at=at(10))]
+    events_record(device=device, events=events, now=NOW)
+    assert (_free(a), _free(b), _free(quiet)) == (4, 7, 100)
+    quiet.refresh_from_db()
+    assert quiet.last_seen_at == NOW and quiet.occupancy_updated_at is None
+
+
+@pytest.mark.parametrize("kind", ["entries", "mixed"])
+def test_a_batch_of_100_costs_a_bounded_number_of_queries(api_client, django_assert_max_num_queries, kind):
+    lot = LotFactory(total_berths=500, free_berths=500)
+    device, secret = DeviceFactory.issue(lots=[lot])
+    before = timezone.now() - timedelta(hours=2)
+    plates = [f"苏B2{i:04d}" for i in range(100)]
+    signed_post(api_client, device, secret, {"events": [entry_event(lot, p, at=before) for p in plates[:50]]})
+    if kind == "entries":
+        events = [entry_event(lot, p, at=before) for p in plates]
+    else:
+        events = ([exit_event(lot, p) for p in plates[:50]] + [entry_event(lot, p) for p in plates[50:90]]
+                  + [event(lot, "lot_status", free_berths=300)] + [event(lot, "heartbeat")] * 1
+                  + [exit_event(lot, f"苏B3{i:04d}") for i in range(8)])
+    with django_assert_max_num_queries(16):
+        response = signed_post(api_client, device, secret, {"events": events})
+    assert response.status_code == 200
+    assert response.json()["rejected"] == 0
+
+
+# -- publishing --------------------------------------------------------------------------------
+
+async def _receive(layer, channel, timeout=0.5):
+    try:
+        return await asyncio.wait_for(layer.receive(channel), timeout)
+    except TimeoutError:
+        return None
+
+
+@pytest.fixture
+def subscriber(monkeypatch):
+    from apps.realtime import hub
+
+    # As in a server process: its hub listens on the occupancy group (the realtime app's own tests
+    # cover the marker path that processes without WebSockets take).
+    monkeypatch.setattr(hub, "_serves_websockets", True)
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(OCCUPANCY_GROUP, channel)
+    yield lambda: async_to_sync(_receive)(layer, channel)
+    async_to_sync(layer.group_discard)(OCCUPANCY_GROUP, channel)
+
+
+def test_changed_lots_are_published_after_commit(django_capture_on_commit_callbacks, subscriber):
+    lot = _lot(total_berths=10, free_berths=10)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        _record([lot], entry_event(lot, "苏B10001", at=at(10)))
+    assert len(callbacks) == 1
+    message = subscriber()
+    assert message["type"] == "occupancy.changed"
+    assert [(p["code"], p["free_berths"], p["status"]) for p in message["lots"]] == [(lot.code, 9, "open")]
+
+
+def test_a_heartbeat_alone_publishes_nothing(django_capture_on_commit_callbacks, subscriber):
+    lot = _lot()
+    lot.last_seen_at = NOW - timedelta(minutes=1)
+    lot.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        _record([lot], event(lot, "heartbeat", at=at(10)))
+    assert subscriber() is None
+
+
+def test_nothing_is_published_when_the_transaction_rolls_back(django_capture_on_commit_callbacks, subscriber):
+    lot = _lot(total_berths=10, free_berths=10)
+    device = DeviceFactory.issue(lots=[lot])[0]
+    with (django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(RuntimeError),
+          transaction.atomic()):
+        events_record(device=device, events=[entry_event(lot, "苏B10001", at=at(10))], now=NOW)
+        raise RuntimeError("the caller's transaction fails after recording")
+    assert callbacks == []
+    assert subscriber() is None
+    assert _free(lot) == 10

@@ -1,0 +1,318 @@
+"""Sessions from entries and exits (SPEC §3.2): fees, every release_reason, late and out-of-order
+events, ticket-only vehicles. Through ``events_record`` with a fixed clock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from apps.lots.fees import SHANGHAI
+from apps.lots.models import FreeWindow, ParkingLot
+from apps.sessions import release
+from apps.sessions.models import Arrears, ParkingSession
+from apps.sessions.services import events_record
+from tests.factories import DeviceFactory, LotFactory, TariffFactory
+from tests.factories_sessions import entry_event, exit_event
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 3, 17, 14, 0, tzinfo=SHANGHAI)  # a Tuesday afternoon
+State = ParkingSession.State
+
+
+def at(hour: int, minute: int = 0) -> datetime:
+    return NOW.replace(hour=hour, minute=minute)
+
+
+@pytest.fixture
+def lot():
+    return LotFactory(total_berths=100, free_berths=50)
+
+
+@pytest.fixture
+def device(lot):
+    return DeviceFactory.issue(lots=[lot])[0]
+
+
+@pytest.fixture
+def record(device):
+    def send(*events, now=NOW):
+        return events_record(device=device, events=list(events), now=now).as_dict()
+    return send
+
+
+def _exit_session(body, index=-1):
+    return body["results"][index]["session"]
+
+
+def _free(lot) -> int:
+    return ParkingLot.objects.get(pk=lot.pk).free_berths
+
+
+def test_entry_opens_a_session_and_takes_a_berth(record, lot):
+    record(entry_event(lot, "苏B·12345", at=at(10), plate_color="blue", gate="东门"))
+    session = ParkingSession.objects.get()
+    assert (session.plate, session.state, session.entry_at) == ("苏B12345", State.OPEN, at(10))
+    assert session.plate_color == "blue" and not session.new_energy
+    assert _free(lot) == 49
+
+
+def test_unpaid_exit_keeps_the_barrier_shut(record, lot):
+    record(entry_event(lot, "苏B12345", at=at(10)))
+    session = _exit_session(record(exit_event(lot, "苏B12345", at=at(11, 30))))
+    # 09:00–17:00 band: the first hour 2 × 3 yuan, then 4 yuan a half hour.
+    assert session["amount_fen"] == 1000
+    assert (session["paid_fen"], session["due_fen"]) == (0, 1000)
+    assert (session["release"], session["release_reason"]) == (False, "unpaid")
+    assert ParkingSession.objects.get().state == State.AWAITING_PAYMENT
+    assert _free(lot) == 49  # the car is still at the barrier
+
+
+def test_after_paying_the_same_plate_exits_again_and_is_released(record, lot):
+    record(entry_event(lot, "苏B12345", at=at(10)))
+    record(exit_event(lot, "苏B12345", at=at(11, 30)))
+    ParkingSession.objects.update(paid_fen=1000)  # what the payments service will do
+    session = _exit_session(record(exit_event(lot, "苏B12345", at=at(11, 50))))
+    assert (session["release"], session["release_reason"]) == (True, "paid")
+    # The amount was fixed at the first exit, although the car left twenty minutes later.
+    assert (session["amount_fen"], session["due_fen"]) == (1000, 0)
+    assert session["exit_at"] == at(11, 30).isoformat()
+    stored = ParkingSession.objects.get()
+    assert stored.state == State.CLOSED and stored.closed_at == at(11, 50)
+    assert _free(lot) == 50
+
+
+def test_exiting_again_without_paying_is_still_unpaid(record, lot):
+    record(entry_event(lot, "苏B12345", at=at(10)))
+    first = _exit_session(record(exit_event(lot, "苏B12345", at=at(11, 30))))
+    again = _exit_session(record(exit_event(lot, "苏B12345", at=at(11, 40))))
+    assert again == first
+    assert _free(lot) == 49
+
+
+def test_a_session_paid_in_advance_is_released_as_paid(record, lot):
+    record(entry_event(lot, "苏B12345", at=at(10)))
+    ParkingSession.objects.update(paid_fen=1000)
+    session = _exit_session(record(exit_event(lot, "苏B12345", at=at(11, 30))))
+    assert (session["release"], session["release_reason"], session["due_fen"]) == (True, "paid", 0)
+
+
+def test_a_short_stay_is_free(record, lot):
+    record(entry_event(lot, "苏B12345", at=at(10)))
+    session = _exit_session(record(exit_event(lot, "苏B12345", at=at(10, 25))))
+    assert (session["amount_fen"], session["release"], session["release_reason"]) == (0, True, "free")
+    assert _free(lot) == 50
+
+
+def test_pay_later_lot_releases_and_records_arrears(record, lot):
+    ParkingLot.objects.filter(pk=lot.pk).update(allow_pay_later=True)
+    record(entry_event(lot, "苏B12345", at=at(10)))
+    session = _exit_session(record(exit_event(lot, "苏B12345", at=at(11, 30))))
+    assert (session["release"], session["release_reason"], session["due_fen"]) == (True, "pay_later", 1000)
+    arrears = Arrears.objects.get()
+    assert (arrears.plate, arrears.amount_fen, arrears.lot_id, arrears.paid_at) == ("苏B12345", 1000, lot.pk, None)
+    assert arrears.session_id == session["session_id"]
+    assert ParkingSession.objects.get().state == State.CLOSED
+
+
+def test_pay_later_with_nothing_due_is_just_free(record, lot):
+    ParkingLot.objects.filter(pk=lot.pk).update(allow_pay_later=True)
+    record(entry_event(lot, "苏B12345", at=at(10)))
+    assert _exit_session(record(exit_event(lot, "苏B12345", at=at(10, 10))))["release_reason"] == "free"
+    assert not Arrears.objects.exists()
+
+
+def test_an_exit_without_an_entry_is_released_for_review(record, lot):
+    session = _exit_session(record(exit_event(lot, "苏B12345", at=at(11))))
+    assert session["entry_at"] is None
+    assert (session["amount_fen"], session["release"], session["release_reason"]) == (0, True, "review")
+    assert ParkingSession.objects.get().state == State.REVIEW
+    assert _free(lot) == 51
+
+
+def test_a_late_entry_completes_the_exit_seen_first(record, lot):
+    exit_body = record(exit_event(lot, "苏B12345", at=at(11, 30)))
+    record(entry_event(lot, "苏B12345", at=at(10)))
+    session = ParkingSession.objects.get()
+    assert session.pk == _exit_session(exit_body)["session_id"]
+    assert (session.entry_at, session.exit_at, session.state) == (at(10), at(11, 30), State.REVIEW)
+    assert session.amount_fen == 0  # nothing charged by guess; staff review it
+    assert _free(lot) == 50  # the car came and went
+
+
+def test_an_entry_for_a_plate_already_inside_supersedes_the_old_session(record, lot):
+    record(entry_event(lot, "苏B12345", at=at(9)))
+    record(entry_event(lot, "苏B12345", at=at(10)))
+    old, new = ParkingSession.objects.order_by("entry_at")
+    assert (old.state, old.closed_at) == (State.SUPERSEDED, at(10))
+    assert new.state == State.OPEN
+    assert _free(lot) == 49  # the car left unseen and came back: one car inside
+    session = _exit_session(record(exit_event(lot, "苏B12345", at=at(11, 30))))
+    assert session["session_id"] == new.pk and session["amount_fen"] == 1000
+
+
+def test_an_entry_older_than_the_open_one_is_an_earlier_visit(record, lot):
+    record(entry_event(lot, "苏B12345", at=at(10)))
+    record(entry_event(lot, "苏B12345", at=at(8)))
+    earlier, current = ParkingSession.objects.order_by("entry_at")
+    assert (earlier.entry_at, earlier.state) == (at(8), State.SUPERSEDED)
+    assert (current.entry_at, current.state) == (at(10), State.OPEN)
+    assert _free(lot) == 49
+
+
+def test_an_exit_older_than_the_open_entry_leaves_the_open_session_alone(record, lot):
+    record(entry_event(lot, "苏B12345", at=at(10)))
+    session = _exit_session(record(exit_event(lot, "苏B12345", at=at(9, 30))))
+    assert session["release_reason"] == "review"
+    assert ParkingSession.objects.get(entry_at=at(10)).state == State.OPEN
+    assert _free(lot) == 49
+
+
+def test_events_in_one_batch_are_applied_in_the_order_they_happened(record, lot):
+    body = record(exit_event(lot, "苏B12345", at=at(11, 30)), entry_event(lot, "苏B12345", at=at(10)))
+    session = _exit_session(body, index=0)
+    assert (session["entry_at"], session["amount_fen"]) == (at(10).isoformat(), 1000)
+    assert ParkingSession.objects.count() == 1
+    assert _free(lot) == 50 - 1  # unpaid: still at the barrier
+
+
+def test_a_car_that_leaves_an_unpaid_exit_and_returns_owes_arrears(record, lot):
+    record(entry_event(lot, "苏B12345", at=at(10)))
+    record(exit_event(lot, "苏B12345", at=at(11, 30)))
+    record(entry_event(lot, "苏B12345", at=at(12)))
+    old, new = ParkingSession.objects.order_by("entry_at")
+    assert (old.state, old.release_reason, old.due_fen) == (State.CLOSED, "unpaid", 1000)
+    assert Arrears.objects.get().session == old
+    assert new.state == State.OPEN
+    assert _free(lot) == 49
+
+
+def test_ticket_only_vehicles_are_matched_by_ticket(record, lot):
+    record(entry_event(lot, None, ticket_id="T-0001", at=at(10)))
+    record(entry_event(lot, None, ticket_id="T-0002", at=at(10)))
+    session = _exit_session(record(exit_event(lot, None, ticket_id="T-0001", at=at(11, 30))))
+    stored = ParkingSession.objects.get(pk=session["session_id"])
+    assert (stored.plate, stored.ticket_id, session["amount_fen"]) == (None, "T-0001", 1000)
+    assert ParkingSession.objects.get(ticket_id="T-0002").state == State.OPEN
+
+
+def test_an_exit_that_reads_the_plate_finds_a_ticket_only_entry(record, lot):
+    record(entry_event(lot, None, ticket_id="T-0001", at=at(10)))
+    session = _exit_session(record(exit_event(lot, "苏B12345", ticket_id="T-0001", at=at(11, 30))))
+    assert session["entry_at"] == at(10).isoformat()
+
+
+def test_ticket_only_vehicles_cannot_leave_first_and_pay_later(record, lot):
+    ParkingLot.objects.filter(pk=lot.pk).update(allow_pay_later=True)
+    record(entry_event(lot, None, ticket_id="T-0001", at=at(10)))
+    session = _exit_session(record(exit_event(lot, None, ticket_id="T-0001", at=at(11, 30))))
+    assert (session["release"], session["release_reason"]) == (False, "unpaid")
+
+
+def test_new_energy_plates_use_the_new_energy_rules(record, lot):
+    record(entry_event(lot, "苏BD12345", at=at(10), plate_color="blue"))  # the plate decides, not the colour
+    session = _exit_session(record(exit_event(lot, "苏BD12345", at=at(13))))
+    # 3 h: 600 + 4 × 400 = 2200, half off for new energy.
+    assert session["amount_fen"] == 1100
+    assert ParkingSession.objects.get().new_energy
+
+
+def test_a_green_plate_colour_marks_new_energy_without_a_readable_plate(record, lot):
+    record(entry_event(lot, None, ticket_id="T-9", plate_color="green", at=at(10)))
+    assert ParkingSession.objects.get().new_energy
+    assert _exit_session(record(exit_event(lot, None, ticket_id="T-9", at=at(11, 30))))["amount_fen"] == 0
+
+
+def test_a_large_vehicle_pays_double(record, lot):
+    record(entry_event(lot, "苏B12345", vehicle_class="large", at=at(10)))
+    assert _exit_session(record(exit_event(lot, "苏B12345", at=at(11, 30))))["amount_fen"] == 2000
+
+
+def test_the_exit_may_correct_the_vehicle_class(record, lot):
+    record(entry_event(lot, "苏B12345", at=at(10)))
+    assert _exit_session(record(exit_event(lot, "苏B12345", vehicle_class="large", at=at(11, 30))))[
+        "amount_fen"] == 2000
+
+
+def test_free_windows_are_not_charged(record, lot):
+    FreeWindow.objects.create(name="节假日", starts_at=at(0), ends_at=at(23), lot=lot)
+    record(entry_event(lot, "苏B12345", at=at(10)))
+    session = _exit_session(record(exit_event(lot, "苏B12345", at=at(11, 30))))
+    assert (session["amount_fen"], session["release_reason"]) == (0, "free")
+
+
+def test_a_lot_without_a_tariff_charges_nothing(record, lot):
+    ParkingLot.objects.filter(pk=lot.pk).update(tariff=None)
+    record(entry_event(lot, "苏B12345", at=at(10)))
+    assert _exit_session(record(exit_event(lot, "苏B12345", at=at(13))))["release_reason"] == "free"
+
+
+def test_a_stay_the_tariff_cannot_price_goes_to_review(record, lot):
+    small_only = TariffFactory(rules={"small": {"free_minutes": 0, "bands": []}})
+    ParkingLot.objects.filter(pk=lot.pk).update(tariff=small_only)
+    record(entry_event(lot, "苏B12345", vehicle_class="large", at=at(10)))
+    session = _exit_session(record(exit_event(lot, "苏B12345", at=at(11))))
+    assert (session["release"], session["release_reason"], session["entry_at"]) == (True, "review",
+                                                                                    at(10).isoformat())
+    assert _free(lot) == 50
+
+
+def test_sessions_are_per_lot(device, lot):
+    other = LotFactory()
+    both = DeviceFactory.issue(lots=[lot, other])[0]
+    events_record(device=both, events=[entry_event(lot, "苏B12345", at=at(10))], now=NOW)
+    body = events_record(device=both, events=[exit_event(other, "苏B12345", at=at(11))], now=NOW).as_dict()
+    assert _exit_session(body)["release_reason"] == "review"
+    assert ParkingSession.objects.get(lot=lot).state == State.OPEN
+
+
+# -- the release rule on its own -------------------------------------------------------------------
+
+def _decide(**overrides):
+    args = {"amount_fen": 500, "paid_fen": 0, "entry_known": True, "arrangement": None, "payment_agreement": False,
+            "lot_allows_pay_later": False}
+    args.update(overrides)
+    return release.decide_release(**args)
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ({}, (False, "unpaid")),
+    ({"entry_known": False}, (True, "review")),
+    ({"amount_fen": 0}, (True, "free")),
+    ({"paid_fen": 500}, (True, "paid")),
+    ({"paid_fen": 499}, (False, "unpaid")),
+    ({"arrangement": "reservation"}, (True, "reservation")),
+    ({"arrangement": "sharing_contract"}, (True, "sharing_contract")),
+    ({"payment_agreement": True}, (True, "pay_later")),
+    ({"lot_allows_pay_later": True}, (True, "pay_later")),
+    ({"arrangement": "reservation", "lot_allows_pay_later": True}, (True, "reservation")),
+    ({"paid_fen": 500, "arrangement": "reservation"}, (True, "paid")),
+    ({"amount_fen": 0, "entry_known": False}, (True, "review")),
+])
+def test_decide_release(overrides, expected):
+    decision = _decide(**overrides)
+    assert (decision.release, decision.reason) == expected
+
+
+def test_hooks_for_later_features_answer_no_for_now():
+    assert release.plates_with_payment_agreement({"苏B12345"}) == set()
+    assert release.arrangements_at_exit([release.ExitQuery(1, "苏B12345", NOW)]) == {}
+
+
+def test_free_windows_for_many_lots_match_the_one_lot_selector(city):
+    from apps.lots.selectors import free_windows_for
+    from apps.sessions.selectors import free_windows_by_lot
+
+    lx, bh = LotFactory(region=city["320213"]), LotFactory(region=city["320211"])
+    lx2 = LotFactory(region=city["320213"])
+    FreeWindow.objects.create(name="全市", starts_at=at(8), ends_at=at(9))
+    FreeWindow.objects.create(name="梁溪", starts_at=at(9), ends_at=at(10), region=city["320213"])
+    FreeWindow.objects.create(name="滨湖", starts_at=at(10), ends_at=at(11), region=city["320211"])
+    FreeWindow.objects.create(name="本场", starts_at=at(11), ends_at=at(12), lot=lx)
+    FreeWindow.objects.create(name="范围外", starts_at=at(1), ends_at=at(2))
+    start, end = at(7), at(13)
+    batched = free_windows_by_lot(lots=[lx, bh, lx2], start=start, end=end)
+    for lot in (lx, bh, lx2):
+        assert batched[lot.pk] == free_windows_for(lot=lot, start=start, end=end)
+    assert [len(batched[lot.pk]) for lot in (lx, bh, lx2)] == [3, 2, 2]
