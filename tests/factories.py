@@ -40,9 +40,15 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
-    password = factory.PostGenerationMethodCall("set_password", "pass-Wuxi-2026")
+
+    @factory.post_generation
+    def password(obj, create, extracted, **kwargs):
+        obj.set_password(extracted or "pass-Wuxi-2026")
+        if create:
+            obj.save(update_fields=["password"])
 
 
 class RegionFactory(factory.django.DjangoModelFactory):
