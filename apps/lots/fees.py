@@ -20,6 +20,7 @@ for the city's tariffs) only ever removes units.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from bisect import bisect_left, bisect_right
@@ -27,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from fractions import Fraction
+from functools import lru_cache
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
@@ -124,6 +126,20 @@ def validate_rules(rules: object) -> None:
 
 
 def _parse_rules(rules: object) -> tuple[dict[str, _OwnRules], dict[str, _ClassRef]]:
+    # Every exit prices with one of a few dozen tariffs: parse each distinct rule set once.
+    try:
+        key = json.dumps(rules, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return _parse_rules_uncached(rules)
+    return _parse_rules_cached(key)
+
+
+@lru_cache(maxsize=512)
+def _parse_rules_cached(key: str) -> tuple[dict[str, _OwnRules], dict[str, _ClassRef]]:
+    return _parse_rules_uncached(json.loads(key))
+
+
+def _parse_rules_uncached(rules: object) -> tuple[dict[str, _OwnRules], dict[str, _ClassRef]]:
     if not isinstance(rules, Mapping):
         raise TariffError("", "a tariff must be a JSON object of vehicle classes")
     if not rules:
