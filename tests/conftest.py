@@ -58,6 +58,17 @@ def _clear_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """channels caches one layer instance per process; channels_redis binds locks and pools to
+    the event loop that first used them, and every async test runs its own loop. A fresh layer
+    per test keeps one test's loop out of the next."""
+    yield
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def api_client():
     from rest_framework.test import APIClient

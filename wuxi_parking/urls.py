@@ -1,14 +1,15 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.common.api.exceptions import json_404, json_500
 
-admin.site.site_header = "无锡停车 · 城市停车管理平台"
-admin.site.site_title = "无锡停车"
-admin.site.index_title = "管理首页"
+admin.site.site_header = _("无锡停车 · 城市停车管理平台")
+admin.site.site_title = _("无锡停车")
+admin.site.index_title = _("管理首页")
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/map/", permanent=False)),

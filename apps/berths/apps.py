@@ -1,7 +1,7 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class BerthsConfig(AppConfig):
     name = "apps.berths"
-    verbose_name = _("泊位")
+    verbose_name = pgettext_lazy("plural", "泊位")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from apps.common.scope import ScopedQuerySet, ScopePaths
 
@@ -40,7 +41,7 @@ class Berth(models.Model):
     class Meta:
         ordering = ["lot", "code"]
         verbose_name = _("泊位")
-        verbose_name_plural = _("泊位")
+        verbose_name_plural = pgettext_lazy("plural", "泊位")
         constraints = [
             models.UniqueConstraint(fields=["lot", "code"], name="berth_code_unique_in_lot"),
             models.UniqueConstraint(fields=["sensor_id"], condition=~models.Q(sensor_id=""),

@@ -14,7 +14,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.common.admin import (
@@ -40,7 +40,7 @@ from .services import (
     lots_import,
     tariff_save,
 )
-from .tariff_text import describe_rules
+from .tariff_text import describe_rules_in
 from .widgets import CoordinatesField, CoordinatesWidget
 
 # -- list filters --------------------------------------------------------------------------------
@@ -319,7 +319,7 @@ class TariffAdmin(ScopedHistoryAdmin):
         labels = {"small": gettext("小型车"), "large": gettext("大型车")}
         return format_html("<dl>{}</dl>", format_html_join(
             "", "<dt>{}</dt><dd>{}</dd>",
-            ((labels.get(name, name), describe_rules(obj.rules, name)) for name in classes),
+            ((labels.get(name, name), describe_rules_in(get_language(), obj.rules, name)) for name in classes),
         ))
 
     def save_model(self, request, obj, form, change):

@@ -1,7 +1,7 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class LotsConfig(AppConfig):
     name = "apps.lots"
-    verbose_name = _("停车场")
+    verbose_name = pgettext_lazy("plural", "停车场")

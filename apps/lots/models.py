@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from apps.common.geo import in_wuxi
@@ -39,7 +40,7 @@ class Tariff(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name = _("收费标准")
-        verbose_name_plural = _("收费标准")
+        verbose_name_plural = pgettext_lazy("plural", "收费标准")
 
     def __str__(self) -> str:
         return self.name
@@ -149,7 +150,7 @@ class ParkingLot(models.Model):
     class Meta:
         ordering = ["code"]
         verbose_name = _("停车场")
-        verbose_name_plural = _("停车场")
+        verbose_name_plural = pgettext_lazy("plural", "停车场")
         indexes = [models.Index(fields=["region", "kind"]), models.Index(fields=["lat", "lon"])]
         constraints = [
             models.CheckConstraint(name="lot_free_within_total", condition=Q(free_berths__lte=F("total_berths"))),
@@ -206,7 +207,7 @@ class LotOutage(models.Model):
     class Meta:
         ordering = ["-started_at"]
         verbose_name = _("离线记录")
-        verbose_name_plural = _("离线记录")
+        verbose_name_plural = pgettext_lazy("plural", "离线记录")
         constraints = [
             models.UniqueConstraint(fields=["lot"], condition=Q(ended_at__isnull=True), name="one_open_outage_per_lot"),
         ]
@@ -237,7 +238,7 @@ class FreeWindow(models.Model):
     class Meta:
         ordering = ["-starts_at"]
         verbose_name = _("免费时段")
-        verbose_name_plural = _("免费时段")
+        verbose_name_plural = pgettext_lazy("plural", "免费时段")
         constraints = [
             models.CheckConstraint(name="free_window_ends_after_start", condition=Q(ends_at__gt=F("starts_at"))),
         ]
@@ -277,7 +278,7 @@ class Device(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name = _("设备与接入密钥")
-        verbose_name_plural = _("设备与接入密钥")
+        verbose_name_plural = pgettext_lazy("plural", "设备与接入密钥")
 
     def __str__(self) -> str:
         return f"{self.name}（{self.access_key}）"

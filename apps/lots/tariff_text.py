@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from .fees import FeeInputError, validate_rules
 
-__all__ = ["describe_rules", "describe_rules_en"]
+__all__ = ["describe_rules", "describe_rules_en", "describe_rules_in"]
 
 _CLASS_ZH = {"small": "小型车", "large": "大型车"}
 _CLASS_EN = {"small": "small vehicles", "large": "large vehicles"}
@@ -266,3 +266,9 @@ def _discount_zh(percent: int) -> str:
         return "免费"
     tenths = 100 - percent  # 20% off is 8折, 25% off is 7.5折
     return f"{tenths // 10}折" if tenths % 10 == 0 else f"{tenths / 10:g}折"
+
+
+def describe_rules_in(language: str | None, rules: Mapping, vehicle_class: str = "small") -> str:
+    """The tariff in words in ``language`` (a Django language code): English for ``en*``, else Chinese."""
+    describe = describe_rules_en if (language or "").lower().startswith("en") else describe_rules
+    return describe(rules, vehicle_class)

@@ -1,6 +1,7 @@
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class ChangeMarker(models.Model):
@@ -16,7 +17,7 @@ class ChangeMarker(models.Model):
     class Meta:
         ordering = ["id"]
         verbose_name = _("余位变更标记")
-        verbose_name_plural = _("余位变更标记")
+        verbose_name_plural = pgettext_lazy("plural", "余位变更标记")
 
     def __str__(self) -> str:
         return f"{self.created_at:%H:%M:%S} {len(self.lot_ids)}"

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.models import HistoricalRecords
 
 from apps.common.scope import ScopedQuerySet, ScopePaths
@@ -37,7 +38,7 @@ class Region(models.Model):
     class Meta:
         ordering = ["code"]
         verbose_name = _("区域")
-        verbose_name_plural = _("区域")
+        verbose_name_plural = pgettext_lazy("plural", "区域")
 
     def __str__(self) -> str:
         return f"{self.name}（{self.code}）"
@@ -86,7 +87,7 @@ class Operator(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name = _("经营单位")
-        verbose_name_plural = _("经营单位")
+        verbose_name_plural = pgettext_lazy("plural", "经营单位")
 
     def __str__(self) -> str:
         return self.name
@@ -114,7 +115,7 @@ class StaffScope(models.Model):
 
     class Meta:
         verbose_name = _("工作范围")
-        verbose_name_plural = _("工作范围")
+        verbose_name_plural = pgettext_lazy("plural", "工作范围")
         constraints = [
             models.CheckConstraint(
                 name="staff_scope_target_matches_kind",

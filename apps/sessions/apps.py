@@ -1,11 +1,11 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class ParkingSessionsConfig(AppConfig):
     name = "apps.sessions"
     label = "parking_sessions"  # Django's own sessions app holds the plain label
-    verbose_name = _("停车记录")
+    verbose_name = pgettext_lazy("plural", "停车记录")
 
     def ready(self):
         from apps.regions.models import StaffScope

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from apps.common.scope import ScopedQuerySet, ScopePaths
 
@@ -58,7 +59,7 @@ class IngestEvent(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         verbose_name = _("上报事件")
-        verbose_name_plural = _("上报事件")
+        verbose_name_plural = pgettext_lazy("plural", "上报事件")
         constraints = [
             models.UniqueConstraint(fields=["lot", "event_id"], name="ingest_event_unique_in_lot"),
         ]
@@ -127,7 +128,7 @@ class ParkingSession(models.Model):
     class Meta:
         ordering = ["-entry_at", "-id"]
         verbose_name = _("停车记录")
-        verbose_name_plural = _("停车记录")
+        verbose_name_plural = pgettext_lazy("plural", "停车记录")
         constraints = [
             models.UniqueConstraint(
                 fields=["lot", "plate"], condition=Q(state__in=["open", "awaiting_payment"], plate__isnull=False),
@@ -176,7 +177,7 @@ class Arrears(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         verbose_name = _("欠费")
-        verbose_name_plural = _("欠费")
+        verbose_name_plural = pgettext_lazy("plural", "欠费")
         indexes = [models.Index(fields=["plate", "created_at"], name="arrears_plate_idx")]
 
     def __str__(self) -> str:

@@ -80,7 +80,7 @@
     return L.divIcon({
       className: "cluster-icon",
       iconSize: [40, 40],
-      html: '<div class="cluster cluster--' + lvl + '" title="' + esc(children.length + T.lots) + '">' +
+      html: '<div class="cluster cluster--' + lvl + '" title="' + esc(children.length + " " + T.lots) + '">' +
         children.length + "</div>"
     });
   }

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from apps.lots.fees import TariffError
-from apps.lots.tariff_text import describe_rules, describe_rules_en
+from apps.lots.tariff_text import describe_rules, describe_rules_en, describe_rules_in
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "tariffs" / "wuxi.json"
 TARIFFS = {e["key"]: e["rules"] for e in json.loads(FIXTURE.read_text(encoding="utf-8"))}
@@ -111,3 +111,10 @@ def test_invalid_rules_are_refused_not_described():
         describe_rules(rules)
     with pytest.raises(ValueError, match="vehicle_class"):
         describe_rules(HOSPITAL, "bus")
+
+
+def test_describe_rules_in_picks_the_language():
+    assert describe_rules_in("en", CORE) == describe_rules_en(CORE)
+    assert describe_rules_in("en-us", CORE, "large") == describe_rules_en(CORE, "large")
+    assert describe_rules_in("zh-hans", CORE) == describe_rules(CORE)
+    assert describe_rules_in(None, CORE) == describe_rules(CORE)

@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import LOT_CODE_VALIDATOR, ParkingLot
-from ..tariff_text import describe_rules, describe_rules_en
+from ..tariff_text import describe_rules_in
 from .filters import REGION_CODE_RE
 
 PUBLIC_STATUSES = ("open", "full", "closed", "offline")
@@ -72,8 +72,7 @@ class LotDetailSerializer(LotSerializer):
             return None
         rules = lot.tariff.rules
         vehicle_class = "small" if "small" in rules else next(iter(rules))
-        describe = describe_rules_en if (translation.get_language() or "").startswith("en") else describe_rules
-        return describe(rules, vehicle_class)
+        return describe_rules_in(translation.get_language(), rules, vehicle_class)
 
 
 class NearestLotSerializer(LotSerializer):
