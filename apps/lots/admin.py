@@ -10,6 +10,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Prefetch
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -33,6 +34,7 @@ from . import fees, inventory
 from .models import Device, FreeWindow, LotOutage, ParkingLot, Tariff
 from .services import (
     device_change,
+    device_fully_in_scope,
     device_issue,
     device_revoke,
     device_rotate_secret,
@@ -348,7 +350,10 @@ class DeviceAdmin(ScopedHistoryAdmin):
     issued_page_template = "admin/lots/device/secret.html"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("lots")
+        # Lot codes outside the user's scope are not listed, only counted.
+        visible = Prefetch("lots", queryset=ParkingLot.objects.for_user(request.user), to_attr="visible_lots")
+        return super().get_queryset(request).prefetch_related(visible).annotate(
+            lot_count=Count("lots", distinct=True))
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -358,10 +363,19 @@ class DeviceAdmin(ScopedHistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: events and sessions keep pointing at the device that sent them
 
+    def has_change_permission(self, request, obj=None):
+        # A key shared with lots outside the user's scope is read-only to them (see the service).
+        return super().has_change_permission(request, obj) and (
+            obj is None or device_fully_in_scope(device=obj, actor=request.user))
+
     @admin.display(description=_("可上报停车场"))
     def lots_display(self, obj):
-        codes = [lot.code for lot in obj.lots.all()]
-        return "、".join(codes[:5]) + (gettext(" 等 %(n)d 个") % {"n": len(codes)} if len(codes) > 5 else "")
+        codes = [lot.code for lot in obj.visible_lots]
+        text = "、".join(codes[:5]) + (gettext(" 等 %(n)d 个") % {"n": len(codes)} if len(codes) > 5 else "")
+        others = obj.lot_count - len(codes)
+        if others:
+            text += gettext("（另有 %(n)d 个其他范围的停车场）") % {"n": others}
+        return text
 
     @admin.display(description=_("状态"), ordering="revoked_at")
     def revoked_display(self, obj):
@@ -409,7 +423,11 @@ class DeviceAdmin(ScopedHistoryAdmin):
     def rotate_secret(self, request, queryset):
         issued = []
         for device in self.scoped_objects(request, queryset):
-            issued.append((device, device_rotate_secret(device=device, actor=request.user)))
+            try:
+                issued.append((device, device_rotate_secret(device=device, actor=request.user)))
+            except DomainError as exc:
+                message_domain_error(self, request, exc, device)
+                continue
             device.refresh_from_db(fields=["access_key"])
         if not issued:
             return None
@@ -419,7 +437,11 @@ class DeviceAdmin(ScopedHistoryAdmin):
     def revoke(self, request, queryset):
         count = 0
         for device in self.scoped_objects(request, queryset).filter(revoked_at__isnull=True):
-            device_revoke(device=device, actor=request.user)
+            try:
+                device_revoke(device=device, actor=request.user)
+            except DomainError as exc:
+                message_domain_error(self, request, exc, device)
+                continue
             count += 1
         self.message_user(request, gettext("已吊销 %(n)d 个设备的密钥") % {"n": count}, messages.SUCCESS)
 

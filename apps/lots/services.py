@@ -18,6 +18,12 @@ from . import credentials, fees, inventory
 from .errors import InvalidTariff, LotError, OutOfScope
 from .models import Device, ParkingLot, Tariff
 
+# What ingest and the connectivity watch write; registry edits leave these to them.
+LIVE_FIELDS = tuple(
+    field for field in ("free_berths", "occupancy_updated_at", "snapshot_at", "last_seen_at", "offline_since")
+    if any(f.name == field for f in ParkingLot._meta.concrete_fields)
+)
+
 
 def _first_error(exc: ValidationError) -> tuple[str | None, str]:
     if hasattr(exc, "error_dict"):
@@ -71,8 +77,18 @@ def lot_save(*, lot: ParkingLot, actor=None, coords_in_source_system: bool = Fal
         lot.code = lot.code.strip().upper()
     if coords_in_source_system:
         _to_wgs84(lot)
-    if lot.pk is None and lot.free_berths == 0 and lot.occupancy_updated_at is None:
-        lot.free_berths = lot.total_berths  # a new lot starts empty until it reports
+    if lot.pk is None:
+        if lot.free_berths == 0 and lot.occupancy_updated_at is None:
+            lot.free_berths = lot.total_berths  # a new lot starts empty until it reports
+    else:
+        # The live state belongs to the ingest path and may have moved since this instance was
+        # read (an admin form, an import checked minutes ago): take it from the locked row, so a
+        # registry edit never writes back a stale count or clears an offline mark.
+        current = ParkingLot.objects.select_for_update().filter(pk=lot.pk).first()
+        if current is not None:
+            for field in LIVE_FIELDS:
+                setattr(lot, field, getattr(current, field))
+            lot.free_berths = min(lot.free_berths, lot.total_berths)
     _full_clean(lot)
     lot.save()
     return lot
@@ -113,12 +129,19 @@ def device_issue(*, name: str, lots: Iterable[ParkingLot], kind: str = Device.Ki
     return device, secret
 
 
+def device_fully_in_scope(*, device: Device, actor) -> bool:
+    """A device reporting for several lots is the actor's to change only if every one of them is:
+    rotating or revoking a shared key would otherwise reach into another region's feed."""
+    if actor is None or scope_of(actor).city_wide:
+        return True
+    return not device.lots.exclude(pk__in=ParkingLot.objects.for_user(actor).values("pk")).exists()
+
+
 def _lock_device(*, device: Device, actor) -> Device:
-    """Lock the device row; staff may only touch devices their scope covers."""
-    queryset = Device.objects.all() if actor is None else Device.objects.for_user(actor)
-    locked = Device.objects.select_for_update().filter(pk__in=queryset.filter(pk=device.pk).values("pk")).first()
-    if locked is None:
-        raise OutOfScope(_("无权操作该设备"))
+    """Lock the device row; staff may only touch devices whose every lot their scope covers."""
+    locked = Device.objects.select_for_update().filter(pk=device.pk).first()
+    if locked is None or not device_fully_in_scope(device=locked, actor=actor):
+        raise OutOfScope(_("该设备也为您负责范围以外的停车场上报，须由全市管理员操作"))
     return locked
 
 
@@ -189,22 +212,17 @@ def lots_import(*, actor, region: Region, rows: Iterable[inventory.InventoryRow]
 
 @transaction.atomic
 def device_change(*, device: Device, name: str, kind: str, lots: Iterable[ParkingLot], actor=None) -> Device:
-    """Rename a device or change the lots it may report for. Lots outside the actor's scope that
-    the device already reports for are kept: the actor can't see them, so can't mean to drop them."""
+    """Rename a device or change the lots it may report for; every lot, before and after, must be
+    in the actor's scope."""
     device = _lock_device(device=device, actor=actor)
     chosen = list(lots)
+    if not chosen:
+        raise LotError(_("至少选择一个停车场"), field="lots")
     for lot in chosen:
         ensure_lot_in_scope(actor=actor, lot=lot)
-    kept: list[ParkingLot] = []
-    if actor is not None and not scope_of(actor).city_wide:
-        visible = set(ParkingLot.objects.for_user(actor).filter(devices=device).values_list("pk", flat=True))
-        kept = [lot for lot in device.lots.all() if lot.pk not in visible]
-    new_lots = {lot.pk: lot for lot in (*chosen, *kept)}
-    if not new_lots:
-        raise LotError(_("至少选择一个停车场"), field="lots")
     device.name, device.kind = name, kind
     _full_clean(device, exclude=["lots"])
     device._history_user = actor
     device.save(update_fields=["name", "kind"])
-    device.lots.set(new_lots.values())
+    device.lots.set(chosen)
     return device

@@ -368,18 +368,44 @@ def test_rotate_other_regions_device_does_nothing(logged_in, city):
     assert decrypt_secret(device.secret_encrypted) == secret
 
 
-def test_editing_device_keeps_lots_outside_scope(logged_in, city):
+def test_a_device_shared_with_another_region_is_read_only_and_its_key_cannot_be_taken(logged_in, city):
+    """A 梁溪 officer sees a key that also reports for 滨湖 but can neither rotate, revoke nor edit
+    it: rotating would hand them a secret that writes 滨湖's counts."""
     from tests.factories import DeviceFactory
 
     own, own2 = LotFactory(code="LX-1000", region=city[LX]), LotFactory(code="LX-1001", region=city[LX])
     foreign = LotFactory(code="BH-1000", region=city[BH])
-    device, _secret = DeviceFactory.issue(lots=[own, foreign])
+    device, secret = DeviceFactory.issue(lots=[own, foreign])
+    changelist = reverse("admin:lots_device_changelist")
+
+    listing = logged_in.get(changelist)
+    assert listing.status_code == 200
+    page = listing.content.decode()
+    assert "LX-1000" in page and "BH-1000" not in page  # the other region's lot is counted, not named
+    response = logged_in.post(changelist, {"action": "rotate_secret", "_selected_action": [device.pk]})
+    assert response.status_code == 302
+    response = logged_in.post(changelist, {"action": "revoke", "_selected_action": [device.pk]})
+    assert response.status_code == 302
+    response = logged_in.post(reverse("admin:lots_device_change", args=[device.pk]),
+                              {"name": "改名", "kind": "lot_system", "lots": [own2.pk]})
+    assert response.status_code == 403
+    device.refresh_from_db()
+    assert decrypt_secret(device.secret_encrypted) == secret
+    assert device.revoked_at is None and device.name != "改名"
+    assert set(device.lots.all()) == {own, foreign}
+
+
+def test_editing_a_device_wholly_in_scope_changes_its_lots(logged_in, city):
+    from tests.factories import DeviceFactory
+
+    own, own2 = LotFactory(code="LX-1010", region=city[LX]), LotFactory(code="LX-1011", region=city[LX])
+    device, _secret = DeviceFactory.issue(lots=[own])
     response = logged_in.post(reverse("admin:lots_device_change", args=[device.pk]),
                               {"name": "改名", "kind": "lot_system", "lots": [own2.pk]})
     assert response.status_code == 302, form_errors(response)
     device.refresh_from_db()
     assert device.name == "改名"
-    assert set(device.lots.all()) == {own2, foreign}
+    assert set(device.lots.all()) == {own2}
 
 
 def test_devices_cannot_be_deleted(client, city):

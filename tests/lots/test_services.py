@@ -111,16 +111,20 @@ def test_device_issue_refuses_no_lots_and_foreign_lots(city, staff_factory):
     assert not Device.objects.exists()
 
 
-def test_device_change_keeps_lots_outside_the_actors_scope(city, staff_factory):
+def test_device_change_refuses_devices_shared_with_lots_outside_the_actors_scope(city, staff_factory):
     own, own2 = LotFactory(code="LX-0003", region=city[LX]), LotFactory(code="LX-0004", region=city[LX])
     foreign = LotFactory(code="BH-0003", region=city[BH])
-    device, _secret = DeviceFactory.issue(lots=[own, foreign])
+    shared, _secret = DeviceFactory.issue(lots=[own, foreign])
     officer = staff_factory("region", LX)
-    device_change(device=device, name="新", kind=device.kind, lots=[own2], actor=officer)
-    assert set(device.lots.all()) == {own2, foreign}
-    assert device.history.first().history_user == officer
     with pytest.raises(OutOfScope):
-        device_change(device=device, name="新", kind=device.kind, lots=[foreign], actor=officer)
+        device_change(device=shared, name="新", kind=shared.kind, lots=[own2], actor=officer)
+    assert set(shared.lots.all()) == {own, foreign}
+    mine, _secret = DeviceFactory.issue(lots=[own])
+    device_change(device=mine, name="新", kind=mine.kind, lots=[own2], actor=officer)
+    assert set(mine.lots.all()) == {own2}
+    assert mine.history.first().history_user == officer
+    with pytest.raises(OutOfScope):
+        device_change(device=mine, name="新", kind=mine.kind, lots=[foreign], actor=officer)
 
 
 def test_device_change_refuses_no_lots_and_rolls_back(city):
@@ -156,3 +160,31 @@ def test_device_rotate_and_revoke_refuse_devices_outside_the_actors_scope(city, 
     assert decrypt_secret(device.secret_encrypted) == secret
     binhu_officer = staff_factory("region", BH)
     assert device_revoke(device=device, actor=binhu_officer).revoked_at is not None
+
+
+def test_a_registry_edit_never_writes_back_a_stale_live_count_or_offline_mark(city):
+    """Issue 3: counts never drift. An admin form or an import holds a lot read minutes ago; the
+    ingest path has moved the count and the watcher has marked the lot offline since."""
+    from django.utils import timezone
+
+    lot = LotFactory(code="LX-0100", region=city[LX], total_berths=10, free_berths=9)
+    stale = ParkingLot.objects.get(pk=lot.pk)
+    offline_since = timezone.now()
+    ParkingLot.objects.filter(pk=lot.pk).update(free_berths=8, offline_since=offline_since)
+
+    stale.name = "改名后的停车场"
+    lot_save(lot=stale)
+
+    lot.refresh_from_db()
+    assert lot.name == "改名后的停车场"
+    assert lot.free_berths == 8
+    assert lot.offline_since == offline_since
+
+
+def test_shrinking_a_lot_clamps_its_live_count_to_the_new_total(city):
+    lot = LotFactory(code="LX-0101", region=city[LX], total_berths=10, free_berths=9)
+    stale = ParkingLot.objects.get(pk=lot.pk)
+    stale.total_berths = 5
+    lot_save(lot=stale)
+    lot.refresh_from_db()
+    assert (lot.total_berths, lot.free_berths) == (5, 5)
