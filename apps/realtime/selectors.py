@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.utils import timezone
+
 from apps.lots.models import ParkingLot
 
 from .models import ChangeMarker
@@ -20,7 +22,8 @@ def lot_payload(lot: ParkingLot) -> dict:
         "free_berths": lot.free_berths,
         "total_berths": lot.total_berths,
         "status": lot.public_status,
-        "updated_at": updated.isoformat() if updated else None,
+        # Local time (+08:00), as the REST API renders it.
+        "updated_at": timezone.localtime(updated).isoformat() if updated else None,
         "lat": lot.lat,
         "lon": lot.lon,
     }

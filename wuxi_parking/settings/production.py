@@ -5,6 +5,10 @@ from .base import DEBUG, REDIS_URL, env
 
 if DEBUG:
     raise env.ImproperlyConfigured("DEBUG must be off in production")
+if not env.DEVICE_SECRET_KEY:
+    # Device secrets are encrypted with this key; deriving it from SECRET_KEY would make rotating
+    # SECRET_KEY silently lock out every lot system.
+    raise env.ImproperlyConfigured("DEVICE_SECRET_KEY is required in production")
 if not REDIS_URL:
     raise env.ImproperlyConfigured("REDIS_URL is required in production (channel layer, cache, Celery)")
 
