@@ -57,3 +57,6 @@ MAP_TILES = os.environ.get("MAP_TILES", "osm")
 TIANDITU_KEY = os.environ.get("TIANDITU_KEY", "")
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+# One line per request from the development server; off by default, as lot systems post several
+# times a second (behind a load balancer, it logs requests).
+LOG_ACCESS = _bool(os.environ.get("LOG_ACCESS"), default=False)
