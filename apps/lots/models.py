@@ -126,6 +126,9 @@ class ParkingLot(models.Model):
     reservable_berths = models.PositiveIntegerField(_("可预约泊位"), default=0)
     free_berths = models.PositiveIntegerField(_("空余泊位"), default=0)
     occupancy_updated_at = models.DateTimeField(_("余位更新时间"), null=True, blank=True)
+    # When the lot_status snapshot the count stands on happened: ingest applies entries and exits
+    # after it, and ignores a snapshot older than it, without reading the event log.
+    snapshot_at = models.DateTimeField(_("余位快照时间"), null=True, blank=True)
     opening_hours = models.CharField(_("开放时间"), max_length=128, default="00:00-24:00",
                                      help_text=_("如 00:00-24:00 或 07:00-22:00"))
     tariff = models.ForeignKey(Tariff, verbose_name=_("收费标准"), null=True, blank=True,
@@ -141,8 +144,8 @@ class ParkingLot(models.Model):
                                          help_text=_("为空表示在线"))
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
-    history = HistoricalRecords(excluded_fields=["free_berths", "occupancy_updated_at", "last_seen_at",
-                                                 "offline_since", "updated_at"])
+    history = HistoricalRecords(excluded_fields=["free_berths", "occupancy_updated_at", "snapshot_at",
+                                                 "last_seen_at", "offline_since", "updated_at"])
 
     objects = LotQuerySet.as_manager()
     scope_paths = ScopePaths(region="region", operator="operator")

@@ -7,30 +7,119 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.cache import cache
 from django.db.models import Case, F, Q, QuerySet, TextField, Value, When
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from apps.common.errors import Conflict, DomainError
 from apps.common.geo import EARTH_RADIUS_M, distance_m
 from apps.regions.models import Region
 from apps.regions.selectors import region_with_descendants
 
+from . import fees
+from .errors import InvalidTariff
 from .models import Device, FreeWindow, ParkingLot
+
+
+def free_windows_by_lot(*, lots: Iterable[ParkingLot], start: datetime,
+                        end: datetime) -> dict[int, list[tuple[datetime, datetime]]]:
+    """Per lot id, the free windows that apply to it (city-wide, its region's or its own)
+    overlapping [start, end), earliest first: one query for any number of lots."""
+    lots = list(lots)
+    if not lots:
+        return {}
+    rows = list(
+        FreeWindow.objects.filter(starts_at__lt=end, ends_at__gt=start)
+        .filter(Q(lot__isnull=True, region__isnull=True) | Q(region_id__in={lot.region_id for lot in lots})
+                | Q(lot_id__in={lot.pk for lot in lots}))
+        .order_by("starts_at", "pk")
+        .values_list("starts_at", "ends_at", "region_id", "lot_id")
+    )
+    return {
+        lot.pk: [(starts, ends) for starts, ends, region_id, lot_id in rows
+                 if (region_id is None and lot_id is None) or region_id == lot.region_id or lot_id == lot.pk]
+        for lot in lots
+    }
 
 
 def free_windows_for(*, lot: ParkingLot, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
     """Free windows (city-wide, the lot's region or the lot itself) overlapping [start, end)."""
-    rows = (
-        FreeWindow.objects.filter(starts_at__lt=end, ends_at__gt=start)
-        .filter(Q(lot__isnull=True, region__isnull=True) | Q(region_id=lot.region_id) | Q(lot_id=lot.pk))
-        .order_by("starts_at")
-        .values_list("starts_at", "ends_at")
-    )
-    return list(rows)
+    return free_windows_by_lot(lots=[lot], start=start, end=end)[lot.pk]
+
+
+# ---------------------------------------------------------------------------------------------------
+# What a stay costs: the one pricing path of the fee quote and of an exit at the barrier.
+
+# Any stay longer than a year is a wrong time, not a stay: it is not priced by guess (and a quote
+# must not ask the engine to walk centuries of bands). The message of ``stay_check`` says 366.
+MAX_PRICED_STAY = timedelta(days=366)
+# Every *_fen column is a PositiveIntegerField: a 32-bit integer on PostgreSQL. An amount past it
+# (only an absurd tariff gets there within a year) is refused, never stored or shown.
+MAX_AMOUNT_FEN = 2**31 - 1
+
+
+class StayNotPriceable(DomainError):
+    """The stay (or the vehicle class) is not one the lot's tariff can price; ``field`` says which
+    input. 400 ``invalid`` for a quote; an exit is released for staff review."""
+
+    code = "invalid"
+
+
+class NoTariff(Conflict):
+    code = "no_tariff"
+
+
+class AmountOutOfRange(Conflict):
+    code = "amount_out_of_range"
+
+
+def stay_check(*, entry: datetime, exit: datetime) -> None:
+    """Raise ``StayNotPriceable`` unless [entry, exit] is a stay the platform prices: exit not before
+    entry, at most ``MAX_PRICED_STAY``."""
+    if exit < entry:
+        raise StayNotPriceable(_("离场时间不能早于入场时间"), field="exit")
+    if exit - entry > MAX_PRICED_STAY:
+        raise StayNotPriceable(_("停车时长不能超过 366 天"), field="exit")
+
+
+def fee_for_stay(*, lot: ParkingLot, entry: datetime, exit: datetime, vehicle_class: str, new_energy: bool = False,
+                 free_windows: Sequence[tuple[datetime, datetime]] | None = None) -> int:
+    """What a stay in ``lot`` costs in fen under its tariff and the free windows that apply (SPEC §6).
+
+    ``free_windows`` may be given by a caller that read them in bulk (``free_windows_by_lot`` over a
+    span covering the stay); otherwise they are read here. Raises ``StayNotPriceable`` (400) for a
+    stay ``stay_check`` refuses, a class the tariff has no rules for or a time too close to the
+    calendar's ends to compute with; ``NoTariff`` (409) when the lot has no tariff; ``InvalidTariff``
+    (409) when its stored rules are not valid; ``AmountOutOfRange`` (409) past ``MAX_AMOUNT_FEN``.
+    """
+    stay_check(entry=entry, exit=exit)
+    if lot.tariff is None:
+        raise NoTariff(_("该停车场未登记收费标准，无法试算"), field="lot")
+    try:
+        if free_windows is None:
+            free_windows = free_windows_for(lot=lot, start=entry, end=exit)
+        amount = fees.compute_fee(lot.tariff.rules, vehicle_class=vehicle_class, entry=entry, exit=exit,
+                                  new_energy=new_energy, free_windows=free_windows)
+    except fees.FeeInputError as exc:
+        if exc.field == "vehicle_class":
+            message = _("该停车场的收费标准没有 %(class)s 车型的规则") % {"class": vehicle_class}
+        else:
+            message = exc.problem
+        raise StayNotPriceable(message, field=exc.field or "entry") from exc
+    except fees.TariffError as exc:  # saved past the engine's check (a bulk update, an old row)
+        raise InvalidTariff(_("计费规则有误：%(error)s") % {"error": exc}, status=409, field="lot") from exc
+    except OverflowError as exc:  # a time whose UTC or local day falls before year 1 or after 9999
+        raise StayNotPriceable(_("时间超出可表示的范围"), field="entry") from exc
+    if amount > MAX_AMOUNT_FEN:
+        raise AmountOutOfRange(_("按该停车场的收费标准，这次停车的金额超出可记录的范围"), field="lot",
+                               details={"max_amount_fen": MAX_AMOUNT_FEN})
+    return amount
 
 
 def device_by_access_key(access_key: str) -> Device | None:

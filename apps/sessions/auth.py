@@ -2,7 +2,10 @@
 
 Checks, in this order, each refusing with 401 and its code:
 
-1. ``X-Access-Key`` names a device that is not revoked — ``unknown_key``;
+1. ``X-Access-Key`` names a device that is not revoked — ``unknown_key``; also when the device's
+   stored secret can no longer be decrypted (the key derived from ``SECRET_KEY`` or
+   ``DEVICE_SECRET_KEY`` changed): nothing can verify its requests until staff re-issue the secret,
+   which the message says and an error in the log tells operations;
 2. ``X-Timestamp`` is Unix seconds within ``INGEST_TIMESTAMP_TOLERANCE_S`` of the server clock —
    ``stale_request`` (a missing or non-numeric timestamp too);
 3. ``X-Nonce`` (8–64 characters) and ``X-Signature`` are present and the signature is the HMAC of
@@ -19,8 +22,11 @@ shared by every server process; the key is scoped by access key.
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 import time
 
+from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
@@ -37,6 +43,11 @@ from apps.lots.selectors import device_by_access_key
 from . import signing
 
 AUTH_SCHEME = "WXP-HMAC-SHA256"
+# What an access key can look like (``credentials.new_access_key``: "AK" + hex). Anything else is
+# unknown without asking the database, which would refuse a NUL in a query parameter with an error.
+_ACCESS_KEY_SHAPE = re.compile(r"[\x21-\x7e]{1,32}")
+
+logger = logging.getLogger(__name__)
 
 
 class SignatureRejected(APIException):
@@ -60,7 +71,7 @@ def authenticate_device(*, method: str, path: str, headers, body: bytes, now: fl
     """The device that signed this request, or ``SignatureRejected``."""
     now = time.time() if now is None else now
     access_key = (headers.get(signing.HEADER_ACCESS_KEY) or "").strip()
-    device = device_by_access_key(access_key) if access_key else None
+    device = device_by_access_key(access_key) if _ACCESS_KEY_SHAPE.fullmatch(access_key) else None
     if device is None or device.is_revoked:
         raise SignatureRejected("unknown_key", _("未知或已吊销的接入密钥"))
 
@@ -73,7 +84,12 @@ def authenticate_device(*, method: str, path: str, headers, body: bytes, now: fl
     signature = headers.get(signing.HEADER_SIGNATURE) or ""
     if not signing.NONCE_MIN_LENGTH <= len(nonce) <= signing.NONCE_MAX_LENGTH:
         raise SignatureRejected("bad_signature", _("X-Nonce 应为 8–64 个字符"))
-    secret = decrypt_secret(device.secret_encrypted)
+    try:
+        secret = decrypt_secret(device.secret_encrypted)
+    except InvalidToken:
+        logger.error("ingest: the secret of access key %s cannot be decrypted (SECRET_KEY or DEVICE_SECRET_KEY "
+                     "changed since it was issued); re-issue the secret", device.access_key)
+        raise SignatureRejected("unknown_key", _("该接入密钥已失效，请联系平台重新签发密钥"))
     if not signature or not signing.signature_matches(signature, secret, method, path, timestamp, nonce, body):
         raise SignatureRejected("bad_signature", _("签名错误"))
 

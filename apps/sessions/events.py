@@ -7,10 +7,13 @@ refused with a precise code before anything is stored.
 
 from __future__ import annotations
 
+import re
+from collections import deque
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.common import plates
@@ -23,6 +26,19 @@ TICKET_ID_MAX = 64
 CODE_MAX = 32
 GATE_MAX = 64
 IMAGE_REF_MAX = 255
+# How old an event may be when it arrives. A lot system that lost its link buffers events and sends
+# them when it is back; a month covers any real outage. Anything older is a wrong clock or a wrong
+# field, and would move counts and price stays on a guess (an entry dated 1990 billed 140 million
+# fen), so it is refused as ``invalid_time``. Not a setting: it is part of the contract we document.
+INGEST_MAX_AGE = timedelta(days=30)
+
+# Control characters (C0, DEL, C1) and lone surrogates: no field of an event has a use for them,
+# PostgreSQL cannot store NUL in text or JSONB nor a lone surrogate at all, and a response cannot
+# encode a lone surrogate back.
+_BAD_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# An event is a flat object; a vendor's extra fields may nest a little. Deeper is refused, so that
+# storing the payload never runs into the JSON encoder's recursion limit.
+NESTING_MAX = 8
 
 SESSION_TYPES = frozenset({EventType.ENTRY, EventType.EXIT})
 BERTH_TYPES = frozenset({EventType.BERTH_OCCUPIED, EventType.BERTH_VACANT})
@@ -75,13 +91,43 @@ def event_id_of(raw: object) -> str | None:
     """The event_id to echo in a RESULT, when the event has a usable one."""
     if isinstance(raw, dict):
         value = raw.get("event_id")
-        if isinstance(value, str) and 0 < len(value) <= EVENT_ID_MAX:
+        if isinstance(value, str) and 0 < len(value) <= EVENT_ID_MAX and not _BAD_CHARACTERS.search(value):
             return value
     return None
 
 
 def _invalid(field_name: str, message: str) -> EventRejected:
     return EventRejected(message, field=field_name)
+
+
+def _printable_name(name: str) -> str:
+    """A field name fit to be echoed in an error (its control characters escaped)."""
+    return _BAD_CHARACTERS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), name)
+
+
+def check_characters(raw: dict) -> None:
+    """Refuse a control character or lone surrogate in any string of an event, names included, and
+    nesting deeper than ``NESTING_MAX`` (``invalid_event`` naming the field). Checked before any
+    field is read: the event is stored whole."""
+    pending: deque[tuple[object, str, int]] = deque([(raw, "", 0)])
+    while pending:
+        value, path, depth = pending.popleft()  # in document order, so the first bad field is named
+        if isinstance(value, str):
+            if _BAD_CHARACTERS.search(value):
+                raise _invalid(path, _("%(field)s 含有控制字符") % {"field": path})
+            continue
+        if not isinstance(value, dict | list):
+            continue
+        if depth >= NESTING_MAX:
+            raise _invalid(path, _("%(field)s 嵌套超过 %(max)d 层") % {"field": path, "max": NESTING_MAX})
+        if isinstance(value, list):
+            pending.extend((item, f"{path}[{index}]", depth + 1) for index, item in enumerate(value))
+            continue
+        for key, item in value.items():
+            name = f"{path}.{_printable_name(key)}" if path else _printable_name(key)
+            if _BAD_CHARACTERS.search(key):
+                raise _invalid(name, _("字段名 %(field)s 含有控制字符") % {"field": name})
+            pending.append((item, name, depth + 1))
 
 
 def _string(raw: dict, name: str, *, max_length: int, required: bool = False) -> str:
@@ -109,7 +155,8 @@ def _count(raw: dict, name: str, *, required: bool) -> int | None:
 
 
 def parse_time(value: object, *, name: str = "occurred_at") -> datetime:
-    """An ISO 8601 time with an offset (SPEC §1); a time without one is refused."""
+    """An ISO 8601 time with an offset (SPEC §1); a time without one is refused, and so is one
+    that has no UTC equivalent (``0001-01-01T00:00+08:00``: the database stores UTC)."""
     if not isinstance(value, str) or not value:
         raise InvalidTime(_("%(field)s 应为带时区偏移的 ISO 8601 时间") % {"field": name}, field=name)
     try:
@@ -118,6 +165,10 @@ def parse_time(value: object, *, name: str = "occurred_at") -> datetime:
         raise InvalidTime(_("%(field)s 不是有效的 ISO 8601 时间") % {"field": name}, field=name)
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise InvalidTime(_("%(field)s 缺少时区偏移（如 +08:00）") % {"field": name}, field=name)
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidTime(_("%(field)s 超出可表示的时间范围") % {"field": name}, field=name)
     return parsed
 
 
@@ -125,6 +176,7 @@ def parse_event(raw: object, *, index: int, now: datetime, max_future_s: int) ->
     """Check one event's shape and values; raise ``EventRejected`` with a stable code."""
     if not isinstance(raw, dict):
         raise _invalid("", _("事件应为 JSON 对象"))
+    check_characters(raw)
     event_id = _string(raw, "event_id", max_length=EVENT_ID_MAX, required=True)
     kind = raw.get("type")
     if kind not in EventType.values:
@@ -134,7 +186,12 @@ def parse_event(raw: object, *, index: int, now: datetime, max_future_s: int) ->
     if occurred_at - now > timedelta(seconds=max_future_s):
         raise ClockSkew(
             _("occurred_at 比平台时间晚 %(seconds)d 秒以上，请校准设备时钟") % {"seconds": max_future_s},
-            field="occurred_at", details={"server_time": now.isoformat()},
+            field="occurred_at", details={"server_time": timezone.localtime(now).isoformat()},
+        )
+    if now - occurred_at > INGEST_MAX_AGE:
+        raise InvalidTime(
+            _("occurred_at 早于平台时间 %(days)d 天以上，不再接收") % {"days": INGEST_MAX_AGE.days},
+            field="occurred_at", details={"max_age_days": INGEST_MAX_AGE.days},
         )
     event = Event(index=index, event_id=event_id, type=kind, lot_code=lot_code, occurred_at=occurred_at,
                   payload=raw)

@@ -63,10 +63,6 @@ class IngestEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["lot", "event_id"], name="ingest_event_unique_in_lot"),
         ]
-        indexes = [
-            # The latest lot_status snapshot per lot decides which entries/exits still move the count.
-            models.Index(fields=["lot", "occurred_at"], condition=Q(type="lot_status"), name="ingest_snapshot_idx"),
-        ]
 
     def __str__(self) -> str:
         return f"{self.event_id} ({self.type})"
@@ -93,7 +89,8 @@ class ParkingSession(models.Model):
         PAY_LATER = "pay_later", _("先离场后付费")
         RESERVATION = "reservation", _("预约")
         SHARING_CONTRACT = "sharing_contract", _("错峰共享")
-        REVIEW = "review", _("无入场记录，待核查")
+        # No entry was known, or the stay could not be priced: released, nothing charged, for staff.
+        REVIEW = "review", _("待核查")
         UNPAID = "unpaid", _("未缴费")
 
     #: states in which the vehicle may still be at the lot: at most one per plate (or ticket) and lot

@@ -8,7 +8,9 @@ A snapshot's ``total_berths`` is checked (free ≤ total) but does not overwrite
 which staff maintain from the lot's filing; a snapshot above the registered total is clamped to it.
 
 Counts move by expressions evaluated by the database (``free_berths + delta``, clamped), under the
-row lock the caller holds, so concurrent batches never overwrite each other's moves.
+row lock the caller holds, so concurrent batches never overwrite each other's moves. The time of
+the snapshot a count stands on is the lot's own ``snapshot_at``, written in that same UPDATE, so
+deciding what still moves the count costs nothing however long the lot's history grows.
 """
 
 from __future__ import annotations
@@ -18,15 +20,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import models
-from django.db.models import Case, F, Max, Value, When
+from django.db.models import Case, F, Value, When
 from django.db.models.functions import Greatest, Least
 
 from apps.lots.connectivity import heartbeat_fields
 from apps.lots.models import ParkingLot
 
-from .models import EventType, IngestEvent
-
 Moves = Mapping[int, Sequence[tuple[datetime, int]]]  # lot id → (when, change of free berths)
+SnapshotTimes = Mapping[int, datetime | None]  # lot id → ParkingLot.snapshot_at
 
 
 @dataclass(frozen=True)
@@ -35,13 +36,18 @@ class Snapshot:
     free_berths: int
 
 
-def latest_snapshot_times(lot_ids: Collection[int]) -> dict[int, datetime]:
-    """The time of the newest stored ``lot_status`` event of each lot (one query)."""
+def snapshot_times(lot_ids: Collection[int]) -> dict[int, datetime | None]:
+    """``ParkingLot.snapshot_at`` of each lot: one read by primary key, whatever the history."""
     if not lot_ids:
         return {}
-    rows = (IngestEvent.objects.filter(lot_id__in=list(lot_ids), type=EventType.LOT_STATUS)
-            .values("lot_id").annotate(latest=Max("occurred_at")).values_list("lot_id", "latest"))
-    return dict(rows)
+    return dict(ParkingLot.objects.filter(pk__in=list(lot_ids)).values_list("pk", "snapshot_at"))
+
+
+def newer_snapshots(snapshots: Mapping[int, Snapshot], since: SnapshotTimes) -> dict[int, Snapshot]:
+    """The snapshots at least as new as the one each lot's count stands on; an older one arrived
+    late and changes nothing."""
+    return {lot_id: snapshot for lot_id, snapshot in snapshots.items()
+            if since.get(lot_id) is None or snapshot.at >= since[lot_id]}
 
 
 def _clamped(expression) -> models.Expression:
@@ -49,20 +55,23 @@ def _clamped(expression) -> models.Expression:
     return Greatest(Least(expression, F("total_berths"), output_field=integer), Value(0), output_field=integer)
 
 
-def free_berth_expressions(*, moves: Moves, snapshots: Mapping[int, Snapshot]) -> dict[int, models.Expression]:
+def free_berth_expressions(*, moves: Moves, snapshots: Mapping[int, Snapshot],
+                           since: SnapshotTimes | None = None) -> dict[int, models.Expression]:
     """For each lot whose count changes, the SQL expression of its new count.
 
-    ``snapshots`` are the newest snapshot per lot among events just stored; they must already be in
-    the ingest log, so the stored newest time tells whether this one is still the newest.
+    ``snapshots`` are the newest snapshot per lot among events just stored; ``since`` the lots'
+    ``snapshot_at`` as read under the caller's row lock (read here for lots it does not name).
     """
     lot_ids = {lot_id for lot_id, changes in moves.items() if changes} | set(snapshots)
-    latest = latest_snapshot_times(lot_ids)
+    since = dict(since or {})
+    since.update(snapshot_times(lot_ids - since.keys()))
+    applied = newer_snapshots(snapshots, since)
     expressions = {}
     for lot_id in sorted(lot_ids):
-        since = latest.get(lot_id)
-        delta = sum(change for at, change in moves.get(lot_id, ()) if since is None or at > since)
-        snapshot = snapshots.get(lot_id)
-        if snapshot is not None and since is not None and snapshot.at >= since:
+        snapshot = applied.get(lot_id)
+        base = snapshot.at if snapshot is not None else since.get(lot_id)
+        delta = sum(change for at, change in moves.get(lot_id, ()) if base is None or at > base)
+        if snapshot is not None:
             expressions[lot_id] = _clamped(Value(snapshot.free_berths + delta))
         elif delta:
             expressions[lot_id] = _clamped(F("free_berths") + Value(delta))
@@ -75,11 +84,14 @@ def _for_some(ids: list[int], name: str, value) -> Case:
     return Case(When(pk__in=ids, then=Value(value, output_field=field)), default=F(name), output_field=field)
 
 
-def lots_write(*, free_berths: Mapping[int, models.Expression], heard_ids: Collection[int], now: datetime) -> None:
-    """One UPDATE: new counts (and ``occupancy_updated_at``) for the lots in ``free_berths``, a
-    heartbeat for the lots in ``heard_ids``."""
+def lots_write(*, free_berths: Mapping[int, models.Expression], heard_ids: Collection[int], now: datetime,
+               snapshot_at: Mapping[int, datetime] | None = None) -> None:
+    """One UPDATE: new counts (and ``occupancy_updated_at``) for the lots in ``free_berths``, the time
+    of the snapshot a lot's new count stands on for the lots in ``snapshot_at``, a heartbeat for the
+    lots in ``heard_ids``."""
     heard = set(heard_ids)
-    ids = sorted(heard | set(free_berths))
+    snapshot_at = snapshot_at or {}
+    ids = sorted(heard | set(free_berths) | set(snapshot_at))
     if not ids:
         return
     values: dict = {}
@@ -92,6 +104,11 @@ def lots_write(*, free_berths: Mapping[int, models.Expression], heard_ids: Colle
             values["free_berths"] = Case(*(When(pk=pk, then=free_berths[pk]) for pk in changed),
                                          default=F("free_berths"), output_field=models.IntegerField())
             values["occupancy_updated_at"] = _for_some(changed, "occupancy_updated_at", now)
+    if snapshot_at:
+        field = ParkingLot._meta.get_field("snapshot_at")
+        values["snapshot_at"] = Case(*(When(pk=pk, then=Value(at, output_field=field))
+                                       for pk, at in sorted(snapshot_at.items())),
+                                     default=F("snapshot_at"), output_field=field)
     for name, value in (heartbeat_fields(now=now) if heard else {}).items():
         values[name] = value if heard.issuperset(ids) else _for_some(sorted(heard), name, value)
     ParkingLot.objects.filter(pk__in=ids).update(**values)

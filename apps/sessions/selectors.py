@@ -7,8 +7,6 @@ from datetime import datetime
 
 from django.db.models import Q
 
-from apps.lots.models import FreeWindow, ParkingLot
-
 from .models import ParkingSession
 
 
@@ -34,23 +32,3 @@ def sessions_by_ids(ids: Collection[int]) -> dict[int, ParkingSession]:
     if not ids:
         return {}
     return {s.pk: s for s in ParkingSession.objects.filter(pk__in=list(ids))}
-
-
-def free_windows_by_lot(*, lots: Collection[ParkingLot], start: datetime, end: datetime) -> dict[int, list]:
-    """``apps.lots.selectors.free_windows_for`` for many lots in one query: per lot id, the free
-    windows (city-wide, the lot's region or the lot itself) overlapping [start, end)."""
-    lots = list(lots)
-    if not lots:
-        return {}
-    rows = list(
-        FreeWindow.objects.filter(starts_at__lt=end, ends_at__gt=start)
-        .filter(Q(lot__isnull=True, region__isnull=True) | Q(region_id__in={lot.region_id for lot in lots})
-                | Q(lot_id__in={lot.pk for lot in lots}))
-        .order_by("starts_at")
-        .values_list("starts_at", "ends_at", "region_id", "lot_id")
-    )
-    return {
-        lot.pk: [(starts, ends) for starts, ends, region_id, lot_id in rows
-                 if (region_id is None and lot_id is None) or region_id == lot.region_id or lot_id == lot.pk]
-        for lot in lots
-    }

@@ -24,6 +24,13 @@ Late and out-of-order events (all within one lot and one plate, or ticket for un
   as a ``superseded`` session and changes nothing else;
 - an exit with no known entry is released as ``review`` (nothing charged); if its entry arrives
   later, the entry completes that session, which stays in review for staff;
+- an exit whose stay cannot be priced is released too, nothing charged, and the session is left in
+  state ``review`` for staff (``apps.lots.selectors.fee_for_stay`` refuses it: the tariff has no
+  rules for the vehicle's class, the stay is longer than ``MAX_PRICED_STAY`` or its amount past
+  ``MAX_AMOUNT_FEN``). Its ``release_reason`` is ``review`` although the entry is known: SPEC §3.2
+  defines ``review`` for an unknown entry, but of its reasons only ``review`` says "released,
+  nothing charged by guess, flagged for staff", which is what happens; the barrier is not kept shut
+  over a problem in our own data. The session's known ``entry_at`` tells the two cases apart;
 - an exit older than the open session's entry belongs to an earlier visit: kept as ``review``,
   the open session is untouched;
 - an exit of a session waiting for payment (``unpaid``) uses the amount fixed at the first exit:
@@ -47,7 +54,7 @@ from django.utils.translation import gettext as _
 from apps.berths import services as berth_services
 from apps.berths.models import Berth
 from apps.common.errors import DomainError
-from apps.lots import fees
+from apps.lots import selectors as lot_selectors
 from apps.lots.connectivity import lots_back_online
 from apps.lots.models import Device, ParkingLot
 from apps.realtime.publish import publish_lots_after_commit
@@ -237,8 +244,12 @@ class _Recorder:
         moves = book.moves
         for lot_id, changes in self.apply_readings(readings + book.readings, counted_by_berths).items():
             moves[lot_id].extend(changes)
-        expressions = occupancy.free_berth_expressions(moves=moves, snapshots=snapshots)
-        occupancy.lots_write(free_berths=expressions, heard_ids=heard, now=self.now)
+        # The lots were read under their row lock: their snapshot times are current.
+        since = {pk: lot.snapshot_at for pk, lot in heard.items()}
+        snapshots = occupancy.newer_snapshots(snapshots, since)
+        expressions = occupancy.free_berth_expressions(moves=moves, snapshots=snapshots, since=since)
+        occupancy.lots_write(free_berths=expressions, heard_ids=heard, now=self.now,
+                             snapshot_at={pk: snapshot.at for pk, snapshot in snapshots.items()})
         back_online = [pk for pk, lot in heard.items() if lot.offline_since is not None]
         lots_back_online(lot_ids=back_online, now=self.now)
         Device.objects.filter(pk=self.device.pk).update(last_seen_at=self.now)
@@ -335,8 +346,8 @@ class _SessionBook:
         self.arrangements = release.arrangements_at_exit(
             release.ExitQuery(e.lot.pk, e.plate, e.occurred_at) for e in exits if e.plate)
         times = [e.occurred_at for e in events] + [s.entry_at for s in found if s.entry_at is not None]
-        self.windows = selectors.free_windows_by_lot(lots={e.lot.pk: e.lot for e in exits}.values(),
-                                                     start=min(times), end=max(times))
+        self.windows = lot_selectors.free_windows_by_lot(lots={e.lot.pk: e.lot for e in exits}.values(),
+                                                         start=min(times), end=max(times))
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def activate(self, session: ParkingSession) -> None:
@@ -464,7 +475,7 @@ class _SessionBook:
             current.exit_at = at
             amount = self.price(current, event)
             if amount is None:
-                # The tariff cannot price this stay: let the car go and have staff look at it.
+                # Our data cannot price this stay: the barrier opens, nothing is charged, staff look at it.
                 current.state, current.release_reason, current.closed_at = State.REVIEW, Reason.REVIEW, at
                 self.deactivate(current)
                 self.leave(event, arrived_in)
@@ -490,15 +501,17 @@ class _SessionBook:
         self.leave(event, arrived_in)
 
     def price(self, session: ParkingSession, event: Event) -> int | None:
+        """The stay's amount (0 in a lot without a tariff), or None when it cannot be priced."""
         lot = event.lot
-        if lot.tariff is None:
-            return 0  # a lot without a tariff charges nothing
         try:
-            return fees.compute_fee(lot.tariff.rules, vehicle_class=session.vehicle_class, entry=session.entry_at,
-                                    exit=event.occurred_at, new_energy=session.new_energy,
-                                    free_windows=self.windows[lot.pk])
-        except fees.FeeError as exc:
-            logger.warning("lot %s cannot price session %s: %s", lot.code, session.pk, exc)
+            return lot_selectors.fee_for_stay(
+                lot=lot, entry=session.entry_at, exit=event.occurred_at, vehicle_class=session.vehicle_class,
+                new_energy=session.new_energy, free_windows=self.windows[lot.pk])
+        except lot_selectors.NoTariff:
+            return 0  # a lot without a tariff charges nothing
+        except DomainError as exc:
+            logger.warning("lot %s cannot price session %s (%s, field %s): %s", lot.code, session.pk, exc.code,
+                           exc.field, exc.message)
             return None
 
     # -- writing -------------------------------------------------------------------------------

@@ -263,6 +263,23 @@ def test_unknown_lot_is_404_in_the_spec_body(api_client, city):
     assert "NOPE-1" in error["message"]
 
 
+@pytest.mark.parametrize("path", ["%00", "LX-9%00", "LX%209", "%E6%97%A0%E9%94%A1", "X" * 33])
+def test_a_code_that_is_not_a_lot_code_is_404_without_a_lookup(api_client, city, path, django_assert_num_queries):
+    LotFactory(code="LX-9")
+    with django_assert_num_queries(0):
+        response = api_client.get(f"/api/v1/lots/{path}/")
+    _error(response, 404, "not_found")
+
+
+@pytest.mark.postgres
+def test_a_nul_in_the_lot_code_is_404_on_postgresql(api_client, city):
+    """PostgreSQL refuses a NUL in a query parameter with an error (a 500 before the code was checked)."""
+    LotFactory(code="LX-9")
+    _error(api_client.get("/api/v1/lots/%00/"), 404, "not_found")
+    _error(api_client.get("/api/v1/lots/LX-9%00/"), 404, "not_found")
+    assert api_client.get("/api/v1/lots/lx-9/").status_code == 200
+
+
 # --- nearest ---------------------------------------------------------------------------------
 
 

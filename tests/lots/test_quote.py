@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from apps.lots.fees import compute_fee
-from apps.lots.models import FreeWindow
+from apps.lots.models import FreeWindow, Tariff
 from tests.factories import CORE_ARTERIAL_RULES, LotFactory, TariffFactory
 
 pytestmark = pytest.mark.django_db
@@ -140,3 +140,73 @@ def test_tariff_without_rules_for_the_class_is_400(api_client, city):
     LotFactory(code="Q-SMALL", tariff=TariffFactory(rules={"small": CORE_ARTERIAL_RULES["small"]}))
     _error(_quote(api_client, lot="Q-SMALL", entry="2026-03-17T10:00:00+08:00", exit="2026-03-17T11:00:00+08:00",
                   vehicle_class="large"), 400, "invalid", "vehicle_class")
+
+
+@pytest.mark.parametrize(("entry", "exit"), [
+    ("0001-01-01T00:00:00+08:00", "0001-01-01T01:00:00+08:00"),  # before year 1 in UTC
+    ("9999-12-31T20:00:00-08:00", "9999-12-31T21:00:00-08:00"),  # after year 9999 in UTC
+    ("0001-01-01T08:00:00+08:00", "0001-01-01T09:00:00+08:00"),  # in range, but its local day -1 is not
+    ("9999-12-31T10:00:00+08:00", "9999-12-31T11:00:00+08:00"),  # the engine looks at the next local day
+])
+def test_times_at_the_ends_of_the_calendar_are_400_not_500(api_client, lot, entry, exit):
+    error = _error(_quote(api_client, entry=entry, exit=exit), 400, "invalid", "entry")
+    assert error["message"]
+
+
+def test_an_amount_past_what_can_be_recorded_is_409(api_client, city):
+    absurd = TariffFactory(rules={"small": {"free_minutes": 0, "bands": [
+        {"start": "00:00", "end": "24:00", "ladder": [{"after_minutes": 0, "unit_minutes": 1, "unit_fen": 10**9}]}]}})
+    LotFactory(code="Q-DEAR", tariff=absurd)
+    params = {"lot": "Q-DEAR", "entry": "2026-03-17T10:00:00+08:00"}
+    assert _amount(_quote(api_client, **params, exit="2026-03-17T10:02:00+08:00")) == 2 * 10**9
+    error = _error(_quote(api_client, **params, exit="2026-03-17T10:03:00+08:00"), 409, "amount_out_of_range", "lot")
+    assert error["details"]["max_amount_fen"] == 2**31 - 1
+
+
+# -- the pricing selector on its own (the quote and every exit at a barrier use it) ----------------
+
+def _at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 3, day, hour, minute, tzinfo=SHANGHAI)
+
+
+def test_fee_for_stay_prices_with_the_tariff_and_the_free_windows(lot):
+    from apps.lots.selectors import fee_for_stay
+
+    assert fee_for_stay(lot=lot, entry=_at(17, 10), exit=_at(17, 11), vehicle_class="small") == 600
+    FreeWindow.objects.create(name="本场", starts_at=_at(17, 10), ends_at=_at(17, 10, 30), lot=lot)
+    assert fee_for_stay(lot=lot, entry=_at(17, 10), exit=_at(17, 11), vehicle_class="small") == 300
+    # Windows a caller read in bulk are used as given.
+    assert fee_for_stay(lot=lot, entry=_at(17, 10), exit=_at(17, 11), vehicle_class="small", free_windows=[]) == 600
+    assert fee_for_stay(lot=lot, entry=_at(17, 10), exit=_at(17, 11), vehicle_class="large", new_energy=True) == 0
+
+
+@pytest.mark.parametrize(("kwargs", "error", "field"), [
+    ({"exit": _at(17, 9)}, "StayNotPriceable", "exit"),
+    ({"exit": _at(17, 10) + timedelta(days=366, seconds=1)}, "StayNotPriceable", "exit"),
+    ({"vehicle_class": "bus"}, "StayNotPriceable", "vehicle_class"),
+    ({"entry": datetime(1, 1, 1, 8, tzinfo=SHANGHAI), "exit": datetime(1, 1, 1, 9, tzinfo=SHANGHAI)},
+     "StayNotPriceable", "entry"),
+])
+def test_fee_for_stay_names_what_it_cannot_price(lot, kwargs, error, field):
+    from apps.lots import selectors
+
+    args = {"lot": lot, "entry": _at(17, 10), "exit": _at(17, 11), "vehicle_class": "small", **kwargs}
+    with pytest.raises(getattr(selectors, error)) as raised:
+        selectors.fee_for_stay(**args)
+    assert (raised.value.status, raised.value.code, raised.value.field) == (400, "invalid", field)
+
+
+def test_fee_for_stay_without_a_tariff_is_no_tariff(city):
+    from apps.lots.selectors import NoTariff, fee_for_stay
+
+    with pytest.raises(NoTariff) as raised:
+        fee_for_stay(lot=LotFactory(tariff=None), entry=_at(17, 10), exit=_at(17, 11), vehicle_class="small")
+    assert (raised.value.status, raised.value.code) == (409, "no_tariff")
+
+
+def test_a_stored_tariff_the_engine_refuses_is_409_invalid_tariff(api_client, lot):
+    # Saved past Tariff.save's check (a bulk update): the quote says so instead of failing.
+    Tariff.objects.filter(pk=lot.tariff_id).update(rules={"small": {"bands": "none"}})
+    error = _error(_quote(api_client, entry="2026-03-17T10:00:00+08:00", exit="2026-03-17T11:00:00+08:00"),
+                   409, "invalid_tariff", "lot")
+    assert "small.bands" in error["message"]

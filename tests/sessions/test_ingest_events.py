@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -227,3 +228,128 @@ def test_get_is_not_allowed(api_client):
     response = api_client.get("/api/v1/ingest/events")
     assert response.status_code in (401, 405)
     assert "error" in response.json()
+
+
+# -- times outside what can be stored or priced ------------------------------------------------------
+
+def _with_time(lot, value, plate="苏B12345"):
+    raw = entry_event(lot, plate)
+    raw["occurred_at"] = value
+    return raw
+
+
+@pytest.mark.parametrize("value", [
+    "0001-01-01T00:00:00+08:00",  # no UTC equivalent (year 0)
+    "9999-12-31T20:00:00-08:00",  # no UTC equivalent (year 10000)
+    "0001-01-01T08:00:00+08:00",
+    "1400-05-01T08:00:00+08:00",
+    "1990-01-01T08:00:00+08:00",
+])
+def test_a_time_outside_the_accepted_window_is_invalid_time_and_the_others_go_on(post, lot, value):
+    body = post(_with_time(lot, value), entry_event(lot, "苏B54321"))
+    assert [r["status"] for r in body["results"]] == ["rejected", "accepted"]
+    error = body["results"][0]["error"]
+    assert (error["code"], error["details"]["field"]) == ("invalid_time", "occurred_at")
+    assert list(ParkingSession.objects.values_list("plate", flat=True)) == ["苏B54321"]
+
+
+def test_an_event_older_than_the_maximum_age_is_refused(post, lot):
+    from apps.sessions.events import INGEST_MAX_AGE
+
+    now = timezone.now()
+    late = post(entry_event(lot, "苏B12345", at=now - INGEST_MAX_AGE - timedelta(minutes=1)))
+    error = _only_error(late)
+    assert (error["code"], error["details"]["max_age_days"]) == ("invalid_time", 30)
+    assert post(entry_event(lot, "苏B12345", at=now - INGEST_MAX_AGE + timedelta(minutes=1)))["accepted"] == 1
+
+
+def test_clock_skew_tells_the_server_time_in_local_time(post, lot):
+    error = _only_error(post(entry_event(lot, "苏B12345", at=timezone.now() + timedelta(hours=1))))
+    server_time = error["details"]["server_time"]
+    assert server_time.endswith("+08:00")
+    assert abs((datetime.fromisoformat(server_time) - timezone.now()).total_seconds()) < 60
+
+
+# -- control characters ------------------------------------------------------------------------------
+
+@pytest.fixture
+def post_raw(api_client, issued):
+    """Post events encoded with every non-ASCII character escaped (so lone surrogates can be sent)."""
+    device, secret = issued
+
+    def send(*events):
+        response = signed_post(api_client, device, secret, json.dumps({"events": list(events)}).encode())
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    return send
+
+
+CONTROL_CHARACTER_CASES = [
+    ({"event_id": "a\x00b"}, "event_id"),
+    ({"lot_code": "\x00"}, "lot_code"),
+    ({"gate": "a\u0000b"}, "gate"),
+    ({"image_ref": "cap\x7f"}, "image_ref"),
+    ({"ticket_id": "T\x01"}, "ticket_id"),
+    ({"berth_code": "B\x1f"}, "berth_code"),
+    ({"plate": "苏B12345\x00"}, "plate"),
+    ({"plate_color": "blue\x00"}, "plate_color"),
+    ({"occurred_at": "2026-03-17T10:00:00\x00+08:00"}, "occurred_at"),
+    ({"gate": "\ud800"}, "gate"),  # a lone surrogate: neither PostgreSQL nor a UTF-8 response can carry it
+    ({"gate": "东门\x85"}, "gate"),  # C1
+    ({"vendor": {"note": ["ok", "a\x00"]}}, "vendor.note[1]"),
+    ({"a\x00b": 1}, "a\\x00b"),
+]
+
+
+@pytest.mark.parametrize(("change", "field"), CONTROL_CHARACTER_CASES)
+def test_control_characters_in_any_string_are_invalid_event_naming_the_field(post_raw, lot, change, field):
+    good = entry_event(lot, "苏B54321")
+    body = post_raw({**entry_event(lot, "苏B12345"), **change}, good)
+    assert [r["status"] for r in body["results"]] == ["rejected", "accepted"]
+    error = body["results"][0]["error"]
+    assert (error["code"], error["details"]["field"]) == ("invalid_event", field)
+    assert list(IngestEvent.objects.values_list("event_id", flat=True)) == [good["event_id"]]
+
+
+def test_an_event_id_with_control_characters_is_not_echoed(post_raw, lot):
+    body = post_raw(entry_event(lot, "苏B12345", event_id="a\x00b"), entry_event(lot, "苏B12345", event_id="\udc80"))
+    assert [r["event_id"] for r in body["results"]] == [None, None]
+
+
+def test_ordinary_text_in_extra_fields_is_kept(post, lot):
+    raw = entry_event(lot, "苏B12345", gate="东门 2号岗", vendor={"camera": {"id": "C-1", "angles": [1, 2]}})
+    assert post(raw)["accepted"] == 1
+    assert IngestEvent.objects.get().payload["vendor"] == {"camera": {"id": "C-1", "angles": [1, 2]}}
+
+
+def test_an_event_nested_too_deep_is_refused(post, lot):
+    from apps.sessions.events import NESTING_MAX
+
+    deep: object = "x"
+    for _ in range(NESTING_MAX):
+        deep = [deep]
+    error = _only_error(post(entry_event(lot, "苏B12345", vendor=deep)))
+    assert error["code"] == "invalid_event"
+    assert error["details"]["field"].startswith("vendor[0]")
+
+
+@pytest.mark.postgres
+def test_postgresql_stores_or_refuses_every_event_of_a_hostile_batch(post_raw, lot):
+    """On PostgreSQL a NUL in text or JSONB, a time before year 1 in UTC, or an amount past 32 bits
+    used to fail the whole batch with a 500 (and keep failing on every retry)."""
+    good = entry_event(lot, "苏B54321")
+    hostile = [{**entry_event(lot, "苏B12345"), **change} for change, _field in CONTROL_CHARACTER_CASES]
+    hostile += [_with_time(lot, "1400-05-01T08:00:00+08:00", "苏B11111"),
+                _with_time(lot, "0001-01-01T00:00:00+08:00", "苏B22222")]
+    body = post_raw(*hostile, good)
+    assert body["rejected"] == len(hostile) and body["accepted"] == 1
+    assert list(IngestEvent.objects.values_list("event_id", flat=True)) == [good["event_id"]]
+
+
+def test_a_body_nested_deeper_than_the_parser_goes_is_invalid_json(api_client, issued):
+    device, secret = issued
+    raw = b'{"events": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}"
+    response = signed_post(api_client, device, secret, raw)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"

@@ -89,6 +89,56 @@ def test_an_older_snapshot_arriving_late_is_ignored():
     assert _free(lot) == 39
 
 
+def test_the_lot_keeps_the_time_of_the_snapshot_its_count_stands_on():
+    lot = _lot(total_berths=100, free_berths=100)
+    _record([lot], entry_event(lot, "苏B10001", at=at(9)))
+    lot.refresh_from_db()
+    assert lot.snapshot_at is None
+    _record([lot], event(lot, "lot_status", at=at(10), free_berths=40))
+    lot.refresh_from_db()
+    assert lot.snapshot_at == at(10)
+    _record([lot], event(lot, "lot_status", at=at(9), free_berths=7))  # late and older: ignored
+    lot.refresh_from_db()
+    assert (lot.snapshot_at, lot.free_berths) == (at(10), 40)
+    _record([lot], event(lot, "lot_status", at=at(11), free_berths=20), entry_event(lot, "苏B10002", at=at(12)))
+    lot.refresh_from_db()
+    assert (lot.snapshot_at, lot.free_berths) == (at(11), 19)
+
+
+def test_deciding_what_moves_the_count_never_reads_the_event_log():
+    """The newest snapshot's time is on the lot row (read under its lock), not a MAX over every
+    lot_status event the lot ever sent."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    lot = _lot(total_berths=100, free_berths=100)
+    device = DeviceFactory.issue(lots=[lot])[0]
+    events_record(device=device, events=[event(lot, "lot_status", at=at(9), free_berths=50)], now=NOW)
+    with CaptureQueriesContext(connection) as queries:
+        events_record(device=device, events=[event(lot, "lot_status", at=at(10), free_berths=40),
+                                             entry_event(lot, "苏B10001", at=at(10, 5))], now=NOW)
+    reads = [q["sql"] for q in queries.captured_queries
+             if q["sql"].lstrip().upper().startswith("SELECT") and "ingestevent" in q["sql"].lower()]
+    assert not [sql for sql in reads if "MAX(" in sql.upper()]
+    assert _free(lot) == 39
+
+
+def test_lots_with_snapshots_before_the_upgrade_get_their_snapshot_time():
+    """The migration that added ParkingLot.snapshot_at fills it from the event log."""
+    import importlib
+
+    from django.apps import apps
+
+    backfill = importlib.import_module("apps.sessions.migrations.0002_lot_snapshot_at").backfill_snapshot_at
+    lot, quiet = _lot(total_berths=100, free_berths=100), _lot()
+    _record([lot], event(lot, "lot_status", at=at(9), free_berths=50), event(lot, "lot_status", at=at(10),
+                                                                              free_berths=40))
+    _record([quiet], entry_event(quiet, "苏B10001", at=at(9)))
+    ParkingLot.objects.update(snapshot_at=None)
+    backfill(apps, None)
+    assert dict(ParkingLot.objects.values_list("pk", "snapshot_at")) == {lot.pk: at(10), quiet.pk: None}
+
+
 def test_the_latest_snapshot_in_a_batch_wins_and_later_moves_apply():
     lot = _lot(total_berths=100, free_berths=100)
     _record([lot],

@@ -39,3 +39,13 @@ def test_body_and_responses_are_spec_shaped(operation):
     for status in ("400", "401", "413"):
         assert op["responses"][status]["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/Error"}
+
+
+def test_the_limits_and_their_codes_are_documented(operation):
+    schema, op = operation
+    assert "超过 1000 个事件或 1 MiB 为 413 batch_too_large" in op["description"]
+    assert "events 为空为 400 invalid_batch" in op["description"]
+    event = schema["components"]["schemas"]["IngestEventRequest"]["properties"]
+    assert "30 天以上拒收（invalid_time）" in event["occurred_at"]["description"]
+    result = schema["components"]["schemas"]["IngestResult"]["properties"]
+    assert "控制字符" in result["error"]["description"]

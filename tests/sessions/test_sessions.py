@@ -3,7 +3,7 @@ events, ticket-only vehicles. Through ``events_record`` with a fixed clock."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -13,7 +13,7 @@ from apps.sessions import release
 from apps.sessions.models import Arrears, ParkingSession
 from apps.sessions.services import events_record
 from tests.factories import DeviceFactory, LotFactory, TariffFactory
-from tests.factories_sessions import entry_event, exit_event
+from tests.factories_sessions import SessionFactory, entry_event, exit_event
 
 pytestmark = pytest.mark.django_db
 
@@ -248,14 +248,68 @@ def test_a_lot_without_a_tariff_charges_nothing(record, lot):
     assert _exit_session(record(exit_event(lot, "苏B12345", at=at(13))))["release_reason"] == "free"
 
 
-def test_a_stay_the_tariff_cannot_price_goes_to_review(record, lot):
+def test_a_stay_the_tariff_cannot_price_goes_to_review(record, lot, caplog):
+    """The entry is known but our data can't price the stay: the barrier opens, nothing is charged by
+    guess, and the session waits in review for staff (release_reason "review": SPEC's only reason
+    that says so)."""
     small_only = TariffFactory(rules={"small": {"free_minutes": 0, "bands": []}})
     ParkingLot.objects.filter(pk=lot.pk).update(tariff=small_only)
     record(entry_event(lot, "苏B12345", vehicle_class="large", at=at(10)))
     session = _exit_session(record(exit_event(lot, "苏B12345", at=at(11))))
     assert (session["release"], session["release_reason"], session["entry_at"]) == (True, "review",
                                                                                     at(10).isoformat())
+    assert (session["amount_fen"], session["due_fen"]) == (0, 0)
+    stored = ParkingSession.objects.get()
+    assert (stored.state, stored.closed_at, stored.exit_at) == (State.REVIEW, at(11), at(11))
+    assert not Arrears.objects.exists()
     assert _free(lot) == 50
+    assert any("vehicle_class" in record.getMessage() for record in caplog.records if record.levelname == "WARNING")
+
+
+def test_a_stored_tariff_the_engine_refuses_sends_the_exit_to_review(record, lot):
+    from apps.lots.models import Tariff
+
+    record(entry_event(lot, "苏B12345", at=at(10)))
+    Tariff.objects.filter(pk=lot.tariff_id).update(rules={"small": {"bands": "none"}})  # past Tariff.save
+    session = _exit_session(record(exit_event(lot, "苏B12345", at=at(11))))
+    assert (session["release"], session["release_reason"], session["amount_fen"]) == (True, "review", 0)
+    assert ParkingSession.objects.get().state == State.REVIEW
+
+
+def test_a_stay_longer_than_a_year_is_not_priced_by_guess(record, lot):
+    from apps.lots.selectors import MAX_PRICED_STAY
+
+    SessionFactory(lot=lot, plate="苏B12345", entry_at=NOW - MAX_PRICED_STAY - timedelta(minutes=1))
+    SessionFactory(lot=lot, plate="苏B54321", entry_at=NOW - MAX_PRICED_STAY + timedelta(hours=1))
+    long_stay, year = (_exit_session(record(exit_event(lot, plate, at=NOW))) for plate in ("苏B12345", "苏B54321"))
+    assert (long_stay["release"], long_stay["release_reason"], long_stay["amount_fen"]) == (True, "review", 0)
+    assert ParkingSession.objects.get(plate="苏B12345").state == State.REVIEW
+    assert (year["release"], year["release_reason"]) == (False, "unpaid") and year["amount_fen"] > 0
+
+
+def test_an_amount_past_the_money_columns_is_not_stored(record, lot):
+    """An absurd tariff must not fail the batch (PostgreSQL: integer out of range) nor bill it."""
+    from apps.lots.selectors import MAX_AMOUNT_FEN
+
+    absurd = TariffFactory(rules={"small": {"free_minutes": 0, "bands": [
+        {"start": "00:00", "end": "24:00", "ladder": [{"after_minutes": 0, "unit_minutes": 1, "unit_fen": 10**9}]}]}})
+    ParkingLot.objects.filter(pk=lot.pk).update(tariff=absurd)
+    record(entry_event(lot, "苏B12345", at=at(10)), entry_event(lot, "苏B54321", at=at(10)))
+    body = record(exit_event(lot, "苏B12345", at=at(10, 3)), exit_event(lot, "苏B54321", at=at(10, 2)))
+    too_much, most = (result["session"] for result in body["results"])
+    assert 3 * 10**9 > MAX_AMOUNT_FEN >= 2 * 10**9
+    assert (too_much["release"], too_much["release_reason"], too_much["amount_fen"]) == (True, "review", 0)
+    assert (most["release_reason"], most["amount_fen"]) == ("unpaid", 2 * 10**9)
+    assert ParkingSession.objects.get(plate="苏B54321").amount_fen == 2 * 10**9
+
+
+def test_an_exit_is_priced_as_the_quote_prices_it(record, lot, api_client):
+    FreeWindow.objects.create(name="午间免费", starts_at=at(12), ends_at=at(13), lot=lot)
+    record(entry_event(lot, "苏B12345", at=at(9, 40)))
+    session = _exit_session(record(exit_event(lot, "苏B12345", at=at(13, 50))))
+    quote = api_client.get("/api/v1/fees/quote", {"lot": lot.code, "entry": at(9, 40).isoformat(),
+                                                  "exit": at(13, 50).isoformat()}).json()
+    assert session["amount_fen"] == quote["amount_fen"] > 0
 
 
 def test_sessions_are_per_lot(device, lot):
@@ -301,8 +355,7 @@ def test_hooks_for_later_features_answer_no_for_now():
 
 
 def test_free_windows_for_many_lots_match_the_one_lot_selector(city):
-    from apps.lots.selectors import free_windows_for
-    from apps.sessions.selectors import free_windows_by_lot
+    from apps.lots.selectors import free_windows_by_lot, free_windows_for
 
     lx, bh = LotFactory(region=city["320213"]), LotFactory(region=city["320211"])
     lx2 = LotFactory(region=city["320213"])
@@ -313,6 +366,11 @@ def test_free_windows_for_many_lots_match_the_one_lot_selector(city):
     FreeWindow.objects.create(name="范围外", starts_at=at(1), ends_at=at(2))
     start, end = at(7), at(13)
     batched = free_windows_by_lot(lots=[lx, bh, lx2], start=start, end=end)
+    assert batched == {
+        lx.pk: [(at(8), at(9)), (at(9), at(10)), (at(11), at(12))],
+        bh.pk: [(at(8), at(9)), (at(10), at(11))],
+        lx2.pk: [(at(8), at(9)), (at(9), at(10))],
+    }
     for lot in (lx, bh, lx2):
-        assert batched[lot.pk] == free_windows_for(lot=lot, start=start, end=end)
-    assert [len(batched[lot.pk]) for lot in (lx, bh, lx2)] == [3, 2, 2]
+        assert free_windows_for(lot=lot, start=start, end=end) == batched[lot.pk]
+    assert free_windows_by_lot(lots=[], start=start, end=end) == {}

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import time
 
 import pytest
+from cryptography.fernet import Fernet
 from django.test import RequestFactory
 
 from apps.sessions import signing
@@ -96,6 +98,42 @@ def test_unknown_key(api_client, lot, issued):
     assert "WXP-HMAC-SHA256" in signed_post(api_client, device, secret, _body(lot),
                                              access_key="AKX").headers["WWW-Authenticate"]
     assert SECRET not in json.dumps(body)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("access_key", ["AK\x00", "AK 1", "钥匙", "A" * 33])
+def test_a_key_of_the_wrong_shape_is_unknown_without_asking_the_database(api_client, lot, issued, access_key,
+                                                                        django_assert_num_queries):
+    device, secret = issued
+    with django_assert_num_queries(0):
+        response = signed_post(api_client, device, secret, _body(lot), headers={"X-Access-Key": access_key})
+    _error(response, 401, "unknown_key")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_nul_in_the_access_key_is_unknown_key_on_postgresql(api_client, lot, issued):
+    device, secret = issued
+    _error(signed_post(api_client, device, secret, _body(lot), headers={"X-Access-Key": device.access_key + "\x00"}),
+           401, "unknown_key")
+
+
+@pytest.mark.django_db
+def test_a_secret_that_no_longer_decrypts_is_unknown_key_and_logged_once(api_client, lot, issued, settings, caplog):
+    """The key derived from SECRET_KEY / DEVICE_SECRET_KEY changed: the device must be re-issued."""
+    device, secret = issued
+    settings.DEVICE_SECRET_FERNET_KEY = Fernet.generate_key()
+    with caplog.at_level(logging.INFO):
+        response = signed_post(api_client, device, secret, _body(lot))
+    body = _error(response, 401, "unknown_key")
+    assert "重新签发" in body["error"]["message"]
+    assert response.headers["WWW-Authenticate"].startswith("WXP-HMAC-SHA256")
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert errors[0].name == "apps.sessions.auth"
+    assert device.access_key in errors[0].getMessage()
+    assert secret not in errors[0].getMessage() and secret not in json.dumps(body)
+    assert not IngestEvent.objects.exists()
 
 
 @pytest.mark.django_db
@@ -243,11 +281,14 @@ def test_batch_must_be_1_to_1000_events(api_client, lot, issued, body):
 
 
 @pytest.mark.django_db
-def test_batch_over_1000_events(api_client, lot, issued):
+def test_batch_over_1000_events_is_too_large(api_client, lot, issued):
+    """SPEC §3.2 "1–1000 events, at most 1 MiB (else 413 batch_too_large)": the "else" covers both."""
     device, secret = issued
     events = [entry_event(lot, "苏B12345", event_id=f"e{i}") for i in range(1001)]
-    _error(signed_post(api_client, device, secret, {"events": events}), 400, "invalid_batch")
+    body = _error(signed_post(api_client, device, secret, {"events": events}), 413, "batch_too_large")
+    assert body["error"]["details"]["max_events"] == 1000
     assert not IngestEvent.objects.exists()
+    assert signed_post(api_client, device, secret, {"events": events[:1000]}).status_code == 200
 
 
 @pytest.mark.redis

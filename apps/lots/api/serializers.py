@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC
 
 from django.utils import translation
 from django.utils.dateparse import parse_datetime
@@ -12,14 +12,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import LOT_CODE_VALIDATOR, ParkingLot
+from ..selectors import StayNotPriceable, stay_check
 from ..tariff_text import describe_rules_in
 from .filters import REGION_CODE_RE
 
 PUBLIC_STATUSES = ("open", "full", "closed", "offline")
 VEHICLE_CLASSES = ("small", "large")
-# A quote is for a stay someone is planning or checking; a year is far past any real one and keeps
-# a request from asking the engine to walk centuries of bands.
-MAX_QUOTE_STAY = timedelta(days=366)
 
 TARIFF_SCHEMA = {
     "type": "object",
@@ -111,6 +109,7 @@ class AwareDateTimeField(serializers.DateTimeField):
     default_error_messages = {
         "invalid": _("时间格式应为 ISO 8601，如 2026-03-17T09:42:44+08:00"),
         "naive_datetime": _("时间须带时区偏移，如 +08:00"),
+        "out_of_range": _("时间超出可表示的范围"),
     }
 
     def to_internal_value(self, value):
@@ -126,6 +125,10 @@ class AwareDateTimeField(serializers.DateTimeField):
             self.fail("invalid")
         if parsed.tzinfo is None or parsed.utcoffset() is None:
             self.fail("naive_datetime")
+        try:
+            parsed.astimezone(UTC)  # 0001-01-01T00:00+08:00 has no UTC equivalent to compute or store
+        except OverflowError:
+            raise serializers.ValidationError(self.error_messages["out_of_range"], code="invalid") from None
         return parsed
 
 
@@ -145,11 +148,17 @@ class QuoteQuerySerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
     def validate(self, attrs):
-        if attrs["exit"] < attrs["entry"]:
-            raise serializers.ValidationError({"exit": [_("离场时间不能早于入场时间")]})
-        if attrs["exit"] - attrs["entry"] > MAX_QUOTE_STAY:
-            raise serializers.ValidationError({"exit": [_("停车时长不能超过 366 天")]})
+        # The pricing's own rule, checked before the lot is looked up (a bad stay is 400 whatever the lot).
+        try:
+            stay_check(entry=attrs["entry"], exit=attrs["exit"])
+        except StayNotPriceable as exc:
+            raise quote_input_error(exc) from exc
         return attrs
+
+
+def quote_input_error(exc: StayNotPriceable) -> serializers.ValidationError:
+    """A stay the pricing refuses, answered like any other bad quote parameter ("exit: …")."""
+    return serializers.ValidationError({exc.field or "entry": [exc.message]})
 
 
 class QuoteSerializer(serializers.Serializer):

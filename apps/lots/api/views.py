@@ -14,10 +14,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.api.exceptions import error_responses
-from apps.common.errors import Conflict, NotFound
+from apps.common.errors import NotFound
 
-from .. import fees
-from ..selectors import free_windows_for, lots_nearest, map_geojson, public_lots
+from ..models import LOT_CODE_VALIDATOR
+from ..selectors import StayNotPriceable, fee_for_stay, lots_nearest, map_geojson, public_lots
 from .filters import LotFilter, NearestLotFilter
 from .serializers import (
     LotDetailSerializer,
@@ -27,9 +27,11 @@ from .serializers import (
     NearestQuerySerializer,
     QuoteQuerySerializer,
     QuoteSerializer,
+    quote_input_error,
 )
 
 TAGS = ["public"]
+LOT_CODE_RE = LOT_CODE_VALIDATOR.regex
 
 
 class PublicAPIMixin:
@@ -66,7 +68,8 @@ class LotDetailView(PublicAPIMixin, generics.RetrieveAPIView):
 
     def get_object(self):
         code = self.kwargs["code"].strip().upper()
-        lot = public_lots().filter(code=code).first()
+        # Only a well-formed code is looked up: PostgreSQL refuses a NUL in a query with an error.
+        lot = public_lots().filter(code=code).first() if LOT_CODE_RE.fullmatch(code) else None
         if lot is None:
             raise NotFound(_("未找到停车场 %(code)s") % {"code": code}, details={"code": code})
         return lot
@@ -160,7 +163,9 @@ class MapLotsGeoJSONView(PublicAPIMixin, APIView):
     tags=TAGS,
     summary="停车费试算",
     description="按停车场的收费标准（SPEC §6）和适用的免费时段计算一次停车的费用。"
-                "时间须带时区偏移；停车场未登记收费标准时返回 409 no_tariff。",
+                "时间须带时区偏移（否则 400 naive_datetime），停车时长不超过 366 天；"
+                "收费标准没有该车型的规则为 400 invalid（details.field = vehicle_class）；"
+                "停车场未登记收费标准时返回 409 no_tariff，金额超出可记录范围时 409 amount_out_of_range。",
     parameters=[QuoteQuerySerializer],
     responses={200: QuoteSerializer, **error_responses(400, 404, 409)},
     examples=[OpenApiExample("一小时", value={"amount_fen": 600}, response_only=True)],
@@ -173,15 +178,9 @@ class FeeQuoteView(PublicAPIMixin, APIView):
         lot = public_lots().filter(code=data["lot"]).first()
         if lot is None:
             raise NotFound(_("未找到停车场 %(code)s") % {"code": data["lot"]}, field="lot")
-        if lot.tariff is None:
-            raise Conflict(_("该停车场未登记收费标准，无法试算"), code="no_tariff", field="lot")
         try:
-            amount = fees.compute_fee(
-                lot.tariff.rules, vehicle_class=data["vehicle_class"], entry=data["entry"], exit=data["exit"],
-                new_energy=data["new_energy"],
-                free_windows=free_windows_for(lot=lot, start=data["entry"], end=data["exit"]),
-            )
-        except fees.FeeInputError as exc:
-            # The one input the serializer cannot judge: a tariff without rules for this class.
-            raise serializers.ValidationError({exc.field: [exc.problem]}) from exc
+            amount = fee_for_stay(lot=lot, entry=data["entry"], exit=data["exit"],
+                                  vehicle_class=data["vehicle_class"], new_energy=data["new_energy"])
+        except StayNotPriceable as exc:
+            raise quote_input_error(exc) from exc
         return Response(QuoteSerializer({"amount_fen": amount}).data)

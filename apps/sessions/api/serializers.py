@@ -1,8 +1,10 @@
 """The ingest request and response (SPEC §3.2): reading the signed body, and the schema's shapes.
 
 The body is parsed here from the exact bytes that were signed, not through DRF's parsers, so that
-a malformed body is ``invalid_json`` and a batch of the wrong size ``invalid_batch``. Events are
-checked one by one by the service: their errors go into their own RESULT.
+a malformed body is ``invalid_json``, a batch without events ``invalid_batch`` and one of more than
+``INGEST_MAX_EVENTS`` events 413 ``batch_too_large`` (SPEC §3.2: "1–1000 events, at most 1 MiB (else
+413)" — the "else" covers both limits). Events are checked one by one by the service: their errors
+go into their own RESULT.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from rest_framework import serializers
 from apps.common.api.exceptions import ErrorInfoSerializer
 
 from ..errors import BatchTooLarge, InvalidBatch, InvalidJson
+from ..events import INGEST_MAX_AGE
 from ..models import EventType, PlateColor, VehicleClass
 
 
@@ -43,13 +46,19 @@ def parse_batch(body: bytes) -> list:
         payload = json.loads(body.decode("utf-8"), parse_constant=_no_constants)
     except ValueError as exc:  # also UnicodeDecodeError
         raise InvalidJson(_("请求体不是有效的 JSON：%(error)s") % {"error": exc})
+    except RecursionError:
+        # A megabyte of "[[[[…" is valid JSON nested deeper than the parser goes.
+        raise InvalidJson(_("请求体嵌套层数过多"))
     if not isinstance(payload, dict):
         raise InvalidBatch(_("请求体应为 JSON 对象 {\"events\": [...]}"), field="events")
     events = payload.get("events")
     limit = settings.INGEST_MAX_EVENTS
-    if not isinstance(events, list) or not 1 <= len(events) <= limit:
+    if not isinstance(events, list) or not events:
         raise InvalidBatch(_("events 应为含 1–%(max)d 个事件的数组") % {"max": limit}, field="events",
                            details={"max_events": limit})
+    if len(events) > limit:
+        raise BatchTooLarge(_("一批最多 %(max)d 个事件，本批 %(count)d 个") % {"max": limit, "count": len(events)},
+                            field="events", details={"max_events": limit})
     return events
 
 
@@ -59,7 +68,9 @@ _EVENT_FIELDS = {
     "event_id": serializers.CharField(max_length=64, help_text="发送方编号，同一停车场内唯一；重复即为重复事件"),
     "type": serializers.ChoiceField(choices=EventType.choices),
     "lot_code": serializers.CharField(max_length=32),
-    "occurred_at": serializers.DateTimeField(help_text="ISO 8601，必须带时区偏移；晚于平台时间 5 分钟以上拒收"),
+    "occurred_at": serializers.DateTimeField(help_text=(
+        "ISO 8601，必须带时区偏移；晚于平台时间 5 分钟以上拒收（clock_skew），"
+        f"早于平台时间 {INGEST_MAX_AGE.days} 天以上拒收（invalid_time）")),
     "plate": serializers.CharField(required=False, allow_null=True, help_text="entry/exit/berth_*；无牌车为 null"),
     "plate_color": serializers.ChoiceField(choices=PlateColor.choices, required=False, allow_null=True),
     "ticket_id": serializers.CharField(required=False, max_length=64, help_text="无牌车的纸质或二维码票号"),
@@ -86,15 +97,16 @@ _SESSION_FIELDS = {
 _RESULT_FIELDS = {
     "event_id": serializers.CharField(allow_null=True, help_text="无法识别 event_id 的事件为 null"),
     "status": serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"]),
-    "error": ErrorInfoSerializer(required=False, help_text="仅 rejected：code 如 lot_not_allowed、clock_skew、"
-                                                          "invalid_plate、invalid_time、invalid_event、unknown_berth"),
+    "error": ErrorInfoSerializer(required=False, help_text=(
+        "仅 rejected：code 如 lot_not_allowed、clock_skew、invalid_plate、invalid_time、invalid_event、"
+        "unknown_berth；任何字符串字段（含字段名）含控制字符即为 invalid_event，details.field 指明字段")),
     "session": inline_serializer("IngestSession", _SESSION_FIELDS, required=False, allow_null=True,
                                  help_text="仅 exit"),
 }
 
 BATCH_REQUEST = inline_serializer("IngestBatch", {
     "events": inline_serializer("IngestEvent", _EVENT_FIELDS, many=True,
-                                help_text="1–1000 个事件，请求体不超过 1 MiB"),
+                                help_text="1–1000 个事件（超过 1000 个为 413 batch_too_large），请求体不超过 1 MiB"),
 })
 
 BATCH_RESPONSE = inline_serializer("IngestBatchResult", {

@@ -45,9 +45,11 @@ class IngestEventsView(APIView):
         operation_id="ingest_events",
         summary="上报事件（停车场系统 → 平台）",
         description=(
-            "SPEC §3.2。签名见 SPEC §3.1：401 unknown_key / stale_request / replayed_request / bad_signature。"
-            "请求体 {\"events\": [...]}，1–1000 个事件、不超过 1 MiB（否则 413 batch_too_large）；"
-            "非 JSON 为 400 invalid_json，events 个数不对为 400 invalid_batch。"
+            "SPEC §3.2。签名见 SPEC §3.1：401 unknown_key / stale_request / replayed_request / bad_signature"
+            "（平台无法再解密设备密钥时亦为 unknown_key，须重新签发）。"
+            "请求体 {\"events\": [...]}，1–1000 个事件、不超过 1 MiB：超过 1000 个事件或 1 MiB 为 "
+            "413 batch_too_large（details.max_events / max_bytes）；"
+            "非 JSON 为 400 invalid_json，缺少 events 或 events 为空为 400 invalid_batch。"
             "每个事件一个结果（accepted / duplicate / rejected），单个事件出错不影响其他事件；"
             "未授权或不存在的停车场按事件拒收，code 为 lot_not_allowed。exit 的结果带 session。"
         ),
