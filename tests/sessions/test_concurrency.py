@@ -15,7 +15,7 @@ from django.utils import timezone
 from apps.lots.models import ParkingLot
 from apps.sessions.models import IngestEvent, ParkingSession
 from tests.factories import DeviceFactory, LotFactory
-from tests.factories_sessions import entry_event, exit_event, signed_post
+from tests.factories_sessions import entry_event, event, exit_event, signed_post
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -74,9 +74,9 @@ def test_devices_posting_at_once_never_make_counts_drift():
                 previous = [f"苏{letter}{round_ - 1:02d}{i:03d}" for i in range(0, 20, 2)]  # half leave
                 events += [exit_event(lots[i % 2], p) for i, p in zip(range(0, 20, 2), previous, strict=True)]
             batches.append(events)
-            for event in events:
-                lot = a if event["lot_code"] == a.code else b
-                expected[lot.pk] += -1 if event["type"] == "entry" else 1
+            for sent in events:
+                lot = a if sent["lot_code"] == a.code else b
+                expected[lot.pk] += -1 if sent["type"] == "entry" else 1
         jobs.append(_poster(device, secret, batches))
     bodies = [body for bodies in _run_together(jobs) for body in bodies]
     assert sum(body["rejected"] for body in bodies) == 0
@@ -111,3 +111,26 @@ def test_one_plate_entering_from_several_gates_at_once_has_one_open_session():
     assert ParkingSession.objects.filter(plate="苏B12345", state="open").count() == 1
     assert ParkingSession.objects.filter(plate="苏B12345", state="superseded").count() == 3
     assert ParkingLot.objects.get(pk=lot.pk).free_berths == 99
+
+
+def test_snapshots_racing_from_several_devices_leave_the_newest_one_in_force():
+    """Each lot system's snapshot, with entries after it, races the others. Whatever order the
+    requests commit in, the count is the newest snapshot moved by what happened after it: the time
+    a count stands on is read under the lot's row lock, never stale."""
+    lot = LotFactory(total_berths=1000, free_berths=1000, tariff=None)
+    base = timezone.now() - timedelta(hours=2)
+    batches = {}
+    for k in range(12):
+        at = base + timedelta(minutes=k)
+        snapshot = event(lot, "lot_status", at=at, free_berths=500 + 10 * k)
+        entries = [entry_event(lot, f"苏B{k:02d}{i:03d}", at=at + timedelta(seconds=10 + i)) for i in range(k % 3 + 1)]
+        batches[k] = [snapshot, *entries]
+    jobs = []
+    for n in range(4):
+        device, secret = DeviceFactory.issue(lots=[lot], name=f"系统{n}")
+        jobs.append(_poster(device, secret, [batches[k] for k in range(n, 12, 4)]))  # times interleave
+    bodies = [body for bodies in _run_together(jobs) for body in bodies]
+    assert sum(body["rejected"] for body in bodies) == 0
+    lot.refresh_from_db()
+    assert lot.snapshot_at == base + timedelta(minutes=11)
+    assert lot.free_berths == 500 + 10 * 11 - (11 % 3 + 1)
