@@ -1,0 +1,46 @@
+"""``manage.py seed_demo [--lots N] [--seed S] [--if-empty]``: the demo city on an empty database."""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+
+from apps.common.errors import DomainError
+from apps.lots.demo import demo_city_seed
+
+
+class Command(BaseCommand):
+    help = _("生成确定性的无锡演示城市（区域、收费标准、经营单位、停车场、泊位、演示账号）。仅用于演示和测试。")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--lots", type=int, default=400, help=_("停车场数量（默认 400）"))
+        parser.add_argument("--seed", type=int, default=2026, help=_("随机种子：相同种子生成相同数据（默认 2026）"))
+        parser.add_argument("--if-empty", action="store_true",
+                            help=_("已有停车场时什么也不做（make run 使用）；不加此项时已有数据会报错"))
+
+    def handle(self, *args, lots: int, seed: int, if_empty: bool, **options):
+        # The demo logins share a published password: never on a production deployment.
+        if str(getattr(settings, "SETTINGS_MODULE", "")).endswith(".production"):
+            raise CommandError(_("生产环境配置下拒绝生成演示数据（演示账号使用公开密码）。"))
+        started = time.monotonic()
+        try:
+            city = demo_city_seed(lots=lots, seed=seed, if_empty=if_empty)
+        except DomainError as exc:  # a refusal, or a fixture the fee engine rejects
+            raise CommandError(exc.message)
+        if city.skipped:
+            self.stdout.write(_("已有 %(n)d 个停车场，跳过演示数据。") % {"n": city.existing_lots})
+            return
+        self.stdout.write(self.style.SUCCESS(
+            _("演示城市已生成（种子 %(seed)d，%(s).1f 秒）：%(lots)d 个停车场（其中道路泊位 %(street)d 个，"
+              "泊位 %(berths)d 个），医院 %(hospitals)d 个，新建经营单位 %(operators)d 个，收费标准 %(tariffs)d 个，"
+              "免费时段 %(windows)d 个。") % {
+                "seed": seed, "s": time.monotonic() - started, "lots": city.lots, "street": city.on_street_lots,
+                "berths": city.berths, "hospitals": city.hospitals, "operators": city.operators,
+                "tariffs": city.tariffs, "windows": city.free_windows}))
+        self.stdout.write(_("演示账号（仅供演示，切勿用于生产环境）："))
+        for login in city.logins:
+            password = login.password if login.password is not None else _("（已存在，未修改）")
+            self.stdout.write(f"  {login.username:<10} {password:<16} {login.scope}")
