@@ -1,0 +1,143 @@
+"""``python -m bench [ingest|push|map ...]`` — run the benchmarks and update docs/benchmarks.md.
+
+Needs PostgreSQL and Redis on 127.0.0.1 (``DATABASE_URL`` / ``REDIS_URL``, see ``bench.env``).
+Stops by itself: every phase is bounded, and the whole run is cut off after ``--time-limit``
+seconds; the server and client processes it started are stopped on the way out, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import signal
+import sys
+import time
+
+from .env import (
+    DEFAULT_REDIS_URL,
+    SETTINGS_MODULE,
+    BenchError,
+    bench_database_url,
+    require_loopback,
+)
+
+BENCHMARKS = ("ingest", "push", "map")
+
+
+class _Stop(BaseException):
+    """SIGTERM or the time limit: unwind through every ``finally`` so child processes are stopped."""
+
+
+def _raise_stop(signum, _frame):
+    raise _Stop(signal.Signals(signum).name)
+
+
+def _check_services(database_url: str, redis_url: str) -> None:
+    import psycopg
+    import redis
+
+    try:
+        psycopg.connect(database_url.replace("postgres://", "postgresql://", 1).rsplit("/", 1)[0] + "/postgres",
+                        connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        raise BenchError(f"PostgreSQL is not answering ({exc}); the benchmarks need it (DATABASE_URL)") from exc
+    try:
+        redis.Redis.from_url(redis_url, socket_connect_timeout=5).ping()
+    except redis.RedisError as exc:
+        raise BenchError(f"Redis is not answering ({exc}); the benchmarks need it (REDIS_URL)") from exc
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description="Wuxi Parking benchmarks")
+    parser.add_argument("benchmarks", nargs="*", metavar="{ingest,push,map}", help="which to run (default: all)")
+    parser.add_argument("--keep-db", action="store_true", help="reuse the benchmark database if it is seeded")
+    parser.add_argument("--lots", type=int, default=5000, help="demo lots to seed (map and push)")
+    parser.add_argument("--ingest-lots", type=int, default=20, help="lots fed by the ingest benchmark")
+    parser.add_argument("--batches", type=int, default=16, help="batches of 100 per ingest lot")
+    parser.add_argument("--clients", type=int, default=1000, help="WebSocket clients")
+    parser.add_argument("--samples", type=int, default=30, help="push samples")
+    parser.add_argument("--requests", type=int, default=50, help="warm map requests")
+    parser.add_argument("--servers", type=int, default=2, help="daphne processes")
+    parser.add_argument("--per-server", type=int, default=2, help="ingest client workers per server process")
+    parser.add_argument("--no-doc", action="store_true", help="do not update docs/benchmarks.md")
+    parser.add_argument("--time-limit", type=int, default=3600, help="stop everything after this many seconds")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.benchmarks) - set(BENCHMARKS))
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)} (choose from {', '.join(BENCHMARKS)})")
+    selected = [name for name in BENCHMARKS if name in (args.benchmarks or BENCHMARKS)]
+
+    database_url, note = bench_database_url(os.environ.get("DATABASE_URL"))
+    redis_url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+    try:
+        require_loopback(database_url)
+        require_loopback(redis_url)
+        _check_services(database_url, redis_url)
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    if note:
+        print(f"bench: {note}")
+    os.environ.update({"DATABASE_URL": database_url, "REDIS_URL": redis_url, "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
+                       "DEBUG": "false", "LOG_LEVEL": "WARNING"})
+    # The benchmark's own servers decrypt the device secrets this process issues: any stable key will do.
+    os.environ.setdefault("SECRET_KEY", "bench-only-key-never-used-for-anything-real")
+    os.environ.setdefault("DEVICE_SECRET_KEY", "bench-only-device-key-never-used-for-anything-real")
+
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGALRM, _raise_stop)
+    signal.alarm(args.time_limit)
+
+    import django
+
+    django.setup()
+    from . import ingest, push, report
+    from . import map as map_bench
+    from .env import BenchEnv, Servers, machine_notes, prepare
+
+    env = BenchEnv.from_settings(database_url=database_url, redis_url=redis_url)
+    needs_city = any(name in selected for name in ("map", "push"))
+    started = time.monotonic()
+    results: dict = {}
+    try:
+        prepare(env, lots=args.lots if needs_city else 200, recreate=not args.keep_db, say=_say)
+        with Servers(env, count=args.servers) as servers:
+            _say(f"servers: daphne on ports {', '.join(map(str, servers.ports))}")
+            if "map" in selected:
+                results["map"] = map_bench.run(env, servers, requests=args.requests, say=_say)
+            if "ingest" in selected:
+                results["ingest"] = ingest.run(env, servers, lots=args.ingest_lots, batches_per_lot=args.batches,
+                                               per_server=args.per_server, say=_say)
+            if "push" in selected:
+                results["push"] = push.run(env, servers, clients=args.clients, samples=args.samples, say=_say)
+        notes = machine_notes(env)
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    except (_Stop, KeyboardInterrupt) as exc:
+        print(f"bench: stopped ({exc or 'interrupted'}); server processes were shut down", file=sys.stderr)
+        return 130
+    finally:
+        signal.alarm(0)
+    raw = env.log_dir / "results.json"
+    raw.write_text(json.dumps({name: {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+                               for name, result in results.items()}, indent=1))
+    print()
+    print(report.table(results))
+    for name, result in results.items():
+        print(f"{name} CPU: {report.cpu_line(result.cpu)}")
+    print(f"raw figures: {raw.relative_to(report.REPO)}")
+    print(f"\n({time.monotonic() - started:.0f} s)")
+    if not args.no_doc:
+        print(f"updated {report.update_doc(results, notes).relative_to(report.REPO)}")
+    return 0
+
+
+def _say(line: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,10 @@
+"""Settings for the benchmark servers: production settings (DEBUG off, Redis channel layer and cache),
+with their own Redis key prefixes so a benchmark sharing a Redis server with a running demo never
+reads the demo's cache nor pushes into its map's WebSocket group."""
+
+from bench.env import REDIS_PREFIX
+from wuxi_parking.settings.production import *  # noqa: F403
+from wuxi_parking.settings.production import CACHES, CHANNEL_LAYERS
+
+CACHES["default"]["KEY_PREFIX"] = REDIS_PREFIX
+CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = REDIS_PREFIX
