@@ -18,6 +18,7 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"wxp-test-{uuid.uuid4().hex[:8]}"},
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 10}],
+                       "prefix": f"wxp-test-{uuid.uuid4().hex[:8]}"},
         }
     }
