@@ -8,6 +8,7 @@ below it; an operator scope sees that operator's rows; staff without a scope see
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import models
@@ -37,6 +38,16 @@ NO_SCOPE = Scope()
 CITY_SCOPE = Scope(city_wide=True)
 
 
+# Who decides a member of staff's scope: the regions app (which holds StaffScope) registers it,
+# so this module needs no import of any app.
+_staff_scope_resolver: Callable[[object], Scope] | None = None
+
+
+def register_staff_scope_resolver(resolver: Callable[[object], Scope]) -> None:
+    global _staff_scope_resolver
+    _staff_scope_resolver = resolver
+
+
 def scope_of(user) -> Scope:
     """What ``user`` may see. Cached on the user object for the request."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
@@ -46,10 +57,10 @@ def scope_of(user) -> Scope:
         return cached
     if user.is_superuser:
         scope = CITY_SCOPE
+    elif _staff_scope_resolver is None:
+        raise RuntimeError("no staff scope resolver registered (the regions app registers it when ready)")
     else:
-        from apps.regions.selectors import scope_for_staff
-
-        scope = scope_for_staff(user)
+        scope = _staff_scope_resolver(user)
     user._wxp_scope = scope
     return scope
 
