@@ -8,21 +8,9 @@ from django.contrib.auth import get_user_model
 from apps.lots.models import Device, ParkingLot, Tariff
 from apps.regions.models import Operator, Region
 from apps.regions.validators import CREDIT_CODE_CHARSET, credit_code_check_char
+from tests.spec_tariffs import CORE
 
-CORE_ARTERIAL_RULES = {
-    "small": {
-        "free_minutes": 30,
-        "bands": [
-            {"start": "07:00", "end": "09:00", "ladder": [{"after_minutes": 0, "unit_minutes": 30, "unit_fen": 500}]},
-            {"start": "09:00", "end": "17:00", "ladder": [{"after_minutes": 0, "unit_minutes": 30, "unit_fen": 300},
-                                                         {"after_minutes": 60, "unit_minutes": 30, "unit_fen": 400}]},
-            {"start": "17:00", "end": "20:00", "ladder": [{"after_minutes": 0, "unit_minutes": 30, "unit_fen": 500}],
-             "cap_fen": 2000},
-        ],
-        "new_energy": {"free_minutes": 120, "discount_percent": 50},
-    },
-    "large": {"same_as": "small", "multiplier": 2},
-}
+CORE_ARTERIAL_RULES = CORE
 
 
 def make_credit_code(n: int) -> str:
