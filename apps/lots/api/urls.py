@@ -3,7 +3,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import views
+from . import staff, views
 
 urlpatterns = [
     path("lots/", views.LotListView.as_view(), name="lot-list"),
@@ -14,4 +14,6 @@ urlpatterns = [
     path("lots/<str:code>/", views.LotDetailView.as_view(), name="lot-detail"),
     path("map/lots.geojson", views.MapLotsGeoJSONView.as_view(), name="map-lots-geojson"),
     path("fees/quote", views.FeeQuoteView.as_view(), name="fee-quote"),
+    path("staff/lots/", staff.StaffLotListView.as_view(), name="staff-lot-list"),
+    path("staff/lots/<str:code>/", staff.StaffLotDetailView.as_view(), name="staff-lot-detail"),
 ]
