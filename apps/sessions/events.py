@@ -43,6 +43,14 @@ NESTING_MAX = 8
 SESSION_TYPES = frozenset({EventType.ENTRY, EventType.EXIT})
 BERTH_TYPES = frozenset({EventType.BERTH_OCCUPIED, EventType.BERTH_VACANT})
 NEW_ENERGY_COLORS = frozenset({PlateColor.GREEN, PlateColor.YELLOW_GREEN})
+# ``Choices.values`` builds a new list on every read; parse_event checks each event against these.
+_TYPES = frozenset(EventType.values)
+_PLATE_COLORS = frozenset(PlateColor.values)
+_VEHICLE_CLASSES = frozenset(VehicleClass.values)
+
+
+def _one_of(value: object, choices: frozenset[str]) -> bool:
+    return isinstance(value, str) and value in choices  # a list or dict sent as the value is not hashable
 
 
 @dataclass
@@ -109,6 +117,8 @@ def check_characters(raw: dict) -> None:
     """Refuse a control character or lone surrogate in any string of an event, names included, and
     nesting deeper than ``NESTING_MAX`` (``invalid_event`` naming the field). Checked before any
     field is read: the event is stored whole."""
+    if _flat_and_clean(raw):
+        return  # the common event: nothing to name, so the walk below is not needed
     pending: deque[tuple[object, str, int]] = deque([(raw, "", 0)])
     while pending:
         value, path, depth = pending.popleft()  # in document order, so the first bad field is named
@@ -128,6 +138,17 @@ def check_characters(raw: dict) -> None:
             if _BAD_CHARACTERS.search(key):
                 raise _invalid(name, _("字段名 %(field)s 含有控制字符") % {"field": name})
             pending.append((item, name, depth + 1))
+
+
+def _flat_and_clean(raw: dict) -> bool:
+    """No nested value, and no control character in any name or string: one search over them all."""
+    texts = list(raw)
+    for value in raw.values():
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, dict | list):
+            return False
+    return not _BAD_CHARACTERS.search("".join(texts))
 
 
 def _string(raw: dict, name: str, *, max_length: int, required: bool = False) -> str:
@@ -179,7 +200,7 @@ def parse_event(raw: object, *, index: int, now: datetime, max_future_s: int) ->
     check_characters(raw)
     event_id = _string(raw, "event_id", max_length=EVENT_ID_MAX, required=True)
     kind = raw.get("type")
-    if kind not in EventType.values:
+    if not _one_of(kind, _TYPES):
         raise _invalid("type", _("type 应为 %(types)s 之一") % {"types": "、".join(EventType.values)})
     lot_code = _string(raw, "lot_code", max_length=CODE_MAX, required=True).strip().upper()  # codes are [A-Z0-9-]
     occurred_at = parse_time(raw.get("occurred_at"))
@@ -204,7 +225,7 @@ def parse_event(raw: object, *, index: int, now: datetime, max_future_s: int) ->
         event.ticket_id = _string(raw, "ticket_id", max_length=TICKET_ID_MAX)
         color = raw.get("plate_color")
         if color not in (None, ""):
-            if color not in PlateColor.values:
+            if not _one_of(color, _PLATE_COLORS):
                 raise _invalid("plate_color", _("plate_color 应为 %(colors)s 之一") % {
                     "colors": "、".join(PlateColor.values)})
             event.plate_color = color
@@ -214,7 +235,7 @@ def parse_event(raw: object, *, index: int, now: datetime, max_future_s: int) ->
             raise _invalid("plate", _("无车牌时须提供 ticket_id"))
         vehicle_class = raw.get("vehicle_class")
         if vehicle_class not in (None, ""):
-            if vehicle_class not in VehicleClass.values:
+            if not _one_of(vehicle_class, _VEHICLE_CLASSES):
                 raise _invalid("vehicle_class", _("vehicle_class 应为 small 或 large"))
             event.vehicle_class = vehicle_class
     if kind == EventType.LOT_STATUS:

@@ -8,8 +8,9 @@
    key was issued for; an unknown lot code is refused the same way (``lot_not_allowed``): a key
    can't have been issued for a lot that does not exist. Berth codes must exist in their lot.
 3. The events are inserted in one statement that the unique (lot, event_id) constraint filters;
-   reading them back tells this request's rows from rows stored before (duplicates). The database
-   decides, so two requests racing with the same event store it once.
+   the rows it returns (PostgreSQL) or reading them back (elsewhere) tell this request's rows from
+   rows stored before (duplicates). The database decides, so two requests racing with the same
+   event store it once.
 4. New events are applied in the order they happened (then in batch order): sessions open and
    close in memory, berth readings are debounced, snapshots are noted; then sessions, arrears,
    berths and event links are written in bulk.
@@ -47,7 +48,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -60,7 +61,7 @@ from apps.lots.models import Device, ParkingLot
 from apps.realtime.publish import publish_lots_after_commit
 
 from . import occupancy, release, selectors
-from .bulk import update_rows
+from .bulk import insert_new_rows, insert_objects, update_rows, update_values
 from .errors import LotNotAllowed, UnknownBerth
 from .events import BERTH_TYPES, SESSION_TYPES, Event, event_id_of, parse_event, vehicle_keys
 from .models import Arrears, EventType, IngestEvent, ParkingSession, VehicleClass
@@ -70,6 +71,8 @@ logger = logging.getLogger(__name__)
 State = ParkingSession.State
 Reason = ParkingSession.ReleaseReason
 
+# An ingest row as ``claim`` inserts it (by attname).
+_EVENT_FIELDS = ["lot_id", "event_id", "type", "occurred_at", "received_at", "device_id", "batch", "plate", "payload"]
 _SESSION_FIELDS = ["berth", "vehicle_class", "new_energy", "entry_at", "exit_at", "closed_at", "amount_fen",
                    "paid_fen", "due_fen", "state", "release_reason", "entry_event_id", "exit_event_id",
                    "updated_at"]
@@ -194,18 +197,43 @@ class _Recorder:
         if not first:
             return [], repeats, []
         token = uuid.uuid4()
+        rows = [(e.lot.pk, e.event_id, e.type, e.occurred_at, self.now, self.device.pk, token, e.plate, e.payload)
+                for e in first.values()]
+        if connection.vendor == "postgresql":
+            new, earlier = self._insert_returning(first, rows)
+        else:
+            new, earlier = self._insert_then_read(first, rows, token)
+        return new, repeats, earlier
+
+    @staticmethod
+    def _insert_returning(first: dict[tuple[int, str], Event], rows: list[tuple]):
+        """PostgreSQL: the insert itself names the rows it stored; only the others are read back,
+        for the session an earlier delivery is linked to."""
+        stored = insert_new_rows(IngestEvent, _EVENT_FIELDS, rows, unique=["lot", "event_id"],
+                                 returning=["id", "lot", "event_id"])
+        new = [(first[(lot_id, event_id)], pk) for pk, lot_id, event_id in stored]
+        missing = first.keys() - {(lot_id, event_id) for _pk, lot_id, event_id in stored}
+        earlier: list[tuple[Event, int | None]] = []
+        if missing:
+            for lot_id, event_id, session_id in IngestEvent.objects.filter(
+                    lot_id__in={k[0] for k in missing}, event_id__in={k[1] for k in missing},
+            ).values_list("lot_id", "event_id", "session_id"):
+                if (lot_id, event_id) in missing:
+                    earlier.append((first[(lot_id, event_id)], session_id))
+        return new, earlier
+
+    @staticmethod
+    def _insert_then_read(first: dict[tuple[int, str], Event], rows: list[tuple], token: uuid.UUID):
+        """Elsewhere (SQLite): insert what the constraint lets through, then read every row back;
+        the request's own ``batch`` token tells its new rows from those stored before."""
         IngestEvent.objects.bulk_create(
-            [IngestEvent(lot_id=e.lot.pk, event_id=e.event_id, type=e.type, occurred_at=e.occurred_at,
-                         received_at=self.now, device_id=self.device.pk, batch=token, plate=e.plate,
-                         payload=e.payload) for e in first.values()],
-            ignore_conflicts=True,
-        )
-        rows = IngestEvent.objects.filter(
+            [IngestEvent(**dict(zip(_EVENT_FIELDS, row, strict=True))) for row in rows], ignore_conflicts=True)
+        stored = IngestEvent.objects.filter(
             lot_id__in={k[0] for k in first}, event_id__in={k[1] for k in first},
         ).values_list("pk", "lot_id", "event_id", "batch", "session_id")
         new: list[tuple[Event, int]] = []
         earlier: list[tuple[Event, int | None]] = []
-        for pk, lot_id, event_id, batch, session_id in rows:
+        for pk, lot_id, event_id, batch, session_id in stored:
             event = first.get((lot_id, event_id))
             if event is None:
                 continue
@@ -213,7 +241,7 @@ class _Recorder:
                 new.append((event, pk))
             else:
                 earlier.append((event, session_id))
-        return new, repeats, earlier
+        return new, earlier
 
     # -- the batch -----------------------------------------------------------------------------
     def run(self, parsed: list[Event]) -> None:
@@ -522,12 +550,13 @@ class _SessionBook:
             for session in self.changed.values():
                 session.updated_at = self.now
             update_rows(ParkingSession, list(self.changed.values()), _SESSION_FIELDS)
-        if self.created:
+        if self.created and connection.vendor == "postgresql":
+            insert_objects(ParkingSession, self.created)
+        elif self.created:
             ParkingSession.objects.bulk_create(self.created)
         if self.arrears:
             Arrears.objects.bulk_create([
                 Arrears(session=s, plate=s.plate, lot_id=s.lot_id, amount_fen=s.due_fen, created_at=self.now)
                 for s in self.arrears
             ])
-        links = [IngestEvent(pk=row_ids[index], session_id=session.pk) for index, session in self.links.items()]
-        update_rows(IngestEvent, links, ["session"])
+        update_values(IngestEvent, ["session"], [(row_ids[index], session.pk) for index, session in self.links.items()])
