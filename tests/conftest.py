@@ -101,3 +101,16 @@ def staff_factory(db, city):
         return user
 
     return make
+
+
+@pytest.fixture
+def officer(staff_factory):
+    """A 梁溪 (320213) officer: the usual side of the cross-region tests."""
+    return staff_factory("region", "320213")
+
+
+@pytest.fixture
+def logged_in(client, officer):
+    """The Django test client logged in as ``officer``."""
+    client.force_login(officer)
+    return client

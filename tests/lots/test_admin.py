@@ -24,17 +24,6 @@ LX, BH = "320213", "320211"
 LOT_ADD = "admin:lots_parkinglot_add"
 
 
-@pytest.fixture
-def officer(staff_factory):
-    return staff_factory("region", LX)
-
-
-@pytest.fixture
-def logged_in(client, officer):
-    client.force_login(officer)
-    return client
-
-
 def lot_data(city, **overrides):
     data = {
         "code": "LX-0100", "name": "南禅寺停车场", "address": "无锡市梁溪区南长街", "region": city[LX].pk,

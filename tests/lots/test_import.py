@@ -54,17 +54,6 @@ def xlsx_bytes(rows, headers=HEADERS) -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture
-def officer(staff_factory):
-    return staff_factory("region", LX)
-
-
-@pytest.fixture
-def logged_in(client, officer):
-    client.force_login(officer)
-    return client
-
-
 def upload(client, data: bytes, name: str, region):
     return client.post(reverse(IMPORT_URL), {"region": region.pk, "file": SimpleUploadedFile(name, data)})
 

@@ -13,17 +13,6 @@ pytestmark = pytest.mark.django_db
 LX = "320213"
 
 
-@pytest.fixture
-def officer(staff_factory):
-    return staff_factory("region", LX)
-
-
-@pytest.fixture
-def logged_in(client, officer):
-    client.force_login(officer)
-    return client
-
-
 def form_errors(response) -> dict:
     return response.context["adminform"].form.errors
 
