@@ -165,50 +165,49 @@ def _bands_en(bands: list, scale) -> list[str]:
     return out
 
 
-def _ladder_zh(ladder: list, scale) -> str:
+def _ladder_steps(ladder: list, scale):
+    """The ladder as the words walk it, whatever the language: ``(part, start, end, unit_minutes,
+    fen)`` per step, ``part`` being "only", "first", "middle" or "last" ("last" with end None)."""
     if len(ladder) == 1:
-        return _price_zh(ladder[0]["unit_minutes"], ladder[0]["unit_fen"] * scale)
-    bits = []
+        yield "only", 0, None, ladder[0]["unit_minutes"], ladder[0]["unit_fen"] * scale
+        return
     for i, step in enumerate(ladder):
-        fen = step["unit_fen"] * scale
-        start = step["after_minutes"]
-        if i == 0:
-            span = ladder[1]["after_minutes"]
-            head = "首小时" if span == 60 else f"首{_duration_zh(span)}"
-            if step["unit_minutes"] == span:  # one unit covers it: "首2小时2元"
-                bits.append(head + (_yuan(fen) if fen else "免费"))
-            else:
-                bits.append(head + _price_zh(step["unit_minutes"], fen))
-        elif i == len(ladder) - 1:
+        part = "first" if i == 0 else "last" if i == len(ladder) - 1 else "middle"
+        end = ladder[i + 1]["after_minutes"] if part != "last" else None
+        yield part, step["after_minutes"], end, step["unit_minutes"], step["unit_fen"] * scale
+
+
+def _ladder_zh(ladder: list, scale) -> str:
+    bits = []
+    for part, start, end, unit, fen in _ladder_steps(ladder, scale):
+        if part == "only":
+            return _price_zh(unit, fen)
+        if part == "first":
+            head = "首小时" if end == 60 else f"首{_duration_zh(end)}"
+            # One unit covering the first step reads "首2小时2元".
+            bits.append(head + ((_yuan(fen) if fen else "免费") if unit == end else _price_zh(unit, fen)))
+        elif part == "last":
             lead = "之后" if len(ladder) == 2 else f"{_duration_zh(start)}后"
-            bits.append(lead + _price_zh(step["unit_minutes"], fen))
+            bits.append(lead + _price_zh(unit, fen))
         else:
-            end = ladder[i + 1]["after_minutes"]
             span = f"{start // 60}至{end // 60}小时" if start % 60 == 0 and end % 60 == 0 else f"{start}至{end}分钟"
-            bits.append(span + _price_zh(step["unit_minutes"], fen))
+            bits.append(span + _price_zh(unit, fen))
     return "，".join(bits)
 
 
 def _ladder_en(ladder: list, scale) -> str:
-    if len(ladder) == 1:
-        return _price_en(ladder[0]["unit_minutes"], ladder[0]["unit_fen"] * scale)
     bits = []
-    for i, step in enumerate(ladder):
-        fen = step["unit_fen"] * scale
-        start = step["after_minutes"]
-        if i == 0:
-            span = ladder[1]["after_minutes"]
-            head = "first hour" if span == 60 else f"first {_duration_en(span)}"
-            if step["unit_minutes"] == span:
-                bits.append(f"{head} {_yuan_en(fen) if fen else 'free'}")
-            else:
-                bits.append(f"{head} {_price_en(step['unit_minutes'], fen)}")
-        elif i == len(ladder) - 1:
-            bits.append(f"after {_duration_en(start)} {_price_en(step['unit_minutes'], fen)}")
+    for part, start, end, unit, fen in _ladder_steps(ladder, scale):
+        if part == "only":
+            return _price_en(unit, fen)
+        if part == "first":
+            head = "first hour" if end == 60 else f"first {_duration_en(end)}"
+            bits.append(f"{head} {(_yuan_en(fen) if fen else 'free') if unit == end else _price_en(unit, fen)}")
+        elif part == "last":
+            bits.append(f"after {_duration_en(start)} {_price_en(unit, fen)}")
         else:
-            end = ladder[i + 1]["after_minutes"]
             span = f"hours {start // 60}–{end // 60}" if start % 60 == 0 and end % 60 == 0 else f"{start}–{end} min"
-            bits.append(f"{span} {_price_en(step['unit_minutes'], fen)}")
+            bits.append(f"{span} {_price_en(unit, fen)}")
     return ", ".join(bits)
 
 
