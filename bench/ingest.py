@@ -32,11 +32,11 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from apps.common import plates
+from apps.demo.simulation import PlateGenerator, Vehicle
 from apps.lots.models import ParkingLot
 from apps.lots.services import device_issue
 from apps.sessions.models import IngestEvent, ParkingSession
 from apps.sessions.signing import signed_headers
-from apps.sessions.simulation import PlateGenerator, Vehicle
 
 from .env import BenchEnv, BenchError, CpuMeter, Servers
 

@@ -31,9 +31,9 @@ import httpx
 from channels.layers import get_channel_layer
 from django.utils import timezone
 
+from apps.demo.simulation import PlateGenerator
 from apps.lots.services import device_issue
 from apps.sessions.signing import signed_headers
-from apps.sessions.simulation import PlateGenerator
 
 from .env import REPO, BenchEnv, BenchError, CpuMeter, Servers, stop_process
 from .ingest import PATH, bench_lots

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apps.sessions.apps.ParkingSessionsConfig",
     "apps.realtime",
     "apps.analytics",
+    "apps.demo",  # the demo city's commands; its guard refuses them under production settings
 ]
 
 MIDDLEWARE = [

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
 from apps.common.errors import DomainError
-from apps.lots.demo import demo_city_seed
+from apps.demo.guard import refuse_production
+from apps.demo.seed import demo_city_seed
 
 
 class Command(BaseCommand):
@@ -22,9 +22,7 @@ class Command(BaseCommand):
                             help=_("已有停车场时什么也不做（make run 使用）；不加此项时已有数据会报错"))
 
     def handle(self, *args, lots: int, seed: int, if_empty: bool, **options):
-        # The demo logins share a published password: never on a production deployment.
-        if str(getattr(settings, "SETTINGS_MODULE", "")).endswith(".production"):
-            raise CommandError(_("生产环境配置下拒绝生成演示数据（演示账号使用公开密码）。"))
+        refuse_production()
         started = time.monotonic()
         try:
             city = demo_city_seed(lots=lots, seed=seed, if_empty=if_empty)

@@ -1,6 +1,6 @@
 """Drive the platform like a city's lot systems would: signed batches through the real ingest API.
 
-The model (who parks where and when, plates, outages) is ``apps.sessions.simulation``; this command
+The model (who parks where and when, plates, outages) is ``apps.demo.simulation``; this command
 only picks the lots, gets each simulated lot system its credentials, runs the clock and does the
 HTTP. It never writes events to the database itself: everything goes through
 ``POST /api/v1/ingest/events`` (SPEC §3), so what the map shows is what the API accepted.
@@ -30,12 +30,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from apps.berths.models import Berth
+from apps.demo.guard import refuse_production
+from apps.demo.simulation import CityModel, Dispatcher, LotSpec, ParkedCar, Vehicle
 from apps.lots.credentials import decrypt_secret
 from apps.lots.models import Device, ParkingLot
 from apps.lots.services import device_issue, device_rotate_secret
 from apps.sessions.models import ParkingSession
 from apps.sessions.signing import signed_headers
-from apps.sessions.simulation import CityModel, Dispatcher, LotSpec, ParkedCar, Vehicle
 
 INGEST_PATH = "/api/v1/ingest/events"
 DEVICE_PREFIX = "模拟器 "
@@ -80,6 +81,7 @@ class Command(BaseCommand):
                             help=_("作息时钟倍速（60 = 一分钟走完一小时；事件时间仍为真实时间）"))
 
     def handle(self, *args, rate, lots, url, seed, duration, speed, **options):
+        refuse_production()
         lots = DEFAULT_MAX_LOTS if lots is None else lots
         if rate <= 0 or speed <= 0 or lots <= 0:
             raise CommandError(_("--rate、--speed 和 --lots 须为正数"))

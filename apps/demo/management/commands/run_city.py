@@ -14,6 +14,8 @@ import urllib.request
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.demo.guard import refuse_production
+
 
 class Command(BaseCommand):
     help = "运行演示城市：服务器 + 定时任务 + 模拟器 / run the demo city: server, scheduler and simulator"
@@ -26,6 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--startup-timeout", type=float, default=60.0)
 
     def handle(self, *args, host, port, rate, no_simulator, startup_timeout, **options):
+        refuse_production()
         base = f"http://{host}:{port}"
         manage = [sys.executable, "manage.py"]
         children: list[tuple[str, subprocess.Popen]] = []

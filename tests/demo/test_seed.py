@@ -16,10 +16,11 @@ from django.test import override_settings
 from apps.berths.models import Berth
 from apps.common.errors import DomainError
 from apps.common.geo import distance_m, in_wuxi
+from apps.demo.operators import OPERATORS, organisation_code
+from apps.demo.places import CLUSTERS, LAKE_TAI, LANDMARKS, LI_LAKE, REGIONS, in_polygon, in_water
+from apps.demo.plan import DEMO_CLOCK, plan_city
+from apps.demo.seed import DEMO_PASSWORD, TARIFF_FIXTURE
 from apps.lots import fees
-from apps.lots.demo import DEMO_CLOCK, DEMO_PASSWORD, TARIFF_FIXTURE, plan_city
-from apps.lots.demo.operators import OPERATORS, organisation_code
-from apps.lots.demo.places import CLUSTERS, LAKE_TAI, LANDMARKS, LI_LAKE, REGIONS, in_polygon, in_water
 from apps.lots.models import FreeWindow, ParkingLot, Tariff
 from apps.regions.models import Operator, Region, StaffScope
 from apps.regions.services import WUXI_REGIONS
@@ -228,7 +229,7 @@ def test_seeds_regions_and_demo_labelled_free_windows():
 
 @pytest.mark.django_db
 def test_a_broken_tariff_fixture_is_refused_and_nothing_is_saved(tmp_path):
-    from apps.lots.demo import DemoCityError, demo_city_seed
+    from apps.demo.seed import DemoCityError, demo_city_seed
 
     broken = tmp_path / "tariffs.json"
     broken.write_text(TARIFF_FIXTURE.read_text(encoding="utf-8").replace('"unit_minutes": 30', '"unit_minutes": 0', 1),

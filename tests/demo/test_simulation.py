@@ -1,4 +1,4 @@
-"""The city simulator's model (apps/sessions/simulation.py): plates, days, capacity, outboxes.
+"""The city simulator's model (apps/demo/simulation.py): plates, days, capacity, outboxes.
 
 Pure tests: a fake clock steps the model; no database, no network.
 """
@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from apps.common import plates
-from apps.sessions.simulation import (
+from apps.demo.simulation import (
     MAX_BATCH,
     PROFILES,
     SHANGHAI,

@@ -15,11 +15,11 @@ from typing import Final
 
 from apps.common.geo import in_wuxi
 from apps.lots.fees import SHANGHAI
-from apps.sessions.simulation import profile_for, target_occupancy
 
 from . import names
 from .operators import operator_for
 from .places import CLUSTERS, LANDMARKS, REGIONS, Cluster, Landmark, in_water
+from .simulation import profile_for, target_occupancy
 
 __all__ = ["DEMO_CLOCK", "BerthPlan", "LotPlan", "plan_city"]
 
