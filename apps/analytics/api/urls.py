@@ -1,4 +1,4 @@
-"""Open data for the city data platform (SPEC §5), mounted at /api/v1/open/."""
+"""Open data for the city data platform (SPEC §5), mounted at /api/v1/open/ by wuxi_parking.audiences.public."""
 
 from django.urls import path
 

@@ -1,9 +1,9 @@
-"""Public read API (SPEC §4), mounted at /api/v1/."""
+"""Public read API (SPEC §4), mounted at /api/v1/ by wuxi_parking.audiences.public."""
 
 from django.urls import path
 from django.views.generic import RedirectView
 
-from . import staff, views
+from . import views
 
 urlpatterns = [
     path("lots/", views.LotListView.as_view(), name="lot-list"),
@@ -14,6 +14,4 @@ urlpatterns = [
     path("lots/<str:code>/", views.LotDetailView.as_view(), name="lot-detail"),
     path("map/lots.geojson", views.MapLotsGeoJSONView.as_view(), name="map-lots-geojson"),
     path("fees/quote", views.FeeQuoteView.as_view(), name="fee-quote"),
-    path("staff/lots/", staff.StaffLotListView.as_view(), name="staff-lot-list"),
-    path("staff/lots/<str:code>/", staff.StaffLotDetailView.as_view(), name="staff-lot-detail"),
 ]

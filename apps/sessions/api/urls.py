@@ -1,3 +1,5 @@
+"""Signed ingest from lot systems (SPEC §3), mounted at /api/v1/ingest/ by wuxi_parking.audiences.ingest."""
+
 from django.urls import path
 
 from .views import IngestEventsView

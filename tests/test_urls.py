@@ -1,0 +1,142 @@
+"""wuxi_parking/urls.py and wuxi_parking/audiences: one URL module per audience, every path and name kept."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
+
+from apps.common.api.scope import IsStaff
+from apps.sessions.auth import DeviceSignatureAuthentication, IsSignedDevice
+
+# (module, mount): where each audience's routes live, as STYLE.md and SPEC fix them.
+AUDIENCES = {
+    "wuxi_parking.audiences.public": "api/v1/",
+    "wuxi_parking.audiences.citizen": "api/v1/me/",
+    "wuxi_parking.audiences.ingest": "api/v1/ingest/",
+    "wuxi_parking.audiences.staff": "api/v1/staff/",
+    "wuxi_parking.audiences.providers": "payments/notify/",
+}
+
+# Every named route with the path SPEC (or the README) gives it: moving URL modules changes neither.
+ROUTES = [
+    ("lot-list", {}, "/api/v1/lots/"),
+    ("lot-nearest", {}, "/api/v1/lots/nearest"),
+    ("lot-detail", {"code": "LX-0001"}, "/api/v1/lots/LX-0001/"),
+    ("map-lots-geojson", {}, "/api/v1/map/lots.geojson"),
+    ("fee-quote", {}, "/api/v1/fees/quote"),
+    ("open-ngsi-offstreet", {}, "/api/v1/open/ngsi-ld/OffStreetParking"),
+    ("open-ngsi-onstreet", {}, "/api/v1/open/ngsi-ld/OnStreetParking"),
+    ("open-lots-csv", {}, "/api/v1/open/lots.csv"),
+    ("ingest-events", {}, "/api/v1/ingest/events"),
+    ("staff-lot-list", {}, "/api/v1/staff/lots/"),
+    ("staff-lot-detail", {"code": "LX-0001"}, "/api/v1/staff/lots/LX-0001/"),
+    ("schema", {}, "/api/schema/"),
+    ("api-docs", {}, "/api/docs/"),
+    ("realtime:map", {}, "/map/"),
+    ("realtime:lot-navigate", {"code": "LX-0001"}, "/map/lots/LX-0001/navigate/"),
+]
+
+
+def _walk(patterns, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
+    for entry in patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, route)
+        else:
+            yield route, entry
+
+
+def _audience(module: str) -> list[tuple[str, URLPattern]]:
+    (resolver,) = [p for p in get_resolver().url_patterns
+                   if isinstance(p, URLResolver) and getattr(p.urlconf_module, "__name__", None) == module]
+    return list(_walk(resolver.url_patterns, str(resolver.pattern)))
+
+
+def _drf_view(pattern: URLPattern) -> type[APIView] | None:
+    view = getattr(pattern.callback, "cls", None)
+    return view if isinstance(view, type) and issubclass(view, APIView) else None
+
+
+@pytest.mark.parametrize(("name", "kwargs", "path"), ROUTES, ids=[name for name, _, _ in ROUTES])
+def test_every_route_keeps_its_path_and_name(name, kwargs, path):
+    assert reverse(name, kwargs=kwargs or None) == path
+    assert resolve(path).view_name == name
+
+
+@pytest.mark.parametrize(("module", "mount"), AUDIENCES.items(), ids=list(AUDIENCES))
+def test_each_audience_is_mounted_once_at_its_prefix(module, mount):
+    mounts = [str(p.pattern) for p in get_resolver().url_patterns
+              if isinstance(p, URLResolver) and getattr(p.urlconf_module, "__name__", None) == module]
+    assert mounts == [mount]
+
+
+def test_every_api_route_is_served_through_an_audience_module():
+    """No app's URLs are mounted under /api/v1/ or /payments/ directly: an audience decides who may call."""
+    stray = []
+    for entry in get_resolver().url_patterns:
+        route = str(entry.pattern)
+        if route.startswith(("api/v1/", "payments/")):
+            module = getattr(getattr(entry, "urlconf_module", None), "__name__", None)
+            if module not in AUDIENCES:
+                stray.append((route, module))
+    assert not stray
+
+
+def test_the_audiences_together_serve_every_route_they_did_before():
+    served = {route for module in AUDIENCES for route, _ in _audience(module)}
+    assert {
+        "api/v1/lots/", "api/v1/lots/nearest", "api/v1/lots/nearest/", "api/v1/lots/<str:code>/",
+        "api/v1/map/lots.geojson", "api/v1/fees/quote", "api/v1/open/ngsi-ld/OffStreetParking",
+        "api/v1/open/ngsi-ld/OnStreetParking", "api/v1/open/lots.csv", "api/v1/ingest/events",
+        "api/v1/staff/lots/", "api/v1/staff/lots/<str:code>/",
+    } <= served
+
+
+def test_public_routes_need_no_login():
+    routes = _audience("wuxi_parking.audiences.public")
+    assert routes
+    for route, pattern in routes:
+        view = _drf_view(pattern)
+        if view is None:  # the nearest/ redirect: plain Django, no authentication at all
+            continue
+        assert list(view.authentication_classes) == [], route
+        assert all(issubclass(p, AllowAny) for p in view.permission_classes), route
+
+
+def test_staff_routes_admit_only_staff():
+    routes = _audience("wuxi_parking.audiences.staff")
+    assert routes
+    for route, pattern in routes:
+        view = _drf_view(pattern)
+        assert view is not None, route
+        assert IsStaff in view.permission_classes, route
+
+
+def test_ingest_routes_admit_only_signed_devices():
+    routes = _audience("wuxi_parking.audiences.ingest")
+    assert routes
+    for route, pattern in routes:
+        view = _drf_view(pattern)
+        assert view is not None, route
+        assert list(view.authentication_classes) == [DeviceSignatureAuthentication], route
+        assert IsSignedDevice in view.permission_classes, route
+
+
+@pytest.mark.django_db
+def test_staff_routes_answer_401_with_the_error_body_without_a_login(client):
+    for route, _pattern in _audience("wuxi_parking.audiences.staff"):
+        response = client.get("/" + route.replace("<str:code>", "LX-0001"))
+        assert response.status_code == 401, route
+        assert set(response.json()["error"]) >= {"code", "message"}, route
+
+
+@pytest.mark.django_db
+def test_the_empty_audiences_answer_the_json_404_under_api(client):
+    """/api/v1/me/ is mounted but empty until citizen login lands: SPEC §1's body, not an HTML page."""
+    response = client.get("/api/v1/me/plates")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

@@ -1,0 +1,7 @@
+"""Lot systems and devices, signed with their key (SPEC §3), mounted at ``/api/v1/ingest/``."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("apps.sessions.api.urls")),
+]

@@ -1,0 +1,8 @@
+"""Public API, no login (SPEC §4 and §5), mounted at ``/api/v1/``."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("open/", include("apps.analytics.api.urls")),
+    path("", include("apps.lots.api.urls")),
+]
