@@ -26,8 +26,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## ruff, then the layer contracts in .importlinter (which app may import which).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 schema: $(STAMP)
 	DEBUG=true $(MANAGE) spectacular --validate --fail-on-warn --file var/openapi.yaml
