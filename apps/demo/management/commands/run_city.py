@@ -29,7 +29,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, rate, no_simulator, startup_timeout, **options):
         refuse_production()
-        base = f"http://{host}:{port}"
+        bind = f"[{host}]" if ":" in host and not host.startswith("[") else host  # an IPv6 literal
+        base = local_url(host, port)
         manage = [sys.executable, "manage.py"]
         children: list[tuple[str, subprocess.Popen]] = []
 
@@ -45,7 +46,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
         try:
-            children.append(("server", subprocess.Popen([*manage, "runserver", f"{host}:{port}", "--noreload"])))
+            children.append(("server", subprocess.Popen([*manage, "runserver", f"{bind}:{port}", "--noreload"])))
             self._wait_until_up(f"{base}/api/v1/lots/?page_size=1", children[0][1], startup_timeout)
             children.append(("scheduler", subprocess.Popen([*manage, "run_scheduler"])))
             if not no_simulator:
@@ -58,6 +59,9 @@ class Command(BaseCommand):
                 f"  接口文档 API docs   {base}/api/docs/\n"
                 f"  开放数据 open data  {base}/api/v1/open/lots.csv\n"
                 "Press Ctrl-C to stop.\n"))
+            if base != f"http://{bind}:{port}":
+                self.stdout.write(f"Listening on all interfaces ({bind}:{port}): from another machine use this "
+                                  "machine's address, and list it in ALLOWED_HOSTS.\n")
             while True:
                 for name, proc in children:
                     if proc.poll() is not None:
@@ -84,3 +88,14 @@ class Command(BaseCommand):
             except OSError:
                 time.sleep(0.5)
         raise CommandError(f"the server did not answer {url} within {timeout:.0f} s")
+
+
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}  # noqa: S104 (we map them away)
+
+
+def local_url(host: str, port: int) -> str:
+    """Where the simulator and the start-up check reach the server. A wildcard bind (``HOST=0.0.0.0``)
+    is reached on loopback: it is not an address to connect to, and Django's default ALLOWED_HOSTS
+    accepts loopback names only, so requests to ``http://0.0.0.0:PORT`` would be refused."""
+    host = _WILDCARDS.get(host, host).strip("[]")
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
