@@ -60,8 +60,10 @@ class Command(BaseCommand):
                 f"  开放数据 open data  {base}/api/v1/open/lots.csv\n"
                 "Press Ctrl-C to stop.\n"))
             if base != f"http://{bind}:{port}":
-                self.stdout.write(f"Listening on all interfaces ({bind}:{port}): from another machine use this "
-                                  "machine's address, and list it in ALLOWED_HOSTS.\n")
+                # Bilingual like the lines above: the demo's console speaks to both audiences.
+                self.stdout.write(f"监听所有网卡 listening on every interface ({bind}:{port}): "
+                                  "其他机器请用本机地址访问，并将其加入 ALLOWED_HOSTS / "
+                                  "from another machine use this machine's address and add it to ALLOWED_HOSTS\n")
             while True:
                 for name, proc in children:
                     if proc.poll() is not None:
