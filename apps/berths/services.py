@@ -118,8 +118,8 @@ def berths_settle(*, now: datetime) -> list[int]:
     """The periodic sweep: settle pending berth states that have held long enough, move on-street
     lots' counts, and publish the lots that changed after commit. Returns those lot ids."""
     from apps.lots.models import ParkingLot
+    from apps.lots.occupancy import free_berth_expressions, lots_write
     from apps.realtime.publish import publish_lots_after_commit
-    from apps.sessions.occupancy import free_berth_expressions, lots_write
 
     with transaction.atomic():
         lot_ids = sorted(set(pending_due(now=now).values_list("lot_id", flat=True)))

@@ -1,4 +1,7 @@
-"""Moving lots' free-berth counts (SPEC §3.3) in one UPDATE for every lot a batch touched.
+"""The live columns of lot rows (SPEC §3.3): free-berth counts, the snapshot a count stands on, heartbeats.
+
+The registry owns these writes; ingest (the sessions app) and the berth sweep (the berths app)
+call them, never the reverse. Every touched lot is written in one UPDATE a batch.
 
 The rule: a lot's count is its latest ``lot_status`` snapshot, moved by the entries and exits (and,
 on street, berth changes) that happened after it; never below 0 nor above the lot's registered
@@ -23,8 +26,8 @@ from django.db import models
 from django.db.models import Case, F, Value, When
 from django.db.models.functions import Greatest, Least
 
-from apps.lots.connectivity import heartbeat_fields
-from apps.lots.models import ParkingLot
+from .connectivity import heartbeat_fields
+from .models import Device, ParkingLot
 
 Moves = Mapping[int, Sequence[tuple[datetime, int]]]  # lot id → (when, change of free berths)
 SnapshotTimes = Mapping[int, datetime | None]  # lot id → ParkingLot.snapshot_at
@@ -112,3 +115,16 @@ def lots_write(*, free_berths: Mapping[int, models.Expression], heard_ids: Colle
     for name, value in (heartbeat_fields(now=now) if heard else {}).items():
         values[name] = value if heard.issuperset(ids) else _for_some(sorted(heard), name, value)
     ParkingLot.objects.filter(pk__in=ids).update(**values)
+
+
+def device_heard(*, device_id: int, now: datetime) -> None:
+    """Record that a device's request was accepted (``Device.last_seen_at``), never moving it back.
+
+    Every connection of one lot system posts with the same key: an UPDATE of that one device row in
+    each batch's transaction would make those batches wait for each other until each commits. So the
+    row is written only when no other batch holds it (``SKIP LOCKED``): the one that does is writing
+    a time as fresh as this one.
+    """
+    free = Device.objects.filter(pk=device_id).select_for_update(skip_locked=True).values("pk")
+    Device.objects.filter(pk__in=free).filter(
+        models.Q(last_seen_at__isnull=True) | models.Q(last_seen_at__lt=now)).update(last_seen_at=now)
