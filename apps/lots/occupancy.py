@@ -125,6 +125,7 @@ def device_heard(*, device_id: int, now: datetime) -> None:
     row is written only when no other batch holds it (``SKIP LOCKED``): the one that does is writing
     a time as fresh as this one.
     """
-    free = Device.objects.filter(pk=device_id).select_for_update(skip_locked=True).values("pk")
+    # NO KEY: rows that point at the device (events, by foreign key) must not wait for it either.
+    free = Device.objects.filter(pk=device_id).select_for_update(skip_locked=True, no_key=True).values("pk")
     Device.objects.filter(pk__in=free).filter(
         models.Q(last_seen_at__isnull=True) | models.Q(last_seen_at__lt=now)).update(last_seen_at=now)

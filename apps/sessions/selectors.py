@@ -28,7 +28,7 @@ def sessions_matching(*, lot_ids: Collection[int], plates: Collection[str], tick
         wanted |= Q(state=ParkingSession.State.REVIEW, entry_at__isnull=True, exit_at__gte=reviews_exited_after)
     found = ParkingSession.objects.filter(wanted, vehicle, lot_id__in=list(lot_ids)).order_by("pk")
     if lock:
-        found = found.select_for_update()
+        found = found.select_for_update(no_key=True)
     return list(found)
 
 

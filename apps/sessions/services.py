@@ -210,8 +210,10 @@ class _Recorder:
         live columns the batch decides from."""
         if not heard or connection.vendor != "postgresql":
             return  # elsewhere (SQLite) a writing transaction has the whole database to itself
-        for pk, snapshot_at, offline_since in (ParkingLot.objects.select_for_update().filter(pk__in=list(heard))
-                                               .order_by("pk").values_list("pk", "snapshot_at", "offline_since")):
+        # NO KEY: rows that only point at a lot (another batch's events, by foreign key) need not wait.
+        locked = (ParkingLot.objects.select_for_update(no_key=True).filter(pk__in=list(heard)).order_by("pk")
+                  .values_list("pk", "snapshot_at", "offline_since"))
+        for pk, snapshot_at, offline_since in locked:
             heard[pk].snapshot_at, heard[pk].offline_since = snapshot_at, offline_since
 
     def load_berths(self, events: list[Event]) -> None:
@@ -664,7 +666,7 @@ def _check_reason(reason: str) -> None:
 
 
 def _locked_session(session_id: int) -> ParkingSession:
-    session = ParkingSession.objects.select_for_update().filter(pk=session_id).first()
+    session = ParkingSession.objects.select_for_update(no_key=True).filter(pk=session_id).first()
     if session is None:
         raise SessionNotFound(_("停车记录不存在"), field="session_id")
     return session
@@ -731,7 +733,7 @@ def arrears_apply_payment(*, arrears_id: int, amount_fen: int, reason: str, refe
         if session_id is None:
             raise ArrearsNotFound(_("欠费记录不存在"), field="arrears_id")
         session = _locked_session(session_id)  # the order: session, then its arrears
-        arrears = Arrears.objects.select_for_update().get(pk=arrears_id)
+        arrears = Arrears.objects.select_for_update(no_key=True).get(pk=arrears_id)
         if _applied_already(session, Kind.ARREARS_PAYMENT, reference):
             return arrears
         if amount_fen > arrears.amount_fen - arrears.paid_fen:
