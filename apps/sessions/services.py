@@ -4,18 +4,22 @@
 
 1. Each event is checked on its own (``events.parse_event``); a bad one becomes a rejected RESULT
    and nothing of it is stored.
-2. The batch's lots are locked (ordered by id, so two batches never deadlock) and must be lots the
-   key was issued for; an unknown lot code is refused the same way (``lot_not_allowed``): a key
-   can't have been issued for a lot that does not exist. Berth codes must exist in their lot.
+2. The batch's lots must be lots the key was issued for; an unknown lot code is refused the same
+   way (``lot_not_allowed``): a key can't have been issued for a lot that does not exist. Berth
+   codes must exist in their lot.
 3. The events are inserted in one statement that the unique (lot, event_id) constraint filters;
    the rows it returns (PostgreSQL) or reading them back (elsewhere) tell this request's rows from
    rows stored before (duplicates). The database decides, so two requests racing with the same
-   event store it once.
-4. New events are applied in the order they happened (then in batch order): sessions open and
-   close in memory, berth readings are debounced, snapshots are noted; then sessions, arrears,
-   berths and event links are written in bulk.
-5. One UPDATE moves every touched lot's count and records the heartbeat; lots that were offline
-   close their outage. After commit the changed lots are handed to ``realtime.publish``.
+   event store it once. The release port (``release``) is asked about the batch's exits.
+4. Only now are the batch's lots locked (ordered by id, so two batches never deadlock), then the
+   sessions the batch may change (by id): steps 1–3 read nothing the lock protects, and every
+   batch sharing a lot waits for the lock until this one commits. New events are applied in the
+   order they happened (then in batch order): sessions open and close in memory, berth readings
+   are debounced, snapshots are noted; then sessions, their money entries, arrears, berths and
+   event links are written in bulk. Ingest never writes ``paid_fen``: payments own it.
+5. One UPDATE moves every touched lot's count and records the heartbeat (``apps.lots.occupancy``);
+   lots that were offline close their outage. After commit the changed lots are handed to
+   ``realtime.publish``.
 
 Late and out-of-order events (all within one lot and one plate, or ticket for unplated vehicles):
 

@@ -103,6 +103,23 @@ def test_the_same_events_racing_from_two_threads_are_stored_once():
     assert ParkingLot.objects.get(pk=lot.pk).free_berths == 450
 
 
+def test_the_same_events_racing_in_opposite_orders_neither_deadlock_nor_double():
+    """The events are inserted before the lot lock: two deliveries of one batch in opposite orders
+    must still take their rows in one order."""
+    lot = LotFactory(total_berths=500, free_berths=500, tariff=None)
+    for round_ in range(3):
+        events = [entry_event(lot, f"苏B{round_}{i:04d}") for i in range(60)]
+        jobs = []
+        for n, ordered in enumerate((events, events[::-1], events[30:] + events[:30])):
+            device, secret = DeviceFactory.issue(lots=[lot], name=f"转发{round_}-{n}")
+            jobs.append(_poster(device, secret, [ordered]))
+        bodies = [bodies[0] for bodies in _run_together(jobs)]
+        assert sum(body["accepted"] for body in bodies) == 60
+        assert sum(body["duplicates"] for body in bodies) == 120
+    assert IngestEvent.objects.count() == ParkingSession.objects.count() == 180
+    assert ParkingLot.objects.get(pk=lot.pk).free_berths == 320
+
+
 def test_one_plate_entering_from_several_gates_at_once_has_one_open_session():
     lot = LotFactory(total_berths=100, free_berths=100, tariff=None)
     now = timezone.now()
