@@ -332,12 +332,12 @@ class _Recorder:
         # The lots' snapshot times were read under their row lock: they are current.
         since = {pk: lot.snapshot_at for pk, lot in heard.items()}
         snapshots = occupancy.newer_snapshots(snapshots, since)
-        expressions = occupancy.free_berth_expressions(moves=moves, snapshots=snapshots, since=since)
-        occupancy.lots_write(free_berths=expressions, heard_ids=heard, now=self.now,
+        counts = occupancy.free_berth_counts(moves=moves, snapshots=snapshots, since=since)
+        occupancy.lots_write(free_berths=counts, heard_ids=heard, now=self.now,
                              snapshot_at={pk: snapshot.at for pk, snapshot in snapshots.items()})
         back_online = [pk for pk, lot in heard.items() if lot.offline_since is not None]
         lots_back_online(lot_ids=back_online, now=self.now)
-        publish_lots_after_commit(sorted(set(expressions) | set(back_online)))
+        publish_lots_after_commit(sorted(set(counts) | set(back_online)))
 
         self.respond(events, repeats, earlier, book)
 
