@@ -124,6 +124,21 @@ def test_the_session_admin_shows_the_version_and_its_rules(client, staff_factory
     assert "&quot;unit_fen&quot;: 500" in text or '"unit_fen": 500' in text
 
 
+def test_region_staff_see_a_sessions_ledger(client, staff_factory, city):
+    from apps.sessions.services import session_apply_payment
+
+    lot = LotFactory(region=city["320213"])
+    device = DeviceFactory.issue(lots=[lot])[0]
+    events_record(device=device, events=[entry_event(lot, "苏B12345", at=at(10))], now=NOW)
+    events_record(device=device, events=[exit_event(lot, "苏B12345", at=at(11, 30))], now=NOW)
+    session = ParkingSession.objects.get()
+    session_apply_payment(session_id=session.pk, amount_fen=600, reason="wechat", reference="ORDER-77")
+    client.force_login(staff_factory("region", "320213"))
+    page = client.get(reverse("admin:parking_sessions_parkingsession_change", args=[session.pk]))
+    assert page.status_code == 200
+    assert "ORDER-77" in page.content.decode()
+
+
 def test_the_migration_gives_existing_tariffs_their_first_version():
     from django.apps import apps
 
