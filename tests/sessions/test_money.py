@@ -192,3 +192,23 @@ def test_driving_away_from_an_unpaid_wait_owes_what_is_left_after_a_part_payment
     entry = SessionMoneyEntry.objects.get(kind="arrears")
     assert (entry.amount_fen, entry.reason) == (700, "left_without_paying")
     _assert_rebuilt(waiting)
+
+
+def test_the_migration_explains_balances_written_before_the_ledger(record, lot):
+    import importlib
+
+    from django.apps import apps
+
+    ParkingLot.objects.filter(pk=lot.pk).update(allow_pay_later=True)
+    record(entry_event(lot, "苏B12345", at=at(10)))
+    record(exit_event(lot, "苏B12345", at=at(11, 30)))
+    record(entry_event(lot, "苏B54321", at=at(10)))
+    # Balances as they stood before the ledger: written straight to the rows, no entries.
+    SessionMoneyEntry.objects.all().delete()
+    ParkingSession.objects.filter(plate="苏B54321").update(paid_fen=300)
+    Arrears.objects.update(paid_at=at(15))
+    migration = importlib.import_module("apps.sessions.migrations.0003_session_money_ledger_and_tariff_version")
+    migration.ledger_from_balances(apps, None)
+    for session in ParkingSession.objects.all():
+        _assert_rebuilt(session)
+    assert Arrears.objects.get().paid_fen == 1000
