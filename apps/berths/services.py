@@ -118,8 +118,8 @@ def berths_settle(*, now: datetime) -> list[int]:
     """The periodic sweep: settle pending berth states that have held long enough, move on-street
     lots' counts, and publish the lots that changed after commit. Returns those lot ids."""
     from apps.lots.models import ParkingLot
+    from apps.lots.occupancy import free_berth_counts, lots_write
     from apps.realtime.publish import publish_lots_after_commit
-    from apps.sessions.occupancy import free_berth_expressions, lots_write
 
     with transaction.atomic():
         lot_ids = sorted(set(pending_due(now=now).values_list("lot_id", flat=True)))
@@ -130,7 +130,7 @@ def berths_settle(*, now: datetime) -> list[int]:
         counted = {lot.pk for lot in lots if lot.kind == ParkingLot.Kind.ON_STREET}
         applied = settle_due(pending_due(now=now).filter(lot_id__in=lot_ids), now=now, counted_lot_ids=counted)
         berths_save(applied.changed)
-        expressions = free_berth_expressions(moves=applied.moves, snapshots={})
-        lots_write(free_berths=expressions, heard_ids=(), now=now)
-        publish_lots_after_commit(expressions)
-    return sorted(expressions)
+        counts = free_berth_counts(moves=applied.moves, snapshots={})
+        lots_write(free_berths=counts, heard_ids=(), now=now)
+        publish_lots_after_commit(counts)
+    return sorted(counts)

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import hashlib
+import json
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -31,7 +34,10 @@ class Tariff(models.Model):
                                help_text=_("为空表示全市通用"))
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
-    history = HistoricalRecords()
+    # The immutable copy of the rules now in force: a priced session points at it (TariffVersion).
+    version = models.ForeignKey("TariffVersion", verbose_name=_("当前版本"), null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="+", editable=False)
+    history = HistoricalRecords(excluded_fields=["version"])
 
     objects = ScopedQuerySet.as_manager()
     # City-wide tariffs (no region) are visible to every member of staff; they edit only their own.
@@ -48,12 +54,70 @@ class Tariff(models.Model):
     def save(self, *args, **kwargs):
         fees.validate_rules(self.rules)  # never store a rule set the engine would refuse
         super().save(*args, **kwargs)
+        TariffVersion.record(self)  # after: a version row needs the tariff's id
 
     def clean(self) -> None:
         try:
             fees.validate_rules(self.rules)
         except ValueError as exc:
             raise ValidationError({"rules": f"{exc}"}, code="invalid_tariff") from exc
+
+
+def rules_digest(rules) -> str:
+    """SHA-256 of the rules as canonical JSON (sorted keys, no spaces): equal rules, equal digest."""
+    text = json.dumps(rules, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class TariffVersion(models.Model):
+    """One rule set a tariff has had, never changed once written. A priced session points at the
+    version that priced it, so a dispute or an audit can reproduce the fee from ``rules`` with the
+    fee engine whatever staff changed since; ``digest`` lets anyone check the copy is the one used."""
+
+    tariff = models.ForeignKey(Tariff, verbose_name=_("收费标准"), on_delete=models.PROTECT,
+                               related_name="versions")
+    number = models.PositiveIntegerField(_("版本号"))
+    rules = models.JSONField(_("计费规则"))
+    digest = models.CharField(_("规则摘要（SHA-256）"), max_length=64)
+    created_at = models.DateTimeField(_("生效时间"), default=timezone.now)
+
+    scope_paths = ScopePaths(region="tariff__region", operator="tariff__lots__operator", through_many=True,
+                             shared="tariff__region")
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["tariff", "-number"]
+        verbose_name = _("收费标准版本")
+        verbose_name_plural = pgettext_lazy("plural", "收费标准版本")
+        constraints = [
+            models.UniqueConstraint(fields=["tariff", "number"], name="tariff_version_number_unique"),
+            models.UniqueConstraint(fields=["tariff", "digest"], name="tariff_version_digest_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tariff_id} v{self.number} ({self.digest[:12]})"
+
+    @classmethod
+    def record(cls, tariff: Tariff) -> TariffVersion:
+        """The version of ``tariff``'s current rules: the one it points at when the rules are the
+        same, else the earlier version with these exact rules, else a new one; the tariff is
+        pointed at it. Also repairs a tariff whose rules were changed past ``save`` (a bulk update)."""
+        digest = rules_digest(tariff.rules)
+        current = tariff.version if tariff.version_id is not None else None
+        if current is not None and current.digest == digest:
+            return current
+        version = cls.objects.filter(tariff=tariff, digest=digest).first()
+        if version is None:
+            latest = cls.objects.filter(tariff=tariff).aggregate(n=models.Max("number"))["n"] or 0
+            try:
+                with transaction.atomic():
+                    version = cls.objects.create(tariff=tariff, number=latest + 1, rules=tariff.rules, digest=digest)
+            except IntegrityError:  # another request recorded these rules first
+                version = cls.objects.get(tariff=tariff, digest=digest)
+        # A queryset update: no second history record, no new updated_at for an unchanged tariff.
+        Tariff.objects.filter(pk=tariff.pk).update(version=version)
+        tariff.version = version
+        return version
 
 
 class LotQuerySet(ScopedQuerySet):

@@ -4,14 +4,18 @@ operator through the lot, and read-only (the ingest and payment services are wha
 from __future__ import annotations
 
 import contextlib
+import json
 
 from django.contrib import admin
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.common import plates
 from apps.common.admin import ReadOnlyAdminMixin, ScopedAdminMixin, export_csv
 
-from .models import Arrears, IngestEvent, ParkingSession
+from .models import Arrears, IngestEvent, ParkingSession, SessionMoneyEntry
 
 
 def _yuan(fen: int) -> str:
@@ -34,6 +38,23 @@ class PlateSearchMixin:
         return super().get_search_results(request, queryset, search_term)
 
 
+class MoneyEntryInline(admin.TabularInline):
+    """The ledger that explains the session's paid and waived amounts and its arrears."""
+
+    model = SessionMoneyEntry
+    fk_name = "session"
+    fields = ("created_at", "kind", "amount_fen", "reason", "reference", "arrears")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(ParkingSession)
 class ParkingSessionAdmin(LotColumnsMixin, PlateSearchMixin, ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("plate_or_ticket", "lot", "lot_region", "entry_at", "exit_at", "state", "release_reason",
@@ -43,13 +64,17 @@ class ParkingSessionAdmin(LotColumnsMixin, PlateSearchMixin, ReadOnlyAdminMixin,
     search_fields = ("=plate", "=ticket_id", "lot__code", "lot__name")
     list_select_related = ("lot__region",)
     date_hierarchy = "entry_at"
-    readonly_fields = ("amount_fen", "paid_fen", "due_fen")
+    readonly_fields = ("amount_fen", "paid_fen", "waived_fen", "due_fen", "tariff", "tariff_version_used",
+                       "tariff_rules_used")
     fieldsets = (
         (None, {"fields": ("lot", "berth", "plate", "ticket_id", "plate_color", "vehicle_class", "new_energy")}),
         (_("时间"), {"fields": ("entry_at", "exit_at", "closed_at", "entry_event_id", "exit_event_id")}),
-        (_("费用（分）"), {"fields": ("amount_fen", "paid_fen", "due_fen")}),
+        (_("费用（分）"), {"fields": ("amount_fen", "paid_fen", "waived_fen", "due_fen")}),
+        # Which rules charged this stay: a dispute reproduces the fee from them with the fee engine.
+        (_("计费依据"), {"fields": ("tariff", "tariff_version_used", "tariff_rules_used")}),
         (_("状态"), {"fields": ("state", "release_reason", "created_at", "updated_at")}),
     )
+    inlines = (MoneyEntryInline,)
     actions = [export_csv(("lot__code", "lot__name", "plate", "ticket_id", "vehicle_class", "new_energy", "entry_at",
                            "exit_at", "state", "release_reason", "amount_fen", "paid_fen", "due_fen"),
                           filename="sessions")]
@@ -57,6 +82,20 @@ class ParkingSessionAdmin(LotColumnsMixin, PlateSearchMixin, ReadOnlyAdminMixin,
     @admin.display(description=_("车牌/票号"), ordering="plate")
     def plate_or_ticket(self, obj):
         return obj.plate or f"🎫 {obj.ticket_id}"
+
+    @admin.display(description=_("计费标准版本"))
+    def tariff_version_used(self, obj):
+        version = obj.tariff_version
+        if version is None:
+            return "—"
+        return format_html(gettext("第 {} 版，{} 起生效，规则摘要 SHA-256 {}"), version.number,
+                           f"{timezone.localtime(version.created_at):%Y-%m-%d %H:%M}", version.digest)
+
+    @admin.display(description=_("计费规则（计费时）"))
+    def tariff_rules_used(self, obj):
+        if obj.tariff_version is None:
+            return "—"
+        return format_html("<pre>{}</pre>", json.dumps(obj.tariff_version.rules, ensure_ascii=False, indent=2))
 
     @admin.display(description=_("应收"), ordering="amount_fen")
     def amount(self, obj):

@@ -11,7 +11,8 @@ class ParkingSessionsConfig(AppConfig):
         from apps.regions.models import StaffScope
         from apps.regions.services import extend_staff_permissions
 
-        # Every member of staff reads the sessions, arrears and ingest log of their own scope;
-        # only the ingest and payment services write them.
+        # Every member of staff reads the sessions, their money entries, arrears and ingest log of
+        # their own scope; only the ingest and money services write them.
         for kind in StaffScope.Kind.values:
-            extend_staff_permissions(kind, self.label, ["view_parkingsession", "view_arrears", "view_ingestevent"])
+            extend_staff_permissions(kind, self.label, ["view_parkingsession", "view_sessionmoneyentry",
+                                                        "view_arrears", "view_ingestevent"])

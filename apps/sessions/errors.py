@@ -6,7 +6,7 @@ Request-level refusals are ``DomainError`` subclasses that the API's exception h
 
 from __future__ import annotations
 
-from apps.common.errors import DomainError
+from apps.common.errors import Conflict, DomainError, NotFound
 
 
 class IngestError(DomainError):
@@ -50,3 +50,25 @@ class InvalidTime(EventRejected):
 
 class UnknownBerth(EventRejected):
     code = "unknown_berth"
+
+
+# -- session money (services.session_apply_payment and friends) ------------------------------------
+
+class InvalidAmount(DomainError):
+    code = "invalid_amount"
+
+
+class SessionNotFound(NotFound):
+    code = "session_not_found"
+
+
+class ArrearsNotFound(NotFound):
+    code = "arrears_not_found"
+
+
+class RefundExceedsPaid(Conflict):
+    code = "refund_exceeds_paid"
+
+
+class PaymentExceedsArrears(Conflict):
+    code = "payment_exceeds_arrears"

@@ -110,8 +110,15 @@ class ParkingSession(models.Model):
     exit_at = models.DateTimeField(_("出场时间"), null=True, blank=True, help_text=_("应收金额按此时刻计算"))
     closed_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
     amount_fen = models.PositiveIntegerField(_("应收（分）"), default=0)
+    # paid, waived and due change only in the sessions services, each change a SessionMoneyEntry.
     paid_fen = models.PositiveIntegerField(_("已付（分）"), default=0)
+    waived_fen = models.PositiveIntegerField(_("减免（分）"), default=0)
     due_fen = models.PositiveIntegerField(_("待付（分）"), default=0)
+    # Which rules priced the stay: the tariff and the immutable copy of its rules at that exit.
+    tariff = models.ForeignKey("lots.Tariff", verbose_name=_("计费标准"), null=True, blank=True,
+                               on_delete=models.PROTECT, related_name="+")
+    tariff_version = models.ForeignKey("lots.TariffVersion", verbose_name=_("计费标准版本"), null=True, blank=True,
+                                       on_delete=models.PROTECT, related_name="sessions")
     state = models.CharField(_("状态"), max_length=16, choices=State.choices, default=State.OPEN)
     release_reason = models.CharField(_("放行原因"), max_length=16, choices=ReleaseReason.choices, blank=True)
     entry_event_id = models.CharField(_("入场事件"), max_length=64, blank=True)
@@ -165,6 +172,8 @@ class Arrears(models.Model):
     lot = models.ForeignKey("lots.ParkingLot", verbose_name=_("停车场"), on_delete=models.PROTECT,
                             related_name="arrears")
     amount_fen = models.PositiveIntegerField(_("欠费金额（分）"))
+    # Changes only in ``services.arrears_apply_payment``, each change a SessionMoneyEntry.
+    paid_fen = models.PositiveIntegerField(_("已缴（分）"), default=0)
     created_at = models.DateTimeField(_("产生时间"))
     paid_at = models.DateTimeField(_("缴清时间"), null=True, blank=True)
 
@@ -179,3 +188,49 @@ class Arrears(models.Model):
 
     def __str__(self) -> str:
         return f"{self.plate} {self.amount_fen / 100:.2f}"
+
+
+class SessionMoneyEntry(models.Model):
+    """One change of a session's or an arrears record's money, and why: the balances are the sum of
+    these rows (``selectors.balances_from_ledger``), so each can be rebuilt from its history.
+
+    - ``payment`` / ``refund``: the session's ``paid_fen`` goes up / down;
+    - ``waiver``: what was due is forgiven by a stated rule (``reason``): ``waived_fen`` goes up;
+    - ``arrears``: what was due became the arrears record ``arrears`` (the session still names it
+      as due; the debt is collected through that record);
+    - ``arrears_payment``: the arrears record's ``paid_fen`` goes up.
+    """
+
+    class Kind(models.TextChoices):
+        PAYMENT = "payment", _("缴费")
+        REFUND = "refund", _("退款")
+        WAIVER = "waiver", _("减免")
+        ARREARS = "arrears", _("转为欠费")
+        ARREARS_PAYMENT = "arrears_payment", _("补缴欠费")
+
+    session = models.ForeignKey(ParkingSession, verbose_name=_("停车记录"), on_delete=models.PROTECT,
+                                related_name="money_entries")
+    arrears = models.ForeignKey(Arrears, verbose_name=_("欠费"), null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="money_entries")
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices)
+    amount_fen = models.PositiveIntegerField(_("金额（分）"))
+    reason = models.CharField(_("原因"), max_length=128, help_text=_("规则或来源，如预约减免、先离场后付费"))
+    reference = models.CharField(_("凭据"), max_length=128, blank=True, help_text=_("订单号、预约码等"))
+    created_at = models.DateTimeField(_("记账时间"))
+
+    objects = ScopedQuerySet.as_manager()
+    scope_paths = ScopePaths(region="session__lot__region", operator="session__lot__operator")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("费用流水")
+        verbose_name_plural = pgettext_lazy("plural", "费用流水")
+        constraints = [
+            # A payment notice delivered twice is applied once.
+            models.UniqueConstraint(fields=["session", "kind", "reference"], condition=~Q(reference=""),
+                                    name="money_entry_reference_once"),
+            models.CheckConstraint(name="money_entry_positive", condition=Q(amount_fen__gt=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount_fen}"

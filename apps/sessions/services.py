@@ -4,18 +4,22 @@
 
 1. Each event is checked on its own (``events.parse_event``); a bad one becomes a rejected RESULT
    and nothing of it is stored.
-2. The batch's lots are locked (ordered by id, so two batches never deadlock) and must be lots the
-   key was issued for; an unknown lot code is refused the same way (``lot_not_allowed``): a key
-   can't have been issued for a lot that does not exist. Berth codes must exist in their lot.
+2. The batch's lots must be lots the key was issued for; an unknown lot code is refused the same
+   way (``lot_not_allowed``): a key can't have been issued for a lot that does not exist. Berth
+   codes must exist in their lot.
 3. The events are inserted in one statement that the unique (lot, event_id) constraint filters;
    the rows it returns (PostgreSQL) or reading them back (elsewhere) tell this request's rows from
    rows stored before (duplicates). The database decides, so two requests racing with the same
-   event store it once.
-4. New events are applied in the order they happened (then in batch order): sessions open and
-   close in memory, berth readings are debounced, snapshots are noted; then sessions, arrears,
-   berths and event links are written in bulk.
-5. One UPDATE moves every touched lot's count and records the heartbeat; lots that were offline
-   close their outage. After commit the changed lots are handed to ``realtime.publish``.
+   event store it once. The release port (``release``) is asked about the batch's exits.
+4. Only now are the batch's lots locked (ordered by id, so two batches never deadlock), then the
+   sessions the batch may change (by id): steps 1–3 read nothing the lock protects, and every
+   batch sharing a lot waits for the lock until this one commits. New events are applied in the
+   order they happened (then in batch order): sessions open and close in memory, berth readings
+   are debounced, snapshots are noted; then sessions, their money entries, arrears, berths and
+   event links are written in bulk. Ingest never writes ``paid_fen``: payments own it.
+5. One UPDATE moves every touched lot's count and records the heartbeat (``apps.lots.occupancy``);
+   lots that were offline close their outage. After commit the changed lots are handed to
+   ``realtime.publish``.
 
 Late and out-of-order events (all within one lot and one plate, or ticket for unplated vehicles):
 
@@ -55,16 +59,25 @@ from django.utils.translation import gettext as _
 from apps.berths import services as berth_services
 from apps.berths.models import Berth
 from apps.common.errors import DomainError
+from apps.lots import occupancy
 from apps.lots import selectors as lot_selectors
 from apps.lots.connectivity import lots_back_online
-from apps.lots.models import Device, ParkingLot
+from apps.lots.models import Device, ParkingLot, Tariff, TariffVersion, rules_digest
 from apps.realtime.publish import publish_lots_after_commit
 
-from . import occupancy, release, selectors
+from . import money, release, selectors
 from .bulk import insert_new_rows, insert_objects, update_rows, update_values
-from .errors import LotNotAllowed, UnknownBerth
+from .errors import (
+    ArrearsNotFound,
+    InvalidAmount,
+    LotNotAllowed,
+    PaymentExceedsArrears,
+    RefundExceedsPaid,
+    SessionNotFound,
+    UnknownBerth,
+)
 from .events import BERTH_TYPES, SESSION_TYPES, Event, event_id_of, parse_event, vehicle_keys
-from .models import Arrears, EventType, IngestEvent, ParkingSession, VehicleClass
+from .models import Arrears, EventType, IngestEvent, ParkingSession, SessionMoneyEntry, VehicleClass
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +86,13 @@ Reason = ParkingSession.ReleaseReason
 
 # An ingest row as ``claim`` inserts it (by attname).
 _EVENT_FIELDS = ["lot_id", "event_id", "type", "occurred_at", "received_at", "device_id", "batch", "plate", "payload"]
+# What ingest writes back to a session it changed. Never ``paid_fen``: payments own it (and the
+# sessions a batch changes are read under their row lock, so ``due_fen`` is decided from the paid
+# amount in force).
 _SESSION_FIELDS = ["berth", "vehicle_class", "new_energy", "entry_at", "exit_at", "closed_at", "amount_fen",
-                   "paid_fen", "due_fen", "state", "release_reason", "entry_event_id", "exit_event_id",
-                   "updated_at"]
+                   "waived_fen", "due_fen", "state", "release_reason", "entry_event_id", "exit_event_id",
+                   "tariff", "tariff_version", "updated_at"]
+Kind = SessionMoneyEntry.Kind
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -126,10 +143,16 @@ def events_record(*, device: Device, events: list, now: datetime | None = None) 
             results[index] = _rejected(raw, exc)
     with transaction.atomic():
         _Recorder(device=device, now=now, results=results, raw=events).run(parsed)
+        occupancy.device_heard(device_id=device.pk, now=now)  # last: it holds the device row to the commit
     return BatchOutcome(results)  # type: ignore[arg-type]  # every slot is filled by now
 
 
 class _Recorder:
+    """One batch. The lot rows are locked as late as correctness allows: the checks, the idempotent
+    insert of the events and the release port's questions come first, without the lock (none of them
+    reads what the lock protects); from the lock on (lots by id, then the sessions the batch may
+    change, by id) come only what must see the lots' and sessions' current state, and the commit."""
+
     def __init__(self, *, device: Device, now: datetime, results: list, raw: list):
         self.device = device
         self.now = now
@@ -143,12 +166,14 @@ class _Recorder:
         self.results[event.index] = _rejected(self.raw[event.index], error)
 
     # -- checks against the database ---------------------------------------------------------
-    def lock_lots(self, events: list[Event]) -> list[Event]:
+    def allowed_lots(self, events: list[Event]) -> list[Event]:
+        """The events of lots the key was issued for (read without a lock: the registry fields used
+        here are staff's, and the live ones are read again under the lock)."""
         codes = sorted({e.lot_code for e in events})
         if codes:
-            locked = (ParkingLot.objects.select_for_update(of=("self",)).select_related("tariff")
-                      .filter(code__in=codes).order_by("pk"))
-            self.lots = {lot.code: lot for lot in locked}
+            found = (ParkingLot.objects.select_related("tariff__version").defer("tariff__version__rules")
+                     .filter(code__in=codes))
+            self.lots = {lot.code: lot for lot in found}
         allowed_ids = getattr(self.device, "lot_ids", None)
         if allowed_ids is None:
             allowed_ids = frozenset(self.device.lots.values_list("pk", flat=True))
@@ -164,20 +189,46 @@ class _Recorder:
                 allowed.append(event)
         return allowed
 
-    def attach_berths(self, events: list[Event]) -> list[Event]:
+    def known_berths(self, events: list[Event]) -> list[Event]:
+        """Refuse events naming a berth their lot does not have. Only ids are read here; the berths'
+        state is read under the lot lock (``load_berths``)."""
         wanted = [e for e in events if e.berth_code]
+        self.berth_ids: dict[int, int] = {}  # batch index → berth id
         if wanted:
-            found = {(b.lot_id, b.code): b for b in Berth.objects.filter(
-                lot_id__in={e.lot.pk for e in wanted}, code__in={e.berth_code for e in wanted})}
-            self.berths.update({b.pk: b for b in found.values()})
+            found = {(lot_id, code): pk for pk, lot_id, code in Berth.objects.filter(
+                lot_id__in={e.lot.pk for e in wanted}, code__in={e.berth_code for e in wanted},
+            ).values_list("pk", "lot_id", "code")}
             for event in wanted:
-                event.berth = found.get((event.lot.pk, event.berth_code))
-                if event.berth is None:
+                pk = found.get((event.lot.pk, event.berth_code))
+                if pk is None:
                     message = _("停车场 %(lot)s 没有编号为 %(berth)s 的泊位") % {
                         "lot": event.lot_code, "berth": event.berth_code}
                     self.reject(event, UnknownBerth(message, field="berth_code",
                                                     details={"berth_code": event.berth_code}))
+                else:
+                    self.berth_ids[event.index] = pk
         return [e for e in events if self.results[e.index] is None]
+
+    def lock_lots(self, heard: dict[int, ParkingLot]) -> None:
+        """Lock the batch's lots (by id, so two batches never deadlock) and read, under the lock, the
+        live columns the batch decides from."""
+        if not heard or connection.vendor != "postgresql":
+            return  # elsewhere (SQLite) a writing transaction has the whole database to itself
+        # NO KEY: rows that only point at a lot (another batch's events, by foreign key) need not wait.
+        locked = (ParkingLot.objects.select_for_update(no_key=True).filter(pk__in=list(heard)).order_by("pk")
+                  .values_list("pk", "snapshot_at", "offline_since"))
+        for pk, snapshot_at, offline_since in locked:
+            heard[pk].snapshot_at, heard[pk].offline_since = snapshot_at, offline_since
+
+    def load_berths(self, events: list[Event]) -> None:
+        """The named berths' rows, read under their lots' lock (ingest and the berth sweep write them
+        only under it)."""
+        ids = {self.berth_ids[e.index] for e in events if e.index in self.berth_ids}
+        if ids:
+            self.berths.update({b.pk: b for b in Berth.objects.filter(pk__in=ids)})
+        for event in events:
+            if event.index in self.berth_ids:
+                event.berth = self.berths[self.berth_ids[event.index]]
 
     # -- idempotency ---------------------------------------------------------------------------
     def claim(self, events: list[Event]):
@@ -197,8 +248,10 @@ class _Recorder:
         if not first:
             return [], repeats, []
         token = uuid.uuid4()
+        # In key order: this insert runs before the lot lock, and two batches inserting the same
+        # events must take their rows' locks in one order, or they could wait for each other.
         rows = [(e.lot.pk, e.event_id, e.type, e.occurred_at, self.now, self.device.pk, token, e.plate, e.payload)
-                for e in first.values()]
+                for _key, e in sorted(first.items(), key=lambda item: item[0])]
         if connection.vendor == "postgresql":
             new, earlier = self._insert_returning(first, rows)
         else:
@@ -245,15 +298,19 @@ class _Recorder:
 
     # -- the batch -----------------------------------------------------------------------------
     def run(self, parsed: list[Event]) -> None:
-        valid = self.attach_berths(self.lock_lots(parsed))
+        valid = self.known_berths(self.allowed_lots(parsed))
         heard = {e.lot.pk: e.lot for e in parsed if e.lot is not None}
         new, repeats, earlier = self.claim(valid)
         new.sort(key=lambda item: (item[0].occurred_at, item[0].index))
         events = [event for event, _ in new]
         row_ids = {event.index: pk for event, pk in new}
+        covers = release.covers_at_exit([release.ExitQuery(e.lot.pk, e.plate, e.occurred_at)
+                                         for e in events if e.type == EventType.EXIT and e.plate])
 
+        self.lock_lots(heard)  # from here to the commit, the batch's lots wait for it
+        self.load_berths(events)
         counted_by_berths = {pk for pk, lot in heard.items() if lot.kind == ParkingLot.Kind.ON_STREET}
-        book = _SessionBook(now=self.now, counted_by_berths=counted_by_berths, berths=self.berths)
+        book = _SessionBook(now=self.now, counted_by_berths=counted_by_berths, berths=self.berths, covers=covers)
         book.prepare([e for e in events if e.type in SESSION_TYPES])
         readings: list[berth_services.Reading] = []
         snapshots: dict[int, occupancy.Snapshot] = {}
@@ -272,16 +329,15 @@ class _Recorder:
         moves = book.moves
         for lot_id, changes in self.apply_readings(readings + book.readings, counted_by_berths).items():
             moves[lot_id].extend(changes)
-        # The lots were read under their row lock: their snapshot times are current.
+        # The lots' snapshot times were read under their row lock: they are current.
         since = {pk: lot.snapshot_at for pk, lot in heard.items()}
         snapshots = occupancy.newer_snapshots(snapshots, since)
-        expressions = occupancy.free_berth_expressions(moves=moves, snapshots=snapshots, since=since)
-        occupancy.lots_write(free_berths=expressions, heard_ids=heard, now=self.now,
+        counts = occupancy.free_berth_counts(moves=moves, snapshots=snapshots, since=since)
+        occupancy.lots_write(free_berths=counts, heard_ids=heard, now=self.now,
                              snapshot_at={pk: snapshot.at for pk, snapshot in snapshots.items()})
         back_online = [pk for pk, lot in heard.items() if lot.offline_since is not None]
         lots_back_online(lot_ids=back_online, now=self.now)
-        Device.objects.filter(pk=self.device.pk).update(last_seen_at=self.now)
-        publish_lots_after_commit(sorted(set(expressions) | set(back_online)))
+        publish_lots_after_commit(sorted(set(counts) | set(back_online)))
 
         self.respond(events, repeats, earlier, book)
 
@@ -325,35 +381,39 @@ class _Recorder:
 class _SessionBook:
     """The batch's sessions, in memory: found once, changed event by event, written in bulk."""
 
-    def __init__(self, *, now: datetime, counted_by_berths: set[int], berths: dict[int, Berth]):
+    def __init__(self, *, now: datetime, counted_by_berths: set[int], berths: dict[int, Berth],
+                 covers: dict[release.ExitQuery, release.Cover]):
         self.now = now
         self.berths = berths
         self.counted_by_berths = counted_by_berths
+        self.covers = covers  # the release port's answers for the batch's exits
         self.active: dict[tuple, ParkingSession] = {}
         self.reviews: dict[tuple, list[ParkingSession]] = defaultdict(list)
         self.changed: dict[int, ParkingSession] = {}
         self.created: list[ParkingSession] = []
-        self.arrears: list[ParkingSession] = []
+        self.opened: list[ParkingSession] = []  # sessions an entry of this batch opened
+        self.arrears: list[tuple[ParkingSession, str, str]] = []  # (session, rule, reference)
+        self.waivers: list[tuple[ParkingSession, int, str, str]] = []  # (session, fen, rule, reference)
         self.links: dict[int, ParkingSession] = {}  # batch index → session
         self.moves: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
         self.readings: list[berth_services.Reading] = []
-        self.agreements: set[str] = set()
-        self.arrangements: dict = {}
         self.windows: dict[int, list] = {}  # lot id → free windows over the batch's stays
+        self.versions: dict[int, int] = {}  # tariff id → the id of its rules' TariffVersion
 
     @staticmethod
     def keys_of(session: ParkingSession) -> tuple[tuple[str, str], ...]:
         return vehicle_keys(session.plate, session.ticket_id)
 
     def prepare(self, events: list[Event]) -> None:
-        """One query for the sessions these events may continue, and the batch's release facts."""
+        """One query for the sessions these events may continue, locked (after the lots, by id):
+        a payment committed meanwhile is seen, and one arriving now waits for this batch."""
         if not events:
             return
         entries = [e.occurred_at for e in events if e.type == EventType.ENTRY]
         found = selectors.sessions_matching(
             lot_ids={e.lot.pk for e in events}, plates={e.plate for e in events if e.plate},
             tickets={e.ticket_id for e in events if e.ticket_id},
-            reviews_exited_after=min(entries) if entries else None,
+            reviews_exited_after=min(entries) if entries else None, lock=True,
         )
         missing = {s.berth_id for s in found if s.berth_id is not None and s.berth_id not in self.berths}
         if missing:
@@ -369,10 +429,6 @@ class _SessionBook:
         exits = [e for e in events if e.type == EventType.EXIT]
         if not exits:
             return
-        plates = {e.plate for e in exits if e.plate}
-        self.agreements = release.plates_with_payment_agreement(plates)
-        self.arrangements = release.arrangements_at_exit(
-            release.ExitQuery(e.lot.pk, e.plate, e.occurred_at) for e in exits if e.plate)
         times = [e.occurred_at for e in events] + [s.entry_at for s in found if s.entry_at is not None]
         self.windows = lot_selectors.free_windows_by_lot(lots={e.lot.pk: e.lot for e in exits}.values(),
                                                          start=min(times), end=max(times))
@@ -456,7 +512,7 @@ class _SessionBook:
             else:
                 current.state = State.CLOSED  # it drove away from an unpaid exit: what it owes is arrears
                 if current.due_fen and current.plate:
-                    self.arrears.append(current)
+                    self.arrears.append((current, release.LEFT_UNPAID_RULE, current.exit_event_id))
             current.closed_at = at
             self.touch(current)
             if current.berth is None or current.berth != event.berth:
@@ -466,6 +522,7 @@ class _SessionBook:
             self.arrive(event, event.berth)
         session = self.new(event, state=State.OPEN, entry_at=at, entry_event_id=event.event_id)
         self.activate(session)
+        self.opened.append(session)
         self.links[event.index] = session
 
     @staticmethod
@@ -510,12 +567,11 @@ class _SessionBook:
                 return
             current.amount_fen = amount
         # Waiting for payment: the amount stays what it was at the first exit.
-        current.due_fen = max(current.amount_fen - current.paid_fen, 0)
+        current.due_fen = money.session_due(current)
         plate = current.plate
         decision = release.decide_release(
-            amount_fen=current.amount_fen, paid_fen=current.paid_fen, entry_known=True,
-            arrangement=self.arrangements.get(release.ExitQuery(event.lot.pk, plate, at)) if plate else None,
-            payment_agreement=plate in self.agreements,
+            amount_fen=current.amount_fen, due_fen=current.due_fen, entry_known=True,
+            cover=self.covers.get(release.ExitQuery(event.lot.pk, plate, at)) if plate else None,
             lot_allows_pay_later=bool(event.lot.allow_pay_later and plate),
         )
         current.release_reason = decision.reason
@@ -524,15 +580,25 @@ class _SessionBook:
             return
         current.state, current.closed_at = State.CLOSED, at
         self.deactivate(current)
-        if decision.reason == Reason.PAY_LATER and current.due_fen:
-            self.arrears.append(current)
+        if decision.cover is not None and current.due_fen:
+            self.settle(current, decision.cover)
         self.leave(event, arrived_in)
+
+    def settle(self, session: ParkingSession, cover: release.Cover) -> None:
+        """What is due when a cover releases the car: waived under its rule, or owed as arrears."""
+        if cover.due == release.WAIVE:
+            amount = session.due_fen
+            session.waived_fen += amount
+            session.due_fen = money.session_due(session)
+            self.waivers.append((session, amount, cover.rule, cover.reference))
+        else:
+            self.arrears.append((session, cover.rule, cover.reference))
 
     def price(self, session: ParkingSession, event: Event) -> int | None:
         """The stay's amount (0 in a lot without a tariff), or None when it cannot be priced."""
         lot = event.lot
         try:
-            return lot_selectors.fee_for_stay(
+            amount = lot_selectors.fee_for_stay(
                 lot=lot, entry=session.entry_at, exit=event.occurred_at, vehicle_class=session.vehicle_class,
                 new_energy=session.new_energy, free_windows=self.windows[lot.pk])
         except lot_selectors.NoTariff:
@@ -541,6 +607,18 @@ class _SessionBook:
             logger.warning("lot %s cannot price session %s (%s, field %s): %s", lot.code, session.pk, exc.code,
                            exc.field, exc.message)
             return None
+        session.tariff_id, session.tariff_version_id = lot.tariff_id, self.version_of(lot.tariff)
+        return amount
+
+    def version_of(self, tariff: Tariff) -> int:
+        """The TariffVersion of the rules that priced the stay: the tariff's own pointer, read in the
+        same row as the rules; recorded here only if the rules were changed past ``Tariff.save``."""
+        if tariff.pk not in self.versions:
+            version = tariff.version if tariff.version_id is not None else None
+            if version is None or version.digest != rules_digest(tariff.rules):
+                version = TariffVersion.record(tariff)
+            self.versions[tariff.pk] = version.pk
+        return self.versions[tariff.pk]
 
     # -- writing -------------------------------------------------------------------------------
     def save(self, row_ids: dict[int, int]) -> None:
@@ -554,9 +632,123 @@ class _SessionBook:
             insert_objects(ParkingSession, self.created)
         elif self.created:
             ParkingSession.objects.bulk_create(self.created)
+        entries = [SessionMoneyEntry(session=s, kind=Kind.WAIVER, amount_fen=fen, reason=rule, reference=reference,
+                                     created_at=self.now) for s, fen, rule, reference in self.waivers]
         if self.arrears:
-            Arrears.objects.bulk_create([
+            records = Arrears.objects.bulk_create([
                 Arrears(session=s, plate=s.plate, lot_id=s.lot_id, amount_fen=s.due_fen, created_at=self.now)
-                for s in self.arrears
+                for s, _rule, _reference in self.arrears
             ])
+            entries += [SessionMoneyEntry(session=s, arrears=record, kind=Kind.ARREARS, amount_fen=record.amount_fen,
+                                          reason=rule, reference=reference, created_at=self.now)
+                        for (s, rule, reference), record in zip(self.arrears, records, strict=True)]
+        if entries:
+            SessionMoneyEntry.objects.bulk_create(entries)
         update_values(IngestEvent, ["session"], [(row_ids[index], session.pk) for index, session in self.links.items()])
+        release.entries_opened([release.EntryQuery(s.lot_id, s.plate, s.entry_at, s.pk)
+                                for s in self.opened if s.plate])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Session money: the one owner of paid, waived and due (STYLE.md "Money has one owner").
+#
+# Locks, in the one order the platform takes them (lot → session → arrears): these services change no
+# lot row and take only the session's lock (and then its arrears record's), so they never wait for a
+# lock while holding one ingest wants after it. Ingest locks the sessions it changes after their lots,
+# so a payment and an exit of the same session run one after the other, whichever is first.
+
+def _check_amount(amount_fen: int) -> None:
+    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
+        raise InvalidAmount(_("金额须为正整数（分）"), field="amount_fen")
+    if amount_fen > lot_selectors.MAX_AMOUNT_FEN:
+        raise InvalidAmount(_("金额超出可记录的范围"), field="amount_fen")
+
+
+def _check_reason(reason: str) -> None:
+    if not reason or not reason.strip():
+        raise InvalidAmount(_("须说明这笔款项的原因"), code="invalid_reason", field="reason")
+
+
+def _locked_session(session_id: int) -> ParkingSession:
+    session = ParkingSession.objects.select_for_update(no_key=True).filter(pk=session_id).first()
+    if session is None:
+        raise SessionNotFound(_("停车记录不存在"), field="session_id")
+    return session
+
+
+def _applied_already(session: ParkingSession, kind: str, reference: str) -> bool:
+    return bool(reference) and SessionMoneyEntry.objects.filter(session=session, kind=kind,
+                                                                reference=reference).exists()
+
+
+def session_apply_payment(*, session_id: int, amount_fen: int, reason: str, reference: str = "",
+                          now: datetime | None = None) -> ParkingSession:
+    """A payment towards a stay: its paid amount goes up and what is due is decided again, in one
+    ledger row. A payment with a ``reference`` (an order number) that was applied before changes
+    nothing: a notice delivered twice pays once. The barrier is not opened here: the lot sends the
+    plate's exit again and ingest releases it as ``paid``."""
+    _check_amount(amount_fen)
+    _check_reason(reason)
+    with transaction.atomic():
+        session = _locked_session(session_id)
+        if _applied_already(session, Kind.PAYMENT, reference):
+            return session
+        if session.paid_fen + amount_fen > lot_selectors.MAX_AMOUNT_FEN:
+            raise InvalidAmount(_("金额超出可记录的范围"), field="amount_fen")
+        session.paid_fen += amount_fen
+        session.due_fen = money.session_due(session)
+        session.save(update_fields=["paid_fen", "due_fen", "updated_at"])
+        SessionMoneyEntry.objects.create(session=session, kind=Kind.PAYMENT, amount_fen=amount_fen, reason=reason,
+                                         reference=reference, created_at=now or timezone.now())
+    return session
+
+
+def session_apply_refund(*, session_id: int, amount_fen: int, reason: str, reference: str = "",
+                         now: datetime | None = None) -> ParkingSession:
+    """Money given back for a stay: its paid amount goes down (never below zero) and what is due is
+    decided again, in one ledger row; a refund ``reference`` applied before changes nothing."""
+    _check_amount(amount_fen)
+    _check_reason(reason)
+    with transaction.atomic():
+        session = _locked_session(session_id)
+        if _applied_already(session, Kind.REFUND, reference):
+            return session
+        if amount_fen > session.paid_fen:
+            raise RefundExceedsPaid(_("退款金额不能超过已付金额"), field="amount_fen",
+                                    details={"paid_fen": session.paid_fen})
+        session.paid_fen -= amount_fen
+        session.due_fen = money.session_due(session)
+        session.save(update_fields=["paid_fen", "due_fen", "updated_at"])
+        SessionMoneyEntry.objects.create(session=session, kind=Kind.REFUND, amount_fen=amount_fen, reason=reason,
+                                         reference=reference, created_at=now or timezone.now())
+    return session
+
+
+def arrears_apply_payment(*, arrears_id: int, amount_fen: int, reason: str, reference: str = "",
+                          now: datetime | None = None) -> Arrears:
+    """A payment towards an arrears record: its paid amount goes up, never past what it owes, in one
+    ledger row; once it is paid in full it is marked paid (``paid_at``). The only writer of an
+    arrears record's balance; a ``reference`` applied before changes nothing."""
+    _check_amount(amount_fen)
+    _check_reason(reason)
+    now = now or timezone.now()
+    with transaction.atomic():
+        session_id = Arrears.objects.filter(pk=arrears_id).values_list("session_id", flat=True).first()
+        if session_id is None:
+            raise ArrearsNotFound(_("欠费记录不存在"), field="arrears_id")
+        session = _locked_session(session_id)  # the order: session, then its arrears
+        arrears = Arrears.objects.select_for_update(no_key=True).get(pk=arrears_id)
+        if _applied_already(session, Kind.ARREARS_PAYMENT, reference):
+            return arrears
+        if amount_fen > arrears.amount_fen - arrears.paid_fen:
+            raise PaymentExceedsArrears(_("缴费金额超过尚欠金额"), field="amount_fen",
+                                        details={"owed_fen": arrears.amount_fen - arrears.paid_fen})
+        arrears.paid_fen += amount_fen
+        fields = ["paid_fen"]
+        if arrears.paid_fen == arrears.amount_fen:
+            arrears.paid_at = now
+            fields.append("paid_at")
+        arrears.save(update_fields=fields)
+        SessionMoneyEntry.objects.create(session=session, arrears=arrears, kind=Kind.ARREARS_PAYMENT,
+                                         amount_fen=amount_fen, reason=reason, reference=reference, created_at=now)
+    return arrears

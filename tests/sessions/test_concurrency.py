@@ -4,16 +4,19 @@ counts never drift, a duplicate racing itself is stored once, a plate never has 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
+from apps.lots.fees import SHANGHAI
 from apps.lots.models import ParkingLot
-from apps.sessions.models import IngestEvent, ParkingSession
+from apps.sessions.models import IngestEvent, ParkingSession, SessionMoneyEntry
+from apps.sessions.services import events_record, session_apply_payment
 from tests.factories import DeviceFactory, LotFactory
 from tests.factories_sessions import entry_event, event, exit_event, signed_post
 
@@ -100,6 +103,23 @@ def test_the_same_events_racing_from_two_threads_are_stored_once():
     assert ParkingLot.objects.get(pk=lot.pk).free_berths == 450
 
 
+def test_the_same_events_racing_in_opposite_orders_neither_deadlock_nor_double():
+    """The events are inserted before the lot lock: two deliveries of one batch in opposite orders
+    must still take their rows in one order."""
+    lot = LotFactory(total_berths=500, free_berths=500, tariff=None)
+    for round_ in range(3):
+        events = [entry_event(lot, f"苏B{round_}{i:04d}") for i in range(60)]
+        jobs = []
+        for n, ordered in enumerate((events, events[::-1], events[30:] + events[:30])):
+            device, secret = DeviceFactory.issue(lots=[lot], name=f"转发{round_}-{n}")
+            jobs.append(_poster(device, secret, [ordered]))
+        bodies = [bodies[0] for bodies in _run_together(jobs)]
+        assert sum(body["accepted"] for body in bodies) == 60
+        assert sum(body["duplicates"] for body in bodies) == 120
+    assert IngestEvent.objects.count() == ParkingSession.objects.count() == 180
+    assert ParkingLot.objects.get(pk=lot.pk).free_berths == 320
+
+
 def test_one_plate_entering_from_several_gates_at_once_has_one_open_session():
     lot = LotFactory(total_berths=100, free_berths=100, tariff=None)
     now = timezone.now()
@@ -134,3 +154,109 @@ def test_snapshots_racing_from_several_devices_leave_the_newest_one_in_force():
     lot.refresh_from_db()
     assert lot.snapshot_at == base + timedelta(minutes=11)
     assert lot.free_berths == 500 + 10 * 11 - (11 % 3 + 1)
+
+
+# -- session money: a payment and an exit racing ---------------------------------------------------
+# A payment (sessions.services.session_apply_payment) locks the session; an exit locks its lot, then
+# the session. Whichever goes first, the other sees what it wrote: nothing is lost either way.
+
+MONEY_NOW = datetime(2026, 3, 17, 14, 0, tzinfo=SHANGHAI)  # a Tuesday: 10:00 → 11:30 costs 1000 fen
+
+
+def _money_lot():
+    lot = LotFactory(total_berths=500, free_berths=500)  # the core arterial tariff
+    device, _secret = DeviceFactory.issue(lots=[lot])
+    return lot, device
+
+
+def _enter(device, lot, plates):
+    events_record(device=device, events=[entry_event(lot, p, at=MONEY_NOW.replace(hour=10)) for p in plates],
+                  now=MONEY_NOW)
+    return dict(ParkingSession.objects.filter(plate__in=plates).values_list("plate", "pk"))
+
+
+def _leave(device, lot, plate, minute=30):
+    body = events_record(device=device, events=[exit_event(lot, plate, at=MONEY_NOW.replace(hour=11, minute=minute))],
+                         now=MONEY_NOW).as_dict()
+    return body["results"][0]["session"]
+
+
+def test_an_exit_waits_for_a_payment_being_committed_and_releases_it_as_paid():
+    lot, device = _money_lot()
+    session_id = _enter(device, lot, ["苏B12345"])["苏B12345"]
+    paying = threading.Event()
+
+    def pay():
+        with transaction.atomic():
+            session_apply_payment(session_id=session_id, amount_fen=1000, reason="wechat", reference="O1")
+            paying.set()
+            time.sleep(0.5)  # the payment holds the session's lock, not yet committed
+
+    def leave():
+        assert paying.wait(10)
+        return _leave(device, lot, "苏B12345")
+
+    _paid, result = _run_together([pay, leave])
+    assert (result["release"], result["release_reason"], result["paid_fen"], result["due_fen"]) == (True, "paid",
+                                                                                                   1000, 0)
+    stored = ParkingSession.objects.get(pk=session_id)
+    assert (stored.state, stored.amount_fen, stored.paid_fen, stored.due_fen) == ("closed", 1000, 1000, 0)
+    assert SessionMoneyEntry.objects.get().amount_fen == 1000
+
+
+def test_a_payment_waits_for_an_exit_being_committed_and_is_kept():
+    lot, device = _money_lot()
+    session_id = _enter(device, lot, ["苏B12345"])["苏B12345"]
+    leaving = threading.Event()
+
+    def leave():
+        with transaction.atomic():
+            result = _leave(device, lot, "苏B12345")
+            leaving.set()
+            time.sleep(0.5)  # the exit holds the lot's and the session's locks, not yet committed
+        return result
+
+    def pay():
+        assert leaving.wait(10)
+        return session_apply_payment(session_id=session_id, amount_fen=1000, reason="wechat", reference="O1")
+
+    result, _paid = _run_together([leave, pay])
+    assert (result["release"], result["release_reason"], result["due_fen"]) == (False, "unpaid", 1000)
+    stored = ParkingSession.objects.get(pk=session_id)
+    assert (stored.state, stored.amount_fen, stored.paid_fen, stored.due_fen) == ("awaiting_payment", 1000, 1000, 0)
+    assert _leave(device, lot, "苏B12345", minute=40)["release_reason"] == "paid"
+
+
+def test_payments_and_exits_racing_never_lose_either():
+    lot, device = _money_lot()
+    rounds = 30
+    plates = [f"苏B6{i:04d}" for i in range(rounds)]
+    sessions = _enter(device, lot, plates)
+    outcomes = Counter()
+    for n, plate in enumerate(plates):
+        def pay(plate=plate, n=n):
+            return session_apply_payment(session_id=sessions[plate], amount_fen=1000, reason="wechat",
+                                         reference=f"O{n}")
+
+        def leave(plate=plate):
+            return _leave(device, lot, plate)
+
+        jobs = [pay, leave] if n % 2 else [leave, pay]
+        results = _run_together(jobs)
+        result = results[1] if n % 2 else results[0]
+        stored = ParkingSession.objects.get(pk=sessions[plate])
+        # The payment is never lost, the amount is the exit's, and what is due follows from both.
+        assert (stored.paid_fen, stored.amount_fen, stored.due_fen) == (1000, 1000, 0)
+        assert SessionMoneyEntry.objects.filter(session_id=stored.pk, kind="payment").count() == 1
+        # The barrier decision is the one the paid amount at that moment gives.
+        if result["release_reason"] == "paid":
+            assert (result["release"], result["paid_fen"], result["due_fen"]) == (True, 1000, 0)
+            assert stored.state == "closed"
+        else:
+            assert (result["release"], result["release_reason"], result["paid_fen"], result["due_fen"]) == (
+                False, "unpaid", 0, 1000)
+            assert stored.state == "awaiting_payment"
+        outcomes[result["release_reason"]] += 1
+    lot.refresh_from_db()
+    assert lot.free_berths == 500 - rounds + outcomes["paid"]
+    assert sum(outcomes.values()) == rounds

@@ -189,6 +189,31 @@ def test_a_batch_of_100_costs_a_bounded_number_of_queries(api_client, django_ass
     assert response.json()["rejected"] == 0
 
 
+@pytest.mark.postgres
+def test_a_batch_holds_its_lots_locked_only_for_what_needs_them():
+    """The checks, the idempotent insert of the events and the release port come before the lots'
+    row lock; from the lock to the end of the batch, a mixed batch of 100 runs at most 9 statements
+    (it was 11 of 12 when the lock came first)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    lot = LotFactory(total_berths=500, free_berths=500)
+    device = DeviceFactory.issue(lots=[lot])[0]
+    before = timezone.now() - timedelta(hours=2)
+    plates = [f"苏B2{i:04d}" for i in range(100)]
+    events_record(device=device, events=[entry_event(lot, p, at=before) for p in plates[:45]])
+    batch = [exit_event(lot, p) for p in plates[:45]] + [entry_event(lot, p) for p in plates[45:]]
+    with CaptureQueriesContext(connection) as queries:
+        body = events_record(device=device, events=batch).as_dict()
+    assert body["accepted"] == 100
+    statements = [q["sql"] for q in queries.captured_queries]
+    lock = next(i for i, sql in enumerate(statements) if "lots_parkinglot" in sql and "FOR NO KEY UPDATE" in sql)
+    locked = statements[lock:]
+    assert not [sql for sql in locked if sql.startswith("INSERT INTO \"parking_sessions_ingestevent\"")]
+    assert len(locked) <= 9, locked
+    assert len(statements) <= 13
+
+
 # -- publishing --------------------------------------------------------------------------------
 
 async def _receive(layer, channel, timeout=0.5):

@@ -323,35 +323,56 @@ def test_sessions_are_per_lot(device, lot):
 
 # -- the release rule on its own -------------------------------------------------------------------
 
+RESERVED = release.Cover(release.Reason.RESERVATION, release.WAIVE, "hospital_visit")
+SHARED = release.Cover(release.Reason.SHARING_CONTRACT, release.ARREARS, "sharing_contract_bills_monthly")
+AGREED = release.Cover(release.Reason.PAY_LATER, release.ARREARS, "payment_agreement")
+
+
 def _decide(**overrides):
-    args = {"amount_fen": 500, "paid_fen": 0, "entry_known": True, "arrangement": None, "payment_agreement": False,
-            "lot_allows_pay_later": False}
+    args = {"amount_fen": 500, "due_fen": 500, "entry_known": True, "cover": None, "lot_allows_pay_later": False}
     args.update(overrides)
     return release.decide_release(**args)
 
 
 @pytest.mark.parametrize(("overrides", "expected"), [
-    ({}, (False, "unpaid")),
-    ({"entry_known": False}, (True, "review")),
-    ({"amount_fen": 0}, (True, "free")),
-    ({"paid_fen": 500}, (True, "paid")),
-    ({"paid_fen": 499}, (False, "unpaid")),
-    ({"arrangement": "reservation"}, (True, "reservation")),
-    ({"arrangement": "sharing_contract"}, (True, "sharing_contract")),
-    ({"payment_agreement": True}, (True, "pay_later")),
-    ({"lot_allows_pay_later": True}, (True, "pay_later")),
-    ({"arrangement": "reservation", "lot_allows_pay_later": True}, (True, "reservation")),
-    ({"paid_fen": 500, "arrangement": "reservation"}, (True, "paid")),
-    ({"amount_fen": 0, "entry_known": False}, (True, "review")),
+    ({}, (False, "unpaid", None)),
+    ({"entry_known": False}, (True, "review", None)),
+    ({"amount_fen": 0, "due_fen": 0}, (True, "free", None)),
+    ({"due_fen": 0}, (True, "paid", None)),
+    ({"due_fen": 1}, (False, "unpaid", None)),
+    ({"cover": RESERVED}, (True, "reservation", RESERVED)),
+    ({"cover": SHARED}, (True, "sharing_contract", SHARED)),
+    ({"cover": AGREED}, (True, "pay_later", AGREED)),
+    ({"lot_allows_pay_later": True}, (True, "pay_later", release.Cover("pay_later", "arrears",
+                                                                       "lot_allows_pay_later"))),
+    ({"cover": RESERVED, "lot_allows_pay_later": True}, (True, "reservation", RESERVED)),
+    ({"due_fen": 0, "cover": RESERVED}, (True, "paid", None)),
+    ({"amount_fen": 0, "due_fen": 0, "entry_known": False}, (True, "review", None)),
 ])
 def test_decide_release(overrides, expected):
     decision = _decide(**overrides)
-    assert (decision.release, decision.reason) == expected
+    assert (decision.release, decision.reason, decision.cover) == expected
 
 
-def test_hooks_for_later_features_answer_no_for_now():
-    assert release.plates_with_payment_agreement({"苏B12345"}) == set()
-    assert release.arrangements_at_exit([release.ExitQuery(1, "苏B12345", NOW)]) == {}
+@pytest.mark.parametrize(("reason", "due"), [
+    ("pay_later", "waive"),  # a payment agreement defers the due; it never forgives it
+    ("reservation", "drop"),  # what is due is waived or owed, never just gone
+    ("paid", "waive"),  # providers release for their own reasons only
+    ("unpaid", "arrears"),
+])
+def test_a_cover_that_would_lose_the_due_is_refused(reason, due):
+    with pytest.raises(ValueError):
+        release.Cover(reason, due, "some_rule")
+
+
+def test_a_cover_must_state_its_rule():
+    with pytest.raises(ValueError):
+        release.Cover("reservation", "waive", "")
+
+
+def test_with_no_provider_registered_no_exit_is_covered():
+    assert release.release_providers() == []
+    assert release.covers_at_exit([release.ExitQuery(1, "苏B12345", NOW)]) == {}
 
 
 def test_free_windows_for_many_lots_match_the_one_lot_selector(city):

@@ -1,0 +1,188 @@
+"""The live columns of lot rows (SPEC §3.3): free-berth counts, the snapshot a count stands on, heartbeats.
+
+The registry owns these writes; ingest (the sessions app) and the berth sweep (the berths app)
+call them, never the reverse. Every touched lot is written in one UPDATE a batch.
+
+The rule: a lot's count is its latest ``lot_status`` snapshot, moved by the entries and exits (and,
+on street, berth changes) that happened after it; never below 0 nor above the lot's registered
+``total_berths``. A snapshot that arrives after a newer one was applied changes nothing; a move that
+happened before the latest snapshot is already in the lot's own count and is not applied again.
+A snapshot's ``total_berths`` is checked (free ≤ total) but does not overwrite the registry's total,
+which staff maintain from the lot's filing; a snapshot above the registered total is clamped to it.
+
+Counts move by expressions evaluated by the database (``free_berths + delta``, clamped), under the
+row lock the caller holds, so concurrent batches never overwrite each other's moves. The time of
+the snapshot a count stands on is the lot's own ``snapshot_at``, written in that same UPDATE, so
+deciding what still moves the count costs nothing however long the lot's history grows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connections, models, router
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Greatest, Least
+
+from .connectivity import heartbeat_fields
+from .models import Device, ParkingLot
+
+Moves = Mapping[int, Sequence[tuple[datetime, int]]]  # lot id → (when, change of free berths)
+SnapshotTimes = Mapping[int, datetime | None]  # lot id → ParkingLot.snapshot_at
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    at: datetime
+    free_berths: int
+
+
+def snapshot_times(lot_ids: Collection[int]) -> dict[int, datetime | None]:
+    """``ParkingLot.snapshot_at`` of each lot: one read by primary key, whatever the history."""
+    if not lot_ids:
+        return {}
+    return dict(ParkingLot.objects.filter(pk__in=list(lot_ids)).values_list("pk", "snapshot_at"))
+
+
+def newer_snapshots(snapshots: Mapping[int, Snapshot], since: SnapshotTimes) -> dict[int, Snapshot]:
+    """The snapshots at least as new as the one each lot's count stands on; an older one arrived
+    late and changes nothing."""
+    return {lot_id: snapshot for lot_id, snapshot in snapshots.items()
+            if since.get(lot_id) is None or snapshot.at >= since[lot_id]}
+
+
+@dataclass(frozen=True)
+class Count:
+    """A lot's new free count: ``base`` (a snapshot's count; None: the count the row holds) moved
+    by ``delta``, then clamped to [0, total_berths] by the database."""
+
+    base: int | None
+    delta: int
+
+
+def free_berth_counts(*, moves: Moves, snapshots: Mapping[int, Snapshot],
+                      since: SnapshotTimes | None = None) -> dict[int, Count]:
+    """For each lot whose count changes, its new count.
+
+    ``snapshots`` are the newest snapshot per lot among events just stored; ``since`` the lots'
+    ``snapshot_at`` as read under the caller's row lock (read here for lots it does not name).
+    """
+    lot_ids = {lot_id for lot_id, changes in moves.items() if changes} | set(snapshots)
+    since = dict(since or {})
+    since.update(snapshot_times(lot_ids - since.keys()))
+    applied = newer_snapshots(snapshots, since)
+    counts = {}
+    for lot_id in sorted(lot_ids):
+        snapshot = applied.get(lot_id)
+        base = snapshot.at if snapshot is not None else since.get(lot_id)
+        delta = sum(change for at, change in moves.get(lot_id, ()) if base is None or at > base)
+        if snapshot is not None:
+            counts[lot_id] = Count(snapshot.free_berths, delta)
+        elif delta:
+            counts[lot_id] = Count(None, delta)
+    return counts
+
+
+def _clamped(expression) -> models.Expression:
+    integer = models.IntegerField()
+    return Greatest(Least(expression, F("total_berths"), output_field=integer), Value(0), output_field=integer)
+
+
+def _expression(count: Count) -> models.Expression:
+    if count.base is not None:
+        return _clamped(Value(count.base + count.delta))
+    return _clamped(F("free_berths") + Value(count.delta))
+
+
+def _for_some(ids: list[int], name: str, value) -> Case:
+    """``value`` for the rows in ``ids``, the column unchanged for the others."""
+    field = ParkingLot._meta.get_field(name)
+    return Case(When(pk__in=ids, then=Value(value, output_field=field)), default=F(name), output_field=field)
+
+
+def lots_write(*, free_berths: Mapping[int, Count], heard_ids: Collection[int], now: datetime,
+               snapshot_at: Mapping[int, datetime] | None = None) -> None:
+    """One UPDATE: new counts (and ``occupancy_updated_at``) for the lots in ``free_berths``, the time
+    of the snapshot a lot's new count stands on for the lots in ``snapshot_at``, a heartbeat for the
+    lots in ``heard_ids``. The caller holds the lots' row locks (or is about to take them here)."""
+    heard = set(heard_ids)
+    snapshot_at = snapshot_at or {}
+    ids = sorted(heard | set(free_berths) | set(snapshot_at))
+    if not ids:
+        return
+    connection = connections[router.db_for_write(ParkingLot)]
+    if connection.vendor == "postgresql":
+        _lots_write_flat(connection, ids, free_berths=free_berths, heard=heard, now=now, snapshot_at=snapshot_at)
+        return
+    values: dict = {}
+    if free_berths:
+        changed = sorted(free_berths)
+        if len(ids) == 1:
+            values["free_berths"] = _expression(free_berths[ids[0]])
+            values["occupancy_updated_at"] = now
+        else:
+            values["free_berths"] = Case(*(When(pk=pk, then=_expression(free_berths[pk])) for pk in changed),
+                                         default=F("free_berths"), output_field=models.IntegerField())
+            values["occupancy_updated_at"] = _for_some(changed, "occupancy_updated_at", now)
+    if snapshot_at:
+        field = ParkingLot._meta.get_field("snapshot_at")
+        values["snapshot_at"] = Case(*(When(pk=pk, then=Value(at, output_field=field))
+                                       for pk, at in sorted(snapshot_at.items())),
+                                     default=F("snapshot_at"), output_field=field)
+    for name, value in (heartbeat_fields(now=now) if heard else {}).items():
+        values[name] = value if heard.issuperset(ids) else _for_some(sorted(heard), name, value)
+    ParkingLot.objects.filter(pk__in=ids).update(**values)
+
+
+def _lots_write_flat(connection, ids: list[int], *, free_berths: Mapping[int, Count], heard: set[int],
+                     now: datetime, snapshot_at: Mapping[int, datetime]) -> None:
+    """PostgreSQL: the same UPDATE as one flat statement over ``jsonb_to_recordset``. Its text is the
+    same for any number of lots and its rows are one JSON parameter, so a batch spanning a hundred
+    lots spends no Python time building a CASE per lot per column while it holds their locks."""
+    meta = ParkingLot._meta
+    quote = connection.ops.quote_name
+    column = {name: quote(meta.get_field(name).column) for name in (
+        "free_berths", "total_berths", "occupancy_updated_at", "snapshot_at")}
+    rows = []
+    for pk in ids:
+        count = free_berths.get(pk)
+        at = snapshot_at.get(pk)
+        rows.append({"id": pk, "counted": count is not None, "base": count.base if count else None,
+                     "delta": count.delta if count else 0, "snapshot_at": at.isoformat() if at else None,
+                     "heard": pk in heard})
+    table = quote(meta.db_table)
+    assignments = [
+        f"{column['free_berths']} = CASE WHEN v.counted THEN GREATEST(LEAST("
+        f"COALESCE(v.base, l.{column['free_berths']}) + v.delta, l.{column['total_berths']}), 0) "
+        f"ELSE l.{column['free_berths']} END",
+        f"{column['occupancy_updated_at']} = CASE WHEN v.counted THEN %s ELSE l.{column['occupancy_updated_at']} END",
+        f"{column['snapshot_at']} = COALESCE(v.snapshot_at, l.{column['snapshot_at']})",
+    ]
+    params: list = [now]
+    for name, value in heartbeat_fields(now=now).items():
+        col = quote(meta.get_field(name).column)
+        assignments.append(f"{col} = CASE WHEN v.heard THEN %s ELSE l.{col} END")
+        params.append(value)
+    sql = (f"UPDATE {table} AS l SET {', '.join(assignments)} "  # noqa: S608
+           f"FROM jsonb_to_recordset(%s::jsonb) AS v(id bigint, counted boolean, base integer, delta integer, "
+           f"snapshot_at timestamptz, heard boolean) WHERE l.{quote(meta.pk.column)} = v.id")
+    params.append(json.dumps(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def device_heard(*, device_id: int, now: datetime) -> None:
+    """Record that a device's request was accepted (``Device.last_seen_at``), never moving it back.
+
+    Every connection of one lot system posts with the same key: an UPDATE of that one device row in
+    each batch's transaction would make those batches wait for each other until each commits. So the
+    row is written only when no other batch holds it (``SKIP LOCKED``): the one that does is writing
+    a time as fresh as this one.
+    """
+    # NO KEY: rows that point at the device (events, by foreign key) must not wait for it either.
+    free = Device.objects.filter(pk=device_id).select_for_update(skip_locked=True, no_key=True).values("pk")
+    Device.objects.filter(pk__in=free).filter(
+        models.Q(last_seen_at__isnull=True) | models.Q(last_seen_at__lt=now)).update(last_seen_at=now)
