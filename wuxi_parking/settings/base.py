@@ -122,6 +122,9 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "wxp",
+            # An unreachable Redis must fail fast: callers fall back (nonces to the database, the map
+            # snapshot to a fresh build) instead of holding a request for the OS's TCP timeout.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
     CELERY_BROKER_URL = REDIS_URL
@@ -140,6 +143,8 @@ CELERY_BEAT_SCHEDULE = {
     "watch-connectivity": {"task": "apps.lots.tasks.watch_connectivity", "schedule": 30.0},
     # Sensor changes count once they have held BERTH_DEBOUNCE_S; this settles quiet lots' berths.
     "settle-berths": {"task": "apps.berths.tasks.settle_berths", "schedule": 10.0},
+    # Nonces recorded in the database while Redis was unreachable (apps.sessions.nonces).
+    "purge-nonces": {"task": "apps.sessions.tasks.purge_nonces", "schedule": 300.0},
 }
 BERTH_DEBOUNCE_S = 10
 
