@@ -9,44 +9,16 @@ not a traceback per request; the callers decide what to do instead.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from django.core.cache import cache
 
+from .outage import Outage
+
 logger = logging.getLogger(__name__)
 
-WARN_EVERY_S = 60.0
-
-
-class _Outage:
-    """This process's view of the cache: since when it has failed and when that was last said."""
-
-    def __init__(self):
-        self.down_since: float | None = None
-        self.warned_at = float("-inf")
-
-    def failed(self, exc: BaseException) -> None:
-        now = time.monotonic()
-        if self.down_since is None:
-            self.down_since = now
-        if now - self.warned_at >= WARN_EVERY_S:
-            self.warned_at = now
-            logger.warning("the cache is unreachable (%s: %s); ingest records nonces in the database and the map "
-                           "snapshot is built from it", type(exc).__name__, exc)
-
-    def answered(self) -> None:
-        if self.down_since is not None:
-            logger.info("the cache answers again after %.0f s", time.monotonic() - self.down_since)
-            self.down_since = None
-            self.warned_at = float("-inf")
-
-    @property
-    def down(self) -> bool:
-        return self.down_since is not None
-
-
-outage = _Outage()
+outage = Outage(logger, service="the cache",
+                consequence="ingest records nonces in the database and the map snapshot is built from it")
 
 
 def _call(method: str, *args, **kwargs) -> Any:

@@ -20,7 +20,7 @@ def test_without_the_cache_the_snapshot_is_built_from_the_database(api_client, c
     from apps.common import cache as shared_cache
 
     settings.CACHES = UNREACHABLE_REDIS_CACHES
-    shared_cache.outage.down_since, shared_cache.outage.warned_at = None, float("-inf")
+    shared_cache.outage.reset()
     lot = LotFactory(free_berths=10)
     with caplog.at_level(logging.WARNING):
         first = api_client.get(GEOJSON)

@@ -91,7 +91,7 @@ def test_a_forged_request_does_not_burn_a_nonce_in_the_database(api_client, issu
 def test_the_outage_is_one_warning_line_not_a_traceback_per_request(api_client, issued, lot, redis_down, caplog):
     from apps.common import cache as shared_cache
 
-    shared_cache.outage.down_since, shared_cache.outage.warned_at = None, float("-inf")  # a fresh outage
+    shared_cache.outage.reset()  # a fresh outage, whatever earlier tests did
     with caplog.at_level(logging.WARNING):
         for n in range(5):
             assert _post(api_client, issued, lot, nonce=f"nonce-quiet-{n}", plate=f"苏B1234{n}").status_code == 200
@@ -117,3 +117,26 @@ def test_the_scheduler_runs_the_purge(issued, settings):
     settings.CELERY_BEAT_SCHEDULE = {k: v for k, v in settings.CELERY_BEAT_SCHEDULE.items() if k == "purge-nonces"}
     call_command("run_scheduler", "--once")
     assert not IngestNonce.objects.exists()
+
+
+def test_without_the_channel_layer_a_batch_is_stored_and_logged_once(api_client, issued, lot, settings, caplog,
+                                                                    django_capture_on_commit_callbacks):
+    """Redis carries the channel layer too: publishing the changed lots after commit fails, and must
+    neither fail the batch nor log a traceback per batch."""
+    from channels.layers import channel_layers
+
+    from apps.realtime import publish
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                           "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]}}}
+    channel_layers.backends.clear()
+    publish._outage.reset()
+    device, secret = issued
+    with caplog.at_level(logging.WARNING), django_capture_on_commit_callbacks(execute=True) as published:
+        for n in range(3):
+            response = signed_post(api_client, device, secret, {"events": [entry_event(lot, f"苏B5432{n}")]})
+            assert response.status_code == 200, response.content
+            assert response.json()["accepted"] == 1
+    assert len(published) == 3
+    problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(problems) == 1 and problems[0].exc_info is None, [r.getMessage() for r in problems]
