@@ -36,6 +36,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import BasePermission
 
+from apps.common.db import retry_once_if_connection_lost
 from apps.lots.credentials import decrypt_secret
 from apps.lots.models import Device
 from apps.lots.selectors import device_by_access_key
@@ -70,7 +71,8 @@ def authenticate_device(*, method: str, path: str, headers, body: bytes, now: fl
     """The device that signed this request, or ``SignatureRejected``."""
     now = time.time() if now is None else now
     access_key = (headers.get(signing.HEADER_ACCESS_KEY) or "").strip()
-    device = device_by_access_key(access_key) if _ACCESS_KEY_SHAPE.fullmatch(access_key) else None
+    device = (retry_once_if_connection_lost(lambda: device_by_access_key(access_key))
+              if _ACCESS_KEY_SHAPE.fullmatch(access_key) else None)
     if device is None or device.is_revoked:
         raise SignatureRejected("unknown_key", _("未知或已吊销的接入密钥"))
 

@@ -54,6 +54,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "apps.common.db.DatabaseUnavailableMiddleware",  # 503, not 500, when the database is down
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -89,6 +90,10 @@ if env.DATABASE_URL:
         # reused (every request opened one); psycopg's pool is what Django recommends instead.
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": 20, "timeout": 10}
+        # Check each connection before the pool hands it out (Django passes psycopg_pool's
+        # check_connection): after a server restart the pool held connections the server had
+        # dropped, and every request that drew one failed.
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     Path(env.SQLITE_PATH).parent.mkdir(parents=True, exist_ok=True)
     DATABASES = {
