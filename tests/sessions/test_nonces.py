@@ -4,10 +4,14 @@ storing events, a replayed nonce is still refused, and the outage is logged as o
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test import Client
 from django.utils import timezone
 
 from apps.sessions.models import IngestEvent, IngestNonce
@@ -140,3 +144,39 @@ def test_without_the_channel_layer_a_batch_is_stored_and_logged_once(api_client,
     assert len(published) == 3
     problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(problems) == 1 and problems[0].exc_info is None, [r.getMessage() for r in problems]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_requests_racing_with_one_nonce_during_an_outage_are_accepted_once(settings):
+    """The database decides the race (unique per device and nonce), as cache.add does when Redis is up."""
+    settings.CACHES = UNREACHABLE_REDIS
+    lot = LotFactory()
+    device, secret = DeviceFactory.issue(lots=[lot])
+    body = {"events": [entry_event(lot, "苏B12345")]}
+    racers = 8
+    barrier = threading.Barrier(racers)
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+
+    def post():
+        try:
+            client = Client()
+            barrier.wait()
+            statuses.append(signed_post(client, device, secret, body, nonce="nonce-race-0001",
+                                        timestamp=stamp).status_code)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    stamp = int(time.time())
+    threads = [threading.Thread(target=post) for _ in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert sorted(statuses) == [200] + [401] * (racers - 1)
+    assert IngestEvent.objects.count() == 1
+    assert IngestNonce.objects.filter(device=device).count() == 1
