@@ -11,12 +11,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.core.cache import cache
 from django.db.models import Case, F, Q, QuerySet, TextField, Value, When
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.common.cache import cache_add, cache_delete, cache_get, cache_set
 from apps.common.errors import Conflict, DomainError
 from apps.common.geo import EARTH_RADIUS_M, distance_m
 from apps.regions.models import Region
@@ -308,10 +308,10 @@ def map_geojson(*, region: str | None = None, kind: str | None = None) -> MapSna
     A warm request costs no query at all; the region is only looked up when the snapshot is built.
     """
     key = map_snapshot_key(region=region, kind=kind)
-    snapshot = cache.get(key)
+    snapshot = cache_get(key)  # None too when the cache is unreachable: built from the database
     if snapshot is not None and time.time() - snapshot.built_at < MAP_SNAPSHOT_FRESH_S:
         return snapshot
-    locked = snapshot is not None and cache.add(f"{key}:lock", 1, timeout=_MAP_SNAPSHOT_LOCK_S)
+    locked = snapshot is not None and cache_add(f"{key}:lock", 1, timeout=_MAP_SNAPSHOT_LOCK_S)
     if snapshot is not None and not locked:
         return snapshot  # someone else is rebuilding it right now
     try:
@@ -324,10 +324,10 @@ def map_geojson(*, region: str | None = None, kind: str | None = None) -> MapSna
         if kind:
             queryset = queryset.filter(kind=kind)
         snapshot = _build_map_snapshot(queryset)
-        cache.set(key, snapshot, timeout=MAP_SNAPSHOT_KEEP_S)
+        cache_set(key, snapshot, timeout=MAP_SNAPSHOT_KEEP_S)
     finally:
         if locked:
-            cache.delete(f"{key}:lock")
+            cache_delete(f"{key}:lock")
     return snapshot
 
 

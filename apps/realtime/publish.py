@@ -21,6 +21,9 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
+
+from apps.common.outage import Outage
 
 from .hub import OCCUPANCY_GROUP, has_local_listeners, is_process_local
 from .models import ChangeMarker
@@ -29,6 +32,8 @@ from .selectors import lot_payload, lot_states
 __all__ = ["OCCUPANCY_GROUP", "lot_payload", "publish_lots", "publish_lots_after_commit"]
 
 logger = logging.getLogger(__name__)
+_outage = Outage(logger, service="the channel layer",
+                 consequence="occupancy changes are not pushed; open maps catch up on their next refresh")
 
 # A server hub reads markers within a second; older ones only matter to a hub that was not
 # running, and a hub loads a full snapshot when it starts.
@@ -50,8 +55,12 @@ def publish_lots(lot_ids: Iterable[int]) -> None:
         lots = lot_states(ids)
         if lots:
             async_to_sync(layer.group_send)(OCCUPANCY_GROUP, {"type": "occupancy.changed", "lots": lots})
+    except (OSError, RedisError) as exc:  # Redis unreachable: one warning line a minute, not a traceback a batch
+        _outage.failed(exc)
     except Exception:  # a slow or absent channel layer must never break the write path
         logger.exception("occupancy publish failed for %d lots", len(ids))
+    else:
+        _outage.answered()
 
 
 def publish_lots_after_commit(lot_ids: Iterable[int]) -> None:

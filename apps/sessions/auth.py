@@ -16,12 +16,13 @@ Checks, in this order, each refusing with 401 and its code:
 The nonce is recorded only after the signature has been verified, so a forged request cannot burn
 a nonce the real lot system is about to use. It is recorded with ``cache.add`` (atomic: only the
 first of two racing requests succeeds) in the configured cache, which is Redis in production and so
-shared by every server process; the key is scoped by access key.
+shared by every server process; the key is scoped by access key. When the cache is unreachable the
+nonce is recorded in the database instead (``nonces``), so ingest goes on, replay protection
+included.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import time
@@ -29,18 +30,22 @@ import time
 from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.core.cache import cache
 from django.utils.translation import gettext as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import BasePermission
 
+from apps.common.db import retry_once_if_connection_lost
 from apps.lots.credentials import decrypt_secret
 from apps.lots.models import Device
 from apps.lots.selectors import device_by_access_key
 
 from . import signing
+from .nonces import nonce_cache_key, nonce_claim
+
+__all__ = ["DeviceSignatureAuthentication", "IsSignedDevice", "SignatureRejected", "authenticate_device",
+           "nonce_cache_key"]
 
 AUTH_SCHEME = "WXP-HMAC-SHA256"
 # What an access key can look like (``credentials.new_access_key``: "AK" + hex). Anything else is
@@ -62,16 +67,12 @@ class SignatureRejected(APIException):
         self.auth_header = f'{AUTH_SCHEME} realm="ingest"'
 
 
-def nonce_cache_key(access_key: str, nonce: str) -> str:
-    # Hashed: a nonce may hold any characters, a cache key should not.
-    return f"ingest:nonce:{access_key}:{hashlib.sha256(nonce.encode('utf-8')).hexdigest()}"
-
-
 def authenticate_device(*, method: str, path: str, headers, body: bytes, now: float | None = None) -> Device:
     """The device that signed this request, or ``SignatureRejected``."""
     now = time.time() if now is None else now
     access_key = (headers.get(signing.HEADER_ACCESS_KEY) or "").strip()
-    device = device_by_access_key(access_key) if _ACCESS_KEY_SHAPE.fullmatch(access_key) else None
+    device = (retry_once_if_connection_lost(lambda: device_by_access_key(access_key))
+              if _ACCESS_KEY_SHAPE.fullmatch(access_key) else None)
     if device is None or device.is_revoked:
         raise SignatureRejected("unknown_key", _("未知或已吊销的接入密钥"))
 
@@ -93,7 +94,7 @@ def authenticate_device(*, method: str, path: str, headers, body: bytes, now: fl
     if not signature or not signing.signature_matches(signature, secret, method, path, timestamp, nonce, body):
         raise SignatureRejected("bad_signature", _("签名错误"))
 
-    if not cache.add(nonce_cache_key(device.access_key, nonce), 1, timeout=settings.INGEST_NONCE_TTL_S):
+    if not nonce_claim(device=device, nonce=nonce):
         raise SignatureRejected("replayed_request", _("该 X-Nonce 已在 %(m)d 分钟内使用过") % {
             "m": settings.INGEST_NONCE_TTL_S // 60})
     return device

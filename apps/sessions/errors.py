@@ -44,6 +44,12 @@ class ClockSkew(EventRejected):
     code = "clock_skew"
 
 
+class InvalidNumber(EventRejected):
+    """A number no column or JSON document can hold (``1e999``): its event alone is refused."""
+
+    code = "invalid_number"
+
+
 class InvalidTime(EventRejected):
     code = "invalid_time"
 

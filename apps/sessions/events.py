@@ -7,6 +7,7 @@ refused with a precise code before anything is stored.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import deque
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from apps.common import plates
 
-from .errors import ClockSkew, EventRejected, InvalidTime
+from .errors import ClockSkew, EventRejected, InvalidNumber, InvalidTime
 from .models import EventType, PlateColor, VehicleClass
 
 EVENT_ID_MAX = 64
@@ -47,6 +48,23 @@ NEW_ENERGY_COLORS = frozenset({PlateColor.GREEN, PlateColor.YELLOW_GREEN})
 _TYPES = frozenset(EventType.values)
 _PLATE_COLORS = frozenset(PlateColor.values)
 _VEHICLE_CLASSES = frozenset(VehicleClass.values)
+
+
+class UnreadableNumber:
+    """A JSON number Python cannot hold: an integer of more digits than ``int()`` reads (the batch
+    parser puts this in its place, so that only its event is refused)."""
+
+    __slots__ = ("digits",)
+
+    def __init__(self, literal: str):
+        self.digits = len(literal)
+
+
+def _unstorable(value: object) -> bool:
+    """A number no database column or JSON document can hold: ``1e999`` and ``-1e999`` read as
+    infinities (PostgreSQL's jsonb refuses them, and so does every JSON encoder that keeps to the
+    standard), NaN, or an integer too long to read."""
+    return (type(value) is float and not math.isfinite(value)) or type(value) is UnreadableNumber
 
 
 def _one_of(value: object, choices: frozenset[str]) -> bool:
@@ -115,8 +133,9 @@ def _printable_name(name: str) -> str:
 
 def check_characters(raw: dict) -> None:
     """Refuse a control character or lone surrogate in any string of an event, names included, and
-    nesting deeper than ``NESTING_MAX`` (``invalid_event`` naming the field). Checked before any
-    field is read: the event is stored whole."""
+    nesting deeper than ``NESTING_MAX`` (``invalid_event`` naming the field), and a number that
+    cannot be stored (``invalid_number`` naming the field). Checked before any field is read: the
+    event is stored whole."""
     if _flat_and_clean(raw):
         return  # the common event: nothing to name, so the walk below is not needed
     pending: deque[tuple[object, str, int]] = deque([(raw, "", 0)])
@@ -126,6 +145,8 @@ def check_characters(raw: dict) -> None:
             if _BAD_CHARACTERS.search(value):
                 raise _invalid(path, _("%(field)s 含有控制字符") % {"field": path})
             continue
+        if _unstorable(value):
+            raise InvalidNumber(_("%(field)s 的数值超出可表示的范围") % {"field": path}, field=path)
         if not isinstance(value, dict | list):
             continue
         if depth >= NESTING_MAX:
@@ -141,12 +162,13 @@ def check_characters(raw: dict) -> None:
 
 
 def _flat_and_clean(raw: dict) -> bool:
-    """No nested value, and no control character in any name or string: one search over them all."""
+    """No nested value, no number that cannot be stored, and no control character in any name or
+    string: one search over them all."""
     texts = list(raw)
     for value in raw.values():
         if isinstance(value, str):
             texts.append(value)
-        elif isinstance(value, dict | list):
+        elif isinstance(value, dict | list) or _unstorable(value):
             return False
     return not _BAD_CHARACTERS.search("".join(texts))
 
@@ -219,7 +241,7 @@ def parse_event(raw: object, *, index: int, now: datetime, max_future_s: int) ->
 
     if kind in SESSION_TYPES or kind in BERTH_TYPES:
         plate_raw = raw.get("plate")
-        if plate_raw is not None and plate_raw != "":
+        if plate_raw is not None:  # "" is a plate that reads as nothing (invalid_plate), not a missing one
             parsed = plates.parse(plate_raw)  # PlateError is an EventRejected-compatible DomainError
             event.plate, event.plate_new_energy = parsed.value, parsed.new_energy
         event.ticket_id = _string(raw, "ticket_id", max_length=TICKET_ID_MAX)

@@ -234,3 +234,22 @@ class SessionMoneyEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount_fen}"
+
+
+class IngestNonce(models.Model):
+    """An X-Nonce recorded in the database while the shared cache (Redis) was unreachable, so that
+    replay protection (SPEC §3.1) holds through the outage. The unique pair decides a race between
+    two requests; expired rows are purged by ``apps.sessions.tasks.purge_nonces``."""
+
+    device = models.ForeignKey("lots.Device", verbose_name=_("设备与接入密钥"), on_delete=models.CASCADE,
+                               related_name="+")
+    digest = models.CharField(_("随机数摘要"), max_length=64)  # sha256 of the nonce: it may hold any characters
+    expires_at = models.DateTimeField(_("过期时间"), db_index=True)
+
+    class Meta:
+        verbose_name = _("接入随机数")
+        verbose_name_plural = pgettext_lazy("plural", "接入随机数")
+        constraints = [models.UniqueConstraint(fields=["device", "digest"], name="ingest_nonce_once_per_device")]
+
+    def __str__(self) -> str:
+        return f"{self.device_id}:{self.digest[:12]}"

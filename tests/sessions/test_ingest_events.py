@@ -353,3 +353,73 @@ def test_a_body_nested_deeper_than_the_parser_goes_is_invalid_json(api_client, i
     response = signed_post(api_client, device, secret, raw)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_json"
+
+
+# -- numbers no database can store -------------------------------------------------------------------
+
+def _raw_batch(*events: bytes) -> bytes:
+    """A batch body written by hand, so it can carry number literals json.dumps never writes."""
+    return b'{"events": [' + b", ".join(events) + b"]}"
+
+
+def _encoded(raw: dict, **literals: str) -> bytes:
+    """``raw`` as JSON with each of ``literals`` spliced in as a bare number literal."""
+    text = json.dumps(raw, ensure_ascii=False)[:-1]
+    for name, literal in literals.items():
+        text += f', "{name}": {literal}'
+    return (text + "}").encode("utf-8")
+
+
+UNREPRESENTABLE_CASES = [
+    ({"vendor_score": "1e999"}, "vendor_score"),
+    ({"vendor_score": "-1e999"}, "vendor_score"),
+    ({"vendor": '{"camera": {"angles": [1, 2, 1e400]}}'}, "vendor.camera.angles[2]"),
+    ({"free_berths": "1e999"}, "free_berths"),
+    ({"count": "1" + "0" * 5000}, "count"),  # more digits than Python reads as an integer
+]
+
+
+@pytest.mark.parametrize(("literals", "field"), UNREPRESENTABLE_CASES)
+def test_an_unrepresentable_number_rejects_only_its_event_naming_the_field(api_client, issued, lot,
+                                                                          literals, field):
+    device, secret = issued
+    good1, good2 = entry_event(lot, "苏B11111"), entry_event(lot, "苏B22222")
+    bad = entry_event(lot, "苏B33333")
+    body = _raw_batch(_encoded(good1), _encoded(bad, **literals), _encoded(good2))
+    response = signed_post(api_client, device, secret, body)
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    assert [r["status"] for r in answer["results"]] == ["accepted", "rejected", "accepted"]
+    error = answer["results"][1]["error"]
+    assert (error["code"], error["details"]["field"]) == ("invalid_number", field)
+    assert answer["results"][1]["event_id"] == bad["event_id"]
+    assert sorted(IngestEvent.objects.values_list("event_id", flat=True)) == sorted(
+        [good1["event_id"], good2["event_id"]])
+
+    # Delivered again, the batch does not fail either: the good events are duplicates now.
+    again = signed_post(api_client, device, secret, body)
+    assert again.status_code == 200, again.content
+    assert [r["status"] for r in again.json()["results"]] == ["duplicate", "rejected", "duplicate"]
+
+
+def test_large_but_finite_numbers_in_extra_fields_are_kept(post_raw, lot):
+    raw = entry_event(lot, "苏B12345", vendor={"big": 1e308, "small": -1e-300, "int": 10**40})
+    assert post_raw(raw)["accepted"] == 1
+    stored = IngestEvent.objects.get().payload["vendor"]
+    # jsonb keeps numbers as decimals: 1e308 may come back as the integer it equals.
+    assert (float(stored["big"]), float(stored["small"]), stored["int"]) == (1e308, -1e-300, 10**40)
+
+
+# -- an empty plate ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["entry", "exit", "berth_occupied", "berth_vacant"])
+@pytest.mark.parametrize("plate", ["", "  ", "·-"])
+def test_an_empty_plate_is_an_invalid_plate_not_a_missing_one(post, lot, kind, plate):
+    BerthFactory(lot=lot, code="A01")
+    raw = event(lot, kind, plate=plate, ticket_id="T-1", berth_code="A01")
+    error = _only_error(post(raw))
+    assert (error["code"], error["details"]["field"]) == ("invalid_plate", "plate")
+
+
+def test_a_null_plate_with_a_ticket_is_still_fine(post, lot):
+    assert post(entry_event(lot, None, ticket_id="T-1"))["accepted"] == 1

@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "apps.common.db.DatabaseUnavailableMiddleware",  # 503, not 500, when the database is down
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -90,6 +91,10 @@ if env.DATABASE_URL:
         # reused (every request opened one); psycopg's pool is what Django recommends instead.
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {"min_size": 2, "max_size": 20, "timeout": 10}
+        # Check each connection before the pool hands it out (Django passes psycopg_pool's
+        # check_connection): after a server restart the pool held connections the server had
+        # dropped, and every request that drew one failed.
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     Path(env.SQLITE_PATH).parent.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -123,6 +128,9 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "wxp",
+            # An unreachable Redis must fail fast: callers fall back (nonces to the database, the map
+            # snapshot to a fresh build) instead of holding a request for the OS's TCP timeout.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
     CELERY_BROKER_URL = REDIS_URL
@@ -141,6 +149,8 @@ CELERY_BEAT_SCHEDULE = {
     "watch-connectivity": {"task": "apps.lots.tasks.watch_connectivity", "schedule": 30.0},
     # Sensor changes count once they have held BERTH_DEBOUNCE_S; this settles quiet lots' berths.
     "settle-berths": {"task": "apps.berths.tasks.settle_berths", "schedule": 10.0},
+    # Nonces recorded in the database while Redis was unreachable (apps.sessions.nonces).
+    "purge-nonces": {"task": "apps.sessions.tasks.purge_nonces", "schedule": 300.0},
 }
 BERTH_DEBOUNCE_S = 10
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -12,6 +13,8 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from apps.common.db import DATABASE_UNAVAILABLE, RETRY_AFTER_S, unavailable_body, unavailable_json_response
+from apps.common.db import outage as database_outage
 from apps.common.errors import DomainError, error_body
 
 logger = logging.getLogger(__name__)
@@ -91,6 +94,14 @@ def exception_handler(exc, context):
             headers["WWW-Authenticate"] = exc.auth_header
         return Response(error_body(code, str(exc.detail)), status=exc.status_code, headers=headers)
 
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        # The database is down or restarting: the client should come back, not report a bug.
+        set_rollback()
+        database_outage.failed(exc)
+        response = Response(unavailable_body(), status=503, headers={"Retry-After": str(RETRY_AFTER_S)})
+        response._has_been_logged = True  # the outage says it once a minute; django.request would say it each time
+        return response
+
     # Unexpected: log it, answer without leaking anything.
     logger.exception("unhandled error in API view", exc_info=exc)
     set_rollback()
@@ -119,6 +130,7 @@ _ERROR_DESCRIPTIONS = {
     409: "Conflict with the current state",
     413: "Too large",
     429: "Rate limited",
+    503: "The database is unavailable for a moment: retry after `Retry-After` seconds",
 }
 
 
@@ -133,4 +145,8 @@ def json_404(request, exception=None):
 
 
 def json_500(request):
+    # Django calls its 500 handler inside the ``except`` of what failed (a middleware, say).
+    exc = sys.exc_info()[1]
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return unavailable_json_response(exc)
     return JsonResponse(error_body("server_error", "服务器内部错误 / internal server error"), status=500)

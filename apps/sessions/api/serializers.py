@@ -19,12 +19,21 @@ from rest_framework import serializers
 from apps.common.api.exceptions import ErrorInfoSerializer
 
 from ..errors import BatchTooLarge, InvalidBatch, InvalidJson
-from ..events import INGEST_MAX_AGE
+from ..events import INGEST_MAX_AGE, UnreadableNumber
 from ..models import EventType, PlateColor, VehicleClass
 
 
 def _no_constants(name: str):
     raise ValueError(f"{name} is not JSON")
+
+
+def _integer(literal: str) -> int | UnreadableNumber:
+    # Python refuses to read an integer of more than 4300 digits; that is one event's fault (its
+    # RESULT says invalid_number), not a reason to refuse the whole batch as invalid JSON.
+    try:
+        return int(literal)
+    except ValueError:
+        return UnreadableNumber(literal)
 
 
 def check_body_size(*, content_length: str | None, body: bytes | None = None) -> None:
@@ -43,7 +52,7 @@ def check_body_size(*, content_length: str | None, body: bytes | None = None) ->
 def parse_batch(body: bytes) -> list:
     """The ``events`` list of a signed body: a JSON object with 1–INGEST_MAX_EVENTS events."""
     try:
-        payload = json.loads(body.decode("utf-8"), parse_constant=_no_constants)
+        payload = json.loads(body.decode("utf-8"), parse_constant=_no_constants, parse_int=_integer)
     except ValueError as exc:  # also UnicodeDecodeError
         raise InvalidJson(_("请求体不是有效的 JSON：%(error)s") % {"error": exc})
     except RecursionError:
@@ -99,7 +108,9 @@ _RESULT_FIELDS = {
     "status": serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"]),
     "error": ErrorInfoSerializer(required=False, help_text=(
         "仅 rejected：code 如 lot_not_allowed、clock_skew、invalid_plate、invalid_time、invalid_event、"
-        "unknown_berth；任何字符串字段（含字段名）含控制字符即为 invalid_event，details.field 指明字段")),
+        "invalid_number、unknown_berth；任何字符串字段（含字段名）含控制字符即为 invalid_event，"
+        "任何字段（含嵌套字段）的数值无法表示（如 1e999）即为 invalid_number，details.field 指明字段；"
+        "\"plate\": \"\" 为 invalid_plate（无牌车应传 null 并带 ticket_id）")),
     "session": inline_serializer("IngestSession", _SESSION_FIELDS, required=False, allow_null=True,
                                  help_text="仅 exit"),
 }

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.api.exceptions import error_responses
+from apps.common.db import retry_once_if_connection_lost
 
 from .. import signing
 from ..auth import DeviceSignatureAuthentication, IsSignedDevice
@@ -52,12 +53,15 @@ class IngestEventsView(APIView):
             "非 JSON 为 400 invalid_json，缺少 events 或 events 为空为 400 invalid_batch。"
             "每个事件一个结果（accepted / duplicate / rejected），单个事件出错不影响其他事件；"
             "未授权或不存在的停车场按事件拒收，code 为 lot_not_allowed。exit 的结果带 session。"
+            "数据库暂时不可用时为 503 service_unavailable（带 Retry-After），请按其秒数后重发同一批。"
         ),
         parameters=_HEADERS,
         request=BATCH_REQUEST,
-        responses={200: BATCH_RESPONSE, **error_responses(400, 401, 413)},
+        responses={200: BATCH_RESPONSE, **error_responses(400, 401, 413, 503)},
     )
     def post(self, request):
         events = parse_batch(request.body)
-        outcome = events_record(device=request.auth, events=events)
+        # One transaction, idempotent per event: if the connection broke under it, nothing was
+        # stored (or, if it broke at COMMIT, a second run finds the events as duplicates).
+        outcome = retry_once_if_connection_lost(lambda: events_record(device=request.auth, events=events))
         return Response(outcome.as_dict())
