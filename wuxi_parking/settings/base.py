@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "simple_history",
     "channels",
     "apps.common",
+    "apps.audit",
     "apps.regions",
     "apps.lots",
     "apps.berths",
