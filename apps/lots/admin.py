@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
+from apps.common.actor import Actor
 from apps.common.admin import (
     ReadOnlyAdminMixin,
     ScopedAdminMixin,
@@ -34,7 +35,6 @@ from . import fees, inventory
 from .models import Device, FreeWindow, LotOutage, ParkingLot, Tariff
 from .services import (
     device_change,
-    device_fully_in_scope,
     device_issue,
     device_revoke,
     device_rotate_secret,
@@ -165,14 +165,15 @@ class ParkingLotAdmin(ScopedHistoryAdmin):
         entered = form.cleaned_data.get("coords_entered_as") or ParkingLot.CoordSystem.WGS84
         if entered != ParkingLot.CoordSystem.WGS84 or "position" in form.changed_data:
             obj.source_coord_system = entered  # where these coordinates came from, for the audit trail
-        lot_save(lot=obj, actor=request.user, coords_in_source_system=entered != ParkingLot.CoordSystem.WGS84)
+        lot_save(lot=obj, actor=Actor.from_request(request),
+                 coords_in_source_system=entered != ParkingLot.CoordSystem.WGS84)
 
     def _set_status(self, request, queryset, status: str) -> None:
         changed = 0
         for lot in self.scoped_objects(request, queryset).exclude(status=status):
             lot.status = status
             try:
-                lot_save(lot=lot, actor=request.user)
+                lot_save(lot=lot, actor=Actor.from_request(request))
             except DomainError as exc:
                 message_domain_error(self, request, exc, lot)
             else:
@@ -325,7 +326,7 @@ class TariffAdmin(ScopedHistoryAdmin):
         ))
 
     def save_model(self, request, obj, form, change):
-        tariff_save(tariff=obj, actor=request.user)
+        tariff_save(tariff=obj, actor=Actor.from_request(request))
 
 
 # -- devices -------------------------------------------------------------------------------------
@@ -363,11 +364,6 @@ class DeviceAdmin(ScopedHistoryAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: events and sessions keep pointing at the device that sent them
 
-    def has_change_permission(self, request, obj=None):
-        # A key shared with lots outside the user's scope is read-only to them (see the service).
-        return super().has_change_permission(request, obj) and (
-            obj is None or device_fully_in_scope(device=obj, actor=request.user))
-
     @admin.display(description=_("可上报停车场"))
     def lots_display(self, obj):
         codes = [lot.code for lot in obj.visible_lots]
@@ -384,9 +380,9 @@ class DeviceAdmin(ScopedHistoryAdmin):
     def save_model(self, request, obj, form, change):
         lots = form.cleaned_data["lots"]
         if change:
-            device_change(device=obj, name=obj.name, kind=obj.kind, lots=lots, actor=request.user)
+            device_change(device=obj, name=obj.name, kind=obj.kind, lots=lots, actor=Actor.from_request(request))
             return
-        device, secret = device_issue(name=obj.name, kind=obj.kind, lots=lots, actor=request.user)
+        device, secret = device_issue(name=obj.name, kind=obj.kind, lots=lots, actor=Actor.from_request(request))
         # The admin goes on with ``obj`` (log entry, response): make it the issued device.
         for attr in ("pk", "access_key", "secret_encrypted", "secret_fingerprint", "issued_at"):
             setattr(obj, attr, getattr(device, attr))
@@ -424,7 +420,7 @@ class DeviceAdmin(ScopedHistoryAdmin):
         issued = []
         for device in self.scoped_objects(request, queryset):
             try:
-                issued.append((device, device_rotate_secret(device=device, actor=request.user)))
+                issued.append((device, device_rotate_secret(device=device, actor=Actor.from_request(request))))
             except DomainError as exc:
                 message_domain_error(self, request, exc, device)
                 continue
@@ -438,7 +434,7 @@ class DeviceAdmin(ScopedHistoryAdmin):
         count = 0
         for device in self.scoped_objects(request, queryset).filter(revoked_at__isnull=True):
             try:
-                device_revoke(device=device, actor=request.user)
+                device_revoke(device=device, actor=Actor.from_request(request))
             except DomainError as exc:
                 message_domain_error(self, request, exc, device)
                 continue
