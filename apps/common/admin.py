@@ -21,6 +21,8 @@ This module registers nothing: it is imported by the apps' admin modules.
 from __future__ import annotations
 
 import csv
+import dataclasses
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -28,11 +30,15 @@ from django.contrib import admin
 from django.contrib.admin.options import InlineModelAdmin
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import models
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import conditional_escape
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
 
+from .display import field_label, value_label
 from .errors import DomainError
 from .scope import as_tuple, may_change, scope_of, values_writable
 
@@ -46,6 +52,8 @@ __all__ = [
     "message_domain_error",
     "null_filter",
 ]
+
+logger = logging.getLogger(__name__)
 
 _REFUSAL_ATTR = "_wxp_service_refusal"
 _WRITE_CACHE_ATTR = "_wxp_scope_checks"
@@ -226,6 +234,27 @@ class ScopedAdminMixin(ScopedChoicesMixin):
             setattr(request, _REFUSAL_ATTR, refusal)
             return super().changeform_view(request, object_id, form_url, extra_context)
 
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except DomainError as refusal:
+            return self._refused(request, refusal)
+
+    def changelist_view(self, request, extra_context=None):
+        # Actions run in here: a service refusing one is a message, not a server error.
+        try:
+            return super().changelist_view(request, extra_context)
+        except DomainError as refusal:
+            return self._refused(request, refusal)
+
+    def _refused(self, request, refusal: DomainError):
+        """A service refused what the page asked: say so on the list, log one line."""
+        logger.warning("refused %s %s for %s: %s %s", request.method, request.path, request.user, refusal.code,
+                       refusal.message)
+        message_domain_error(self, request, refusal)
+        return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist",
+                                            current_app=self.admin_site.name))
+
     # -- actions ------------------------------------------------------------------------------
     def scoped_objects(self, request, queryset):
         """The action's rows intersected with the scope again (an action may be called directly)."""
@@ -245,6 +274,26 @@ class ReadOnlyAdminMixin:
         return False
 
 
+HISTORY_TYPES = {"+": _("新增"), "~": _("修改"), "-": _("删除")}
+
+
+class ReadableHistory(HistoricalRecordContextHelper):
+    """A version's changes as staff read them: field names and values in Chinese, related rows
+    named only within the reader's scope."""
+
+    def __init__(self, model, historical_record, *, user):
+        super().__init__(model, historical_record)
+        self.user = user
+
+    def format_delta_change(self, change):
+        return dataclasses.replace(
+            change,
+            field=field_label(self.model, change.field),
+            old=conditional_escape(value_label(self.model, change.field, change.old, self.user)),
+            new=conditional_escape(value_label(self.model, change.field, change.new, self.user)),
+        )
+
+
 class ScopedHistoryAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     """Scoped admin with the audit trail (who changed what and when).
 
@@ -253,8 +302,19 @@ class ScopedHistoryAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     user's scope is refused even if the object has since been deleted.
     """
 
+    object_history_list_template = "admin/history_list.html"
+
     def revert_disabled(self, request, obj=None):
         return True
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return ReadableHistory(self.model, historical_record, user=request.user)
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=False):
+        # Ids, not objects: the names are looked up within the reader's scope (apps.common.display).
+        for record in historical_records:
+            record.readable_type = HISTORY_TYPES.get(record.history_type, record.history_type)
+        super().set_history_delta_changes(request, historical_records, foreign_keys_are_objs=False)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         if request.method == "POST":

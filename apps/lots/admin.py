@@ -359,7 +359,39 @@ class DeviceAdmin(ScopedHistoryAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("name", "kind", "lots")
+        if not self.has_change_permission(request, obj):
+            # Read-only (a key shared with another district): name only the lots in the viewer's scope.
+            return ("name", "kind", "lots_in_scope", *self.readonly_fields)
         return ("name", "kind", "lots", *self.readonly_fields)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and not self.has_change_permission(request, obj):
+            return (*readonly, "lots_in_scope")
+        return readonly
+
+    @admin.display(description=_("可上报停车场"))
+    def lots_in_scope(self, obj):
+        visible = getattr(obj, "visible_lots", None)
+        if visible is None:
+            visible = list(obj.lots.for_user(self._reader(obj)))
+        total = getattr(obj, "lot_count", None)
+        total = obj.lots.count() if total is None else total
+        text = "、".join(str(lot) for lot in visible) or "—"
+        others = total - len(visible)
+        if others:
+            text += gettext("（另有 %(n)d 个其他辖区的停车场）") % {"n": others}
+        return text
+
+    @staticmethod
+    def _reader(obj):
+        return getattr(obj, "_reader", None)
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj._reader = request.user
+        return obj
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: events and sessions keep pointing at the device that sent them
@@ -370,7 +402,7 @@ class DeviceAdmin(ScopedHistoryAdmin):
         text = "、".join(codes[:5]) + (gettext(" 等 %(n)d 个") % {"n": len(codes)} if len(codes) > 5 else "")
         others = obj.lot_count - len(codes)
         if others:
-            text += gettext("（另有 %(n)d 个其他范围的停车场）") % {"n": others}
+            text += gettext("（另有 %(n)d 个其他辖区的停车场）") % {"n": others}
         return text
 
     @admin.display(description=_("状态"), ordering="revoked_at")
