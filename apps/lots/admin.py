@@ -38,6 +38,8 @@ from .services import (
     device_issue,
     device_revoke,
     device_rotate_secret,
+    free_window_delete,
+    free_window_save,
     lot_save,
     lots_import,
     tariff_save,
@@ -507,4 +509,15 @@ class FreeWindowAdmin(ScopedHistoryAdmin):
     autocomplete_fields = ("region", "lot")
     date_hierarchy = "starts_at"
     out_of_scope_message = _("请选择本人负责的区域或停车场；全市免费时段由市级管理员设置")
+
+    def save_model(self, request, obj, form, change):
+        free_window_save(window=obj, actor=Actor.from_request(request))
+
+    def delete_model(self, request, obj):
+        free_window_delete(window=obj, actor=Actor.from_request(request))
+
+    def delete_queryset(self, request, queryset):
+        actor = Actor.from_request(request)
+        for window in self.scoped_objects(request, queryset):
+            free_window_delete(window=window, actor=actor)
 

@@ -18,7 +18,7 @@ from apps.regions.models import Operator, Region
 
 from . import credentials, fees, inventory
 from .errors import InvalidTariff, LotError, OutOfScope
-from .models import Device, ParkingLot, Tariff
+from .models import Device, FreeWindow, ParkingLot, Tariff
 
 # What ingest and the connectivity watch write; registry edits leave these to them.
 LIVE_FIELDS = tuple(
@@ -263,3 +263,39 @@ def device_change(*, device: Device, name: str, kind: str, lots: Iterable[Parkin
     if changes:
         audit_record(action="device.changed", actor=actor, obj=device, changes=changes)
     return device
+
+
+FREE_WINDOW_FIELDS = ("name", "starts_at", "ends_at", "region", "lot")
+
+
+@transaction.atomic
+def free_window_save(*, window: FreeWindow, actor=None) -> FreeWindow:
+    """A free period (holiday, school pick-up) for a region or a lot the actor may change; a
+    city-wide one (no region, no lot) is the city's."""
+    ensure_may_change(actor=actor, obj=window, message=_("请选择本人负责的区域或停车场；全市免费时段由市级管理员设置"),
+                      field="region")
+    created = window.pk is None
+    before = {} if created else field_values(FreeWindow.objects.select_for_update().get(pk=window.pk),
+                                             FREE_WINDOW_FIELDS)
+    _full_clean(window)
+    if actor is not None:
+        window._history_user = getattr(actor, "user", actor)
+    window.save()
+    changes = diff(before, field_values(window, FREE_WINDOW_FIELDS))
+    if created or changes:
+        audit_record(action="free_window.created" if created else "free_window.changed", actor=actor, obj=window,
+                     changes=changes)
+    return window
+
+
+@transaction.atomic
+def free_window_delete(*, window: FreeWindow, actor=None) -> None:
+    ensure_may_change(actor=actor, obj=window, message=_("无权删除该免费时段"))
+    locked = FreeWindow.objects.select_for_update().filter(pk=window.pk).first()
+    if locked is None:
+        return
+    audit_record(action="free_window.deleted", actor=actor, obj=locked,
+                 changes={name: [value, None] for name, value in field_values(locked, FREE_WINDOW_FIELDS).items()})
+    if actor is not None:
+        locked._history_user = getattr(actor, "user", actor)
+    locked.delete()
