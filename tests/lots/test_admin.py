@@ -549,3 +549,31 @@ def test_history_shows_who_changed_what_and_cannot_revert(logged_in, city, offic
     assert logged_in.post(revert_url, lot_data(city, name="旧名字")).status_code == 403
     lot.refresh_from_db()
     assert lot.name == "新名字"
+
+
+def _unchanged_form(page) -> dict:
+    form = page.context["adminform"].form
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        if isinstance(value, (list, tuple)):  # the map's lat/lon pair
+            for i, part in enumerate(value):
+                data[f"{name}_{'lat' if i == 0 else 'lon'}"] = part
+            continue
+        data[name] = "" if value is None else value
+    return data
+
+
+def test_a_form_never_clears_a_value_it_did_not_show(logged_in, city):
+    """A 梁溪 lot priced by a 滨湖 tariff (set by the city): the officer is not offered that tariff,
+    so the field is shown read-only and an unchanged save keeps it."""
+    foreign_tariff = TariffFactory(region=city[BH], name="滨湖专用标准")
+    lot = LotFactory(code="LX-0900", region=city[LX], tariff=foreign_tariff)
+    url = reverse("admin:lots_parkinglot_change", args=[lot.pk])
+    page = logged_in.get(url)
+    assert "tariff" not in page.context["adminform"].form.fields
+    assert "滨湖专用标准" not in page.text or 'name="tariff"' not in page.text
+    response = logged_in.post(url, {**_unchanged_form(page), "name": "改了名字"})
+    assert response.status_code == 302, form_errors(response)
+    lot.refresh_from_db()
+    assert (lot.name, lot.tariff) == ("改了名字", foreign_tariff)
