@@ -52,6 +52,7 @@ _STAFF_PERMISSIONS = {
                  "change_tariff", "view_device", "add_device", "change_device", "view_lotoutage",
                  "view_freewindow", "add_freewindow", "change_freewindow", "delete_freewindow"],
         "berths": ["view_berth", "add_berth", "change_berth", "delete_berth"],
+        "audit": ["view_auditentry"],
     },
     StaffScope.Kind.REGION: {
         "regions": ["view_region", "view_operator", "add_operator", "change_operator"],
@@ -59,12 +60,14 @@ _STAFF_PERMISSIONS = {
                  "change_tariff", "view_device", "add_device", "change_device", "view_lotoutage",
                  "view_freewindow", "add_freewindow", "change_freewindow", "delete_freewindow"],
         "berths": ["view_berth", "add_berth", "change_berth", "delete_berth"],
+        "audit": ["view_auditentry"],
     },
     StaffScope.Kind.OPERATOR: {
         "regions": ["view_operator"],
         "lots": ["view_parkinglot", "change_parkinglot", "view_tariff", "view_device", "view_lotoutage",
                  "view_freewindow"],
         "berths": ["view_berth", "add_berth", "change_berth"],
+        "audit": ["view_auditentry"],
     },
 }
 GROUP_NAMES = {

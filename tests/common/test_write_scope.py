@@ -124,8 +124,8 @@ def _service_writes(world, owner):
     }
 
 
-SERVICES = list(_service_writes({"x": {k: None for k in ("lot", "tariff", "operator", "region", "device", "berth",
-                                                         "window")}}, "x"))
+SERVICES = list(_service_writes({"x": dict.fromkeys(("lot", "tariff", "operator", "region", "device", "berth",
+                                                    "window"))}, "x"))
 
 
 @pytest.mark.parametrize("owner", ["bh", "wuxi"])

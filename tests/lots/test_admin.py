@@ -577,3 +577,44 @@ def test_a_form_never_clears_a_value_it_did_not_show(logged_in, city):
     assert response.status_code == 302, form_errors(response)
     lot.refresh_from_db()
     assert (lot.name, lot.tariff) == ("改了名字", foreign_tariff)
+
+
+def test_history_reads_in_chinese_field_names_and_value_labels(logged_in, city):
+    """Issue 6 item 12: not ``category: hospital → public``, ``CHANGES``, ``None``."""
+    response = logged_in.post(reverse(LOT_ADD), lot_data(city, category="hospital"))
+    assert response.status_code == 302, form_errors(response)
+    lot = ParkingLot.objects.get()
+    tariff = TariffFactory(region=city[LX], name="梁溪医院标准")
+    url = reverse("admin:lots_parkinglot_change", args=[lot.pk])
+    response = logged_in.post(url, lot_data(city, category="public", tariff=tariff.pk, allow_pay_later="on"))
+    assert response.status_code == 302, form_errors(response)
+    page = logged_in.get(reverse("admin:lots_parkinglot_history", args=[lot.pk])).text
+    assert "类别" in page and "医院" in page and "公共停车场" in page
+    assert "收费标准" in page and "梁溪医院标准" in page
+    assert "允许先离场后付费" in page and "否" in page and "是" in page
+    for raw in ("hospital", "CHANGES", "Changes", "None", "Changed by", "Date/time"):
+        assert raw not in page, raw
+
+
+def test_a_shared_devices_page_and_history_name_only_the_viewers_lots(logged_in, city, staff_factory, client):
+    """Issue 6 item 5: a key issued for a 梁溪 and a 滨湖 lot, seen by the 梁溪 officer."""
+    from apps.lots.services import device_change
+    from tests.factories import DeviceFactory
+
+    own = LotFactory(code="LX-1100", name="梁溪甲停车场", region=city[LX])
+    foreign = LotFactory(code="BH-1100", name="滨湖乙停车场", region=city[BH])
+    foreign2 = LotFactory(code="BH-1101", name="滨湖丙停车场", region=city[BH])
+    device, _secret = DeviceFactory.issue(lots=[own, foreign])
+    device_change(device=device, name=device.name, kind=device.kind, lots=[own, foreign, foreign2],
+                  actor=staff_factory("city"))
+    change = logged_in.get(reverse("admin:lots_device_change", args=[device.pk]))
+    assert change.status_code == 200 and not change.context["has_change_permission"]
+    assert "梁溪甲停车场" in change.text and "另有 2 个其他辖区的停车场" in change.text
+    history = logged_in.get(reverse("admin:lots_device_history", args=[device.pk]))
+    assert history.status_code == 200
+    assert "梁溪甲停车场" in history.text and "其他辖区的停车场" in history.text
+    version = device.history.earliest()
+    past = logged_in.get(reverse("admin:lots_device_simple_history", args=[device.pk, version.history_id]))
+    assert past.status_code == 200
+    for page in (change, history, past):
+        assert "滨湖" not in page.text and "BH-110" not in page.text

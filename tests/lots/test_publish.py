@@ -75,11 +75,11 @@ def test_reopening_is_published_too_and_a_save_that_changes_nothing_the_map_show
 
 
 def test_a_close_that_rolls_back_is_never_published(lot, officer, listener, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            lot.status = ParkingLot.Status.CLOSED
-            lot_save(lot=lot, actor=officer)
-            raise RuntimeError("a later step of the same save failed")
+    with (django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(RuntimeError),
+          transaction.atomic()):
+        lot.status = ParkingLot.Status.CLOSED
+        lot_save(lot=lot, actor=officer)
+        raise RuntimeError("a later step of the same save failed")
     assert callbacks == []
     assert listener() == []
     assert ParkingLot.objects.get(pk=lot.pk).status == ParkingLot.Status.OPEN

@@ -93,7 +93,7 @@ def _unchanged_form(page) -> dict:
     """What the browser sends back for a page saved without touching anything."""
     form = page.context["adminform"].form
     data = {}
-    for name, field in form.fields.items():
+    for name in form.fields:
         value = form[name].value()
         data[name] = "" if value is None else value
     return data
