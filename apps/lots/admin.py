@@ -123,8 +123,9 @@ class ParkingLotAdmin(ScopedHistoryAdmin):
     form = LotAdminForm
     change_list_template = "admin/lots/parkinglot/change_list.html"
     service_error_fields = {"lat": "position", "lon": "position"}
-    list_display = ("code", "name", "region", "operator", "kind", "free_of_total", "status_badge",
-                    "filing_status", "compliance_level", "tariff", "allow_pay_later")
+    # Readable at 1366 px beside the sidebar and the filters: filing, compliance and pay-later are
+    # filters (and in the export), not columns; the region is named without its code.
+    list_display = ("code", "name", "region_name", "operator", "kind", "free_of_total", "status_badge", "tariff")
     list_display_links = ("code", "name")
     list_filter = (
         ("region", admin.RelatedOnlyFieldListFilter), "kind", "category", "status", OnlineFilter,
@@ -153,6 +154,13 @@ class ParkingLotAdmin(ScopedHistoryAdmin):
         "mark_open",
         "mark_closed",
     ]
+
+    class Media:
+        css = {"all": ("lots/lot_list.css",)}
+
+    @admin.display(description=_("区域"), ordering="region__code")
+    def region_name(self, obj):
+        return obj.region.name
 
     @admin.display(description=_("空余/总泊位"), ordering="free_berths")
     def free_of_total(self, obj):
