@@ -618,3 +618,42 @@ def test_a_shared_devices_page_and_history_name_only_the_viewers_lots(logged_in,
     assert past.status_code == 200
     for page in (change, history, past):
         assert "滨湖" not in page.text and "BH-110" not in page.text
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_lot_list_is_readable_at_1366_px_for_a_district_officer(live_server, client, city, monkeypatch,
+                                                                   staff_factory):
+    """Issue 6 item 12: names wrapped one character a line. At 1366×768 in Chinese, the list fits
+    its column (no sideways scrolling) and a lot's name keeps several characters a line."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    operator = OperatorFactory(name="无锡市梁溪城市停车管理有限公司", region=city[LX])
+    tariff = TariffFactory(region=city[LX], name="无锡市区道路停车 核心片区干道")
+    for i in range(5):
+        LotFactory(code=f"LX-{i:04d}", name="无锡市第二人民医院停车场", region=city[LX], operator=operator,
+                   tariff=tariff)
+    client.force_login(staff_factory("region", LX))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                    args=["--no-sandbox"])
+        try:
+            context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+            context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
+                                  "url": live_server.url}])
+            page = context.new_page()
+            page.goto(live_server.url + reverse("admin:lots_parkinglot_changelist"))
+            sizes = page.evaluate("""() => {
+                const results = document.querySelector('#changelist-form .results');
+                const name = document.querySelector('#result_list td.field-name');
+                return {overflow: results.scrollWidth - results.clientWidth,
+                        nameWidth: name.getBoundingClientRect().width,
+                        fontSize: parseFloat(getComputedStyle(name).fontSize)};
+            }""")
+        finally:
+            browser.close()
+    assert sizes["overflow"] <= 1, sizes
+    assert sizes["nameWidth"] >= 6 * sizes["fontSize"], sizes  # at least six characters a line
