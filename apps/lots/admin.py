@@ -28,7 +28,6 @@ from apps.common.admin import (
     null_filter,
 )
 from apps.common.errors import DomainError
-from apps.common.scope import scope_of
 from apps.regions.models import Region
 
 from . import fees, inventory
@@ -111,8 +110,7 @@ class ImportForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        scope = scope_of(user)
-        regions = Region.objects.all() if scope.city_wide else Region.objects.filter(pk__in=scope.region_ids)
+        regions = Region.objects.writable_by(user)  # the write rule: regions whose lots the user may register
         self.fields["region"].queryset = regions
         if regions.count() == 1:
             self.fields["region"].initial = regions.first()
@@ -208,9 +206,8 @@ class ParkingLotAdmin(ScopedHistoryAdmin):
         ]
 
     def has_import_permission(self, request) -> bool:
-        scope = scope_of(request.user)
         return (self.has_add_permission(request) and self.has_change_permission(request)
-                and (scope.city_wide or bool(scope.region_ids)))
+                and Region.objects.writable_by(request.user).exists())
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "has_import_permission": self.has_import_permission(request)}

@@ -213,3 +213,35 @@ def test_admin_add_for_another_owner_refused(logged_in, world, app_label, model_
         response = logged_in.post(reverse(f"admin:{app_label}_{model_name}_add"), {**data, **target})
         assert response.status_code == 200  # the form again, with an error
     assert model.objects.count() == count
+
+
+# -- the staff API ---------------------------------------------------------------------------------
+def test_a_staff_api_write_follows_the_same_rule(world, officer):
+    """A write endpoint built on the staff mixin refuses an object the officer sees but may not
+    change (the city-level operator), and allows one of their own."""
+    from rest_framework import generics, serializers
+    from rest_framework.test import APIRequestFactory, force_authenticate
+
+    from apps.common.api.scope import StaffScopedMixin
+
+    class OperatorNameSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = Operator
+            fields = ["name"]
+
+    class OperatorView(StaffScopedMixin, generics.RetrieveUpdateAPIView):
+        queryset = Operator.objects.all()
+        serializer_class = OperatorNameSerializer
+
+    def call(method, operator):
+        request = getattr(APIRequestFactory(), method)("/x", {"name": "改名"}, format="json")
+        force_authenticate(request, user=officer)
+        return OperatorView.as_view()(request, pk=operator.pk)
+
+    city_operator, own = world["wuxi"]["operator"], world["lx"]["operator"]
+    assert call("get", city_operator).status_code == 200  # seen
+    assert call("patch", city_operator).status_code == 403  # not changed
+    assert Operator.objects.get(pk=city_operator.pk).name != "改名"
+    assert call("patch", world["bh"]["operator"]).status_code == 404  # not even seen
+    assert call("patch", own).status_code == 200
+    assert Operator.objects.get(pk=own.pk).name == "改名"
