@@ -7,6 +7,7 @@ Related rows outside the reader's scope are not named, only counted ("另有 2 �
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Iterable
 
 from django.core.exceptions import FieldDoesNotExist
@@ -19,6 +20,7 @@ from django.utils.translation import gettext as _
 from .scope import scope_of
 
 EMPTY = "—"
+JSON_MAX = 300
 
 
 def field_label(model: type[models.Model], name: str) -> str:
@@ -79,6 +81,9 @@ def value_label(model: type[models.Model], name: str, value, user=None) -> str:
         return str(labels.get(str(value), value))
     if isinstance(value, bool):
         return _("是") if value else _("否")
+    if isinstance(value, (dict, list)):  # a tariff's rules: readable JSON, Chinese unescaped, bounded
+        text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+        return text if len(text) <= JSON_MAX else text[:JSON_MAX] + "…"
     if isinstance(value, str) and isinstance(field, models.DateTimeField):
         value = parse_datetime(value) or value
     if isinstance(value, datetime.datetime):
