@@ -245,6 +245,8 @@ class ScopedAdminMixin(ScopedChoicesMixin):
         try:
             return super().changelist_view(request, extra_context)
         except DomainError as refusal:
+            if request.method != "POST":
+                raise  # only an action can be refused here; redirecting a GET to itself would loop
             return self._refused(request, refusal)
 
     def _refused(self, request, refusal: DomainError):
