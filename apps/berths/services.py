@@ -24,8 +24,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from apps.audit.services import audit_record, diff, field_values
+from apps.common.scope import may_change
+
+from .errors import BerthError, OutOfScope
 from .models import Berth
 
 #: seconds a sensor's new state must hold before it is believed (settings.BERTH_DEBOUNCE_S overrides)
@@ -134,3 +141,105 @@ def berths_settle(*, now: datetime) -> list[int]:
         lots_write(free_berths=counts, heard_ids=(), now=now)
         publish_lots_after_commit(counts)
     return sorted(counts)
+
+
+# -- staff edits (the admin) -----------------------------------------------------------------------
+#: what staff edit on a berth; the reading and debounce fields belong to the sensors' path above
+BERTH_REGISTRY_FIELDS = ("code", "kind", "floor", "sensor_id", "state")
+
+
+def _staff_change(old_state: str, new_state: str) -> int:
+    return _occupied(old_state) - _occupied(new_state)
+
+
+def _move_lot_count(*, lot, change: int, now: datetime) -> None:
+    """An on-street lot's count follows its berths: move it by ``change`` and tell the map."""
+    from apps.lots.models import ParkingLot
+    from apps.lots.occupancy import free_berth_counts, lots_write
+    from apps.realtime.publish import publish_lots_after_commit
+
+    if not change or lot.kind != ParkingLot.Kind.ON_STREET:
+        return
+    counts = free_berth_counts(moves={lot.pk: [(now, change)]}, snapshots={})
+    lots_write(free_berths=counts, heard_ids=(), now=now)
+    publish_lots_after_commit(counts)
+
+
+def _lock_lot(berth: Berth):
+    from apps.lots.models import ParkingLot
+
+    # Ingest's lock order: the lot first, then its berths.
+    return ParkingLot.objects.select_for_update().only("pk", "kind").get(pk=berth.lot_id)
+
+
+def _ensure_may_change(actor, berth: Berth) -> None:
+    if actor is not None and not may_change(actor, berth):
+        raise OutOfScope(_("只能管理本人负责范围内停车场的泊位"), field="lot")
+
+
+def _full_clean(berth: Berth) -> None:
+    try:
+        berth.full_clean()
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            field, errors = next(iter(exc.message_dict.items()))
+        else:
+            field, errors = None, exc.messages
+        raise BerthError(str(errors[0]), field=None if field == "__all__" else field,
+                         details={"fields": getattr(exc, "message_dict", {})}) from exc
+
+
+@transaction.atomic
+def berth_save(*, berth: Berth, actor=None) -> Berth:
+    """Staff register a berth or edit its registry entry (code, kind, floor, sensor, in or out of
+    service). The lot and the berth are locked in ingest's order and only the fields staff edit are
+    written, so a sensor reading applied meanwhile is never overwritten; when the berth's state
+    changes, an on-street lot's free count moves with it."""
+    _ensure_may_change(actor, berth)
+    lot = _lock_lot(berth)
+    now = timezone.now()
+    if berth.pk is None:
+        if berth.state != Berth.State.UNKNOWN:
+            berth.state_changed_at = now
+        _full_clean(berth)
+        berth.save()
+        _move_lot_count(lot=lot, change=_staff_change(Berth.State.UNKNOWN, berth.state), now=now)
+        audit_record(action="berth.created", actor=actor, obj=berth,
+                     changes=diff({}, field_values(berth, ("lot", *BERTH_REGISTRY_FIELDS))))
+        return berth
+    current = Berth.objects.select_for_update().get(pk=berth.pk)
+    if current.lot_id != berth.lot_id:
+        raise BerthError(_("泊位不能移到其他停车场；请在该停车场新增泊位"), field="lot")
+    before = field_values(current, BERTH_REGISTRY_FIELDS)
+    old_state = current.state
+    for name in BERTH_REGISTRY_FIELDS:
+        setattr(current, name, getattr(berth, name))
+    fields = list(BERTH_REGISTRY_FIELDS)
+    if current.state != old_state:
+        # Staff decide this state: a sensor change still waiting to be believed no longer applies.
+        current.state_changed_at = now
+        current.pending_state, current.pending_since = "", None
+        fields += ["state_changed_at", "pending_state", "pending_since"]
+    _full_clean(current)
+    current.save(update_fields=fields)
+    _move_lot_count(lot=lot, change=_staff_change(old_state, current.state), now=now)
+    changes = diff(before, field_values(current, BERTH_REGISTRY_FIELDS))
+    if changes:
+        audit_record(action="berth.changed", actor=actor, obj=current, changes=changes)
+    for name in (*fields, "reading_at"):
+        setattr(berth, name, getattr(current, name))
+    return current
+
+
+@transaction.atomic
+def berth_delete(*, berth: Berth, actor=None) -> None:
+    """Staff remove a berth from the registry (the lot's registered total is theirs to change)."""
+    _ensure_may_change(actor, berth)
+    _lock_lot(berth)
+    current = Berth.objects.select_for_update().filter(pk=berth.pk).first()
+    if current is None:
+        return
+    audit_record(action="berth.deleted", actor=actor, obj=current,
+                 changes={name: [value, None] for name, value in
+                          field_values(current, ("lot", *BERTH_REGISTRY_FIELDS)).items()})
+    current.delete()

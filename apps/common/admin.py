@@ -13,7 +13,7 @@ error names, so nothing is ever half-saved. Use it like::
     @admin.register(Thing)
     class ThingAdmin(ScopedAdminMixin, admin.ModelAdmin):
         def save_model(self, request, obj, form, change):
-            thing_save(thing=obj, actor=request.user)   # DomainError → form error
+            thing_save(thing=obj, actor=Actor.from_request(request))   # DomainError → form error
 
 This module registers nothing: it is imported by the apps' admin modules.
 """
@@ -21,6 +21,8 @@ This module registers nothing: it is imported by the apps' admin modules.
 from __future__ import annotations
 
 import csv
+import dataclasses
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -28,13 +30,17 @@ from django.contrib import admin
 from django.contrib.admin.options import InlineModelAdmin
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import models
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import conditional_escape
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.template_utils import HistoricalRecordContextHelper
 
+from .display import field_label, value_label
 from .errors import DomainError
-from .scope import scope_of
+from .scope import as_tuple, may_change, scope_of, values_writable
 
 __all__ = [
     "ReadOnlyAdminMixin",
@@ -46,6 +52,8 @@ __all__ = [
     "message_domain_error",
     "null_filter",
 ]
+
+logger = logging.getLogger(__name__)
 
 _REFUSAL_ATTR = "_wxp_service_refusal"
 _WRITE_CACHE_ATTR = "_wxp_scope_checks"
@@ -89,6 +97,28 @@ class ScopedChoicesMixin:
             formfield.queryset = queryset.for_user(request.user)
         return formfield
 
+    def get_readonly_fields(self, request, obj=None):
+        """A form never clears a value it did not show: a foreign key whose current value is not
+        among the choices the user is offered is shown read-only, and kept as it is."""
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if isinstance(self, InlineModelAdmin):
+            return readonly  # ``obj`` is the parent here
+        return readonly + tuple(name for name in unoffered_values(request.user, obj) if name not in readonly)
+
+
+def unoffered_values(user, obj) -> list[str]:
+    """The scoped foreign keys of ``obj`` whose current value ``user`` would not be offered."""
+    if obj is None or obj.pk is None or scope_of(user).city_wide:
+        return []
+    names = []
+    for field in obj._meta.concrete_fields:
+        if not field.many_to_one or getattr(obj, field.attname) is None:
+            continue
+        related = field.related_model._default_manager.all()
+        if _scoped(related) and not related.for_user(user).filter(pk=getattr(obj, field.attname)).exists():
+            names.append(field.name)
+    return names
+
 
 class ScopedAdminMixin(ScopedChoicesMixin):
     """A ModelAdmin (or inline) over a model with ``ScopedQuerySet`` and ``scope_paths``.
@@ -129,41 +159,28 @@ class ScopedAdminMixin(ScopedChoicesMixin):
         return cache[key]
 
     def writable(self, request, obj) -> bool:
-        """Seen and not merely shared: city-wide shared rows (a tariff with no region) are read-only
-        for staff who are not city-wide."""
+        """Whether the user may change ``obj``: ``apps.common.scope.may_change``, cached per request.
+
+        Reading may be wider than writing (a city-level operator running a district's lots, a tariff
+        shared city-wide): such rows open read-only."""
         if obj is None:
             return True
-        scope = scope_of(request.user)
-        if scope.city_wide:
-            return True
-        shared = self.model.scope_paths.shared
-        if shared and _attr_ids(obj, shared) == set():
-            return False
-        return self.in_scope(request, obj)
+        if obj.pk is None:
+            return self.values_in_scope(request, obj)
+        cache = request.__dict__.setdefault(_WRITE_CACHE_ATTR, {})
+        key = ("write", obj._meta.label, obj.pk)
+        if key not in cache:
+            cache[key] = may_change(request.user, obj)
+        return cache[key]
 
     def values_in_scope(self, request, obj) -> bool:
-        """Whether the values on ``obj`` (saved or not) place it inside the user's scope.
+        """Whether the values on ``obj`` (saved or not) place it inside the user's write scope.
 
-        Walks each scope path on the instance (``lot__region`` → ``obj.lot.region_id``). A path that
+        Walks each write path on the instance (``lot__region`` → ``obj.lot.region_id``). A path that
         needs the database on an unsaved object (many-to-many) can't be judged here; if no path can
         be judged, the service that saves the object decides.
         """
-        scope = scope_of(request.user)
-        if scope.city_wide:
-            return True
-        if scope.empty:
-            return False
-        paths = self.model.scope_paths
-        judged = False
-        for ids, lookups in ((scope.region_ids, paths.region), (scope.operator_ids, paths.operator)):
-            for lookup in _as_tuple(lookups):
-                found = _attr_ids(obj, lookup)
-                if found is None:
-                    continue
-                judged = True
-                if found & ids:
-                    return True
-        return not judged
+        return values_writable(scope_of(request.user), obj)
 
     def _own_object(self, obj):
         # On an inline, ``obj`` is the parent, which the parent's admin has already judged.
@@ -199,8 +216,8 @@ class ScopedAdminMixin(ScopedChoicesMixin):
             form.add_error(form_field_for_error(form, refusal.field, self.service_error_fields), refusal.message)
 
     def _scope_error_field(self, form) -> str | None:
-        paths = self.model.scope_paths
-        for lookup in (*_as_tuple(paths.region), *_as_tuple(paths.operator)):
+        paths = self.model.scope_paths.write_paths
+        for lookup in (*as_tuple(paths.region), *as_tuple(paths.operator)):
             head = lookup.split("__", 1)[0]
             if head in form.fields:
                 return head
@@ -217,52 +234,33 @@ class ScopedAdminMixin(ScopedChoicesMixin):
             setattr(request, _REFUSAL_ATTR, refusal)
             return super().changeform_view(request, object_id, form_url, extra_context)
 
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except DomainError as refusal:
+            return self._refused(request, refusal)
+
+    def changelist_view(self, request, extra_context=None):
+        # Actions run in here: a service refusing one is a message, not a server error.
+        try:
+            return super().changelist_view(request, extra_context)
+        except DomainError as refusal:
+            if request.method != "POST":
+                raise  # only an action can be refused here; redirecting a GET to itself would loop
+            return self._refused(request, refusal)
+
+    def _refused(self, request, refusal: DomainError):
+        """A service refused what the page asked: say so on the list, log one line."""
+        logger.warning("refused %s %s for %s: %s %s", request.method, request.path, request.user, refusal.code,
+                       refusal.message)
+        message_domain_error(self, request, refusal)
+        return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist",
+                                            current_app=self.admin_site.name))
+
     # -- actions ------------------------------------------------------------------------------
     def scoped_objects(self, request, queryset):
         """The action's rows intersected with the scope again (an action may be called directly)."""
         return queryset.filter(pk__in=self.get_queryset(request).values("pk"))
-
-
-def _as_tuple(lookups) -> tuple[str, ...]:
-    if not lookups:
-        return ()
-    return (lookups,) if isinstance(lookups, str) else tuple(lookups)
-
-
-def _attr_ids(obj, lookup: str) -> set | None:
-    """The primary keys ``lookup`` reaches from ``obj`` by attributes; None when it can't be told
-    without the database rows of an unsaved object."""
-    if lookup == "pk":
-        return None if obj.pk is None else {obj.pk}
-    current: list = [obj]
-    parts = lookup.split("__")
-    for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        following: list = []
-        for item in current:
-            try:
-                field = item._meta.get_field(part)
-            except FieldDoesNotExist:
-                return None
-            if field.many_to_many or field.one_to_many:
-                if item.pk is None:
-                    return None
-                accessor = field.get_accessor_name() if field.auto_created and not field.concrete else field.name
-                manager = getattr(item, accessor)
-                if last:
-                    following.extend(manager.values_list("pk", flat=True))
-                else:
-                    following.extend(manager.all())
-            elif last:
-                value = getattr(item, field.attname)
-                if value is not None:
-                    following.append(value)
-            else:
-                related = getattr(item, part)
-                if related is not None:
-                    following.append(related)
-        current = following
-    return set(current)
 
 
 class ReadOnlyAdminMixin:
@@ -278,6 +276,26 @@ class ReadOnlyAdminMixin:
         return False
 
 
+HISTORY_TYPES = {"+": _("新增"), "~": _("修改"), "-": _("删除")}
+
+
+class ReadableHistory(HistoricalRecordContextHelper):
+    """A version's changes as staff read them: field names and values in Chinese, related rows
+    named only within the reader's scope."""
+
+    def __init__(self, model, historical_record, *, user):
+        super().__init__(model, historical_record)
+        self.user = user
+
+    def format_delta_change(self, change):
+        return dataclasses.replace(
+            change,
+            field=field_label(self.model, change.field),
+            old=conditional_escape(value_label(self.model, change.field, change.old, self.user)),
+            new=conditional_escape(value_label(self.model, change.field, change.new, self.user)),
+        )
+
+
 class ScopedHistoryAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     """Scoped admin with the audit trail (who changed what and when).
 
@@ -286,8 +304,19 @@ class ScopedHistoryAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     user's scope is refused even if the object has since been deleted.
     """
 
+    object_history_list_template = "admin/history_list.html"
+
     def revert_disabled(self, request, obj=None):
         return True
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return ReadableHistory(self.model, historical_record, user=request.user)
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=False):
+        # Ids, not objects: the names are looked up within the reader's scope (apps.common.display).
+        for record in historical_records:
+            record.readable_type = HISTORY_TYPES.get(record.history_type, record.history_type)
+        super().set_history_delta_changes(request, historical_records, foreign_keys_are_objs=False)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         if request.method == "POST":

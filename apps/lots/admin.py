@@ -18,6 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
+from apps.common.actor import Actor
 from apps.common.admin import (
     ReadOnlyAdminMixin,
     ScopedAdminMixin,
@@ -27,17 +28,17 @@ from apps.common.admin import (
     null_filter,
 )
 from apps.common.errors import DomainError
-from apps.common.scope import scope_of
 from apps.regions.models import Region
 
 from . import fees, inventory
 from .models import Device, FreeWindow, LotOutage, ParkingLot, Tariff
 from .services import (
     device_change,
-    device_fully_in_scope,
     device_issue,
     device_revoke,
     device_rotate_secret,
+    free_window_delete,
+    free_window_save,
     lot_save,
     lots_import,
     tariff_save,
@@ -109,8 +110,7 @@ class ImportForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        scope = scope_of(user)
-        regions = Region.objects.all() if scope.city_wide else Region.objects.filter(pk__in=scope.region_ids)
+        regions = Region.objects.writable_by(user)  # the write rule: regions whose lots the user may register
         self.fields["region"].queryset = regions
         if regions.count() == 1:
             self.fields["region"].initial = regions.first()
@@ -121,8 +121,9 @@ class ParkingLotAdmin(ScopedHistoryAdmin):
     form = LotAdminForm
     change_list_template = "admin/lots/parkinglot/change_list.html"
     service_error_fields = {"lat": "position", "lon": "position"}
-    list_display = ("code", "name", "region", "operator", "kind", "free_of_total", "status_badge",
-                    "filing_status", "compliance_level", "tariff", "allow_pay_later")
+    # Readable at 1366 px beside the sidebar and the filters: filing, compliance and pay-later are
+    # filters (and in the export), not columns; the region is named without its code.
+    list_display = ("code", "name", "region_name", "operator", "kind", "free_of_total", "status_badge", "tariff")
     list_display_links = ("code", "name")
     list_filter = (
         ("region", admin.RelatedOnlyFieldListFilter), "kind", "category", "status", OnlineFilter,
@@ -152,6 +153,13 @@ class ParkingLotAdmin(ScopedHistoryAdmin):
         "mark_closed",
     ]
 
+    class Media:
+        css = {"all": ("lots/lot_list.css",)}
+
+    @admin.display(description=_("区域"), ordering="region__code")
+    def region_name(self, obj):
+        return obj.region.name
+
     @admin.display(description=_("空余/总泊位"), ordering="free_berths")
     def free_of_total(self, obj):
         return f"{obj.free_berths}/{obj.total_berths}"
@@ -165,14 +173,15 @@ class ParkingLotAdmin(ScopedHistoryAdmin):
         entered = form.cleaned_data.get("coords_entered_as") or ParkingLot.CoordSystem.WGS84
         if entered != ParkingLot.CoordSystem.WGS84 or "position" in form.changed_data:
             obj.source_coord_system = entered  # where these coordinates came from, for the audit trail
-        lot_save(lot=obj, actor=request.user, coords_in_source_system=entered != ParkingLot.CoordSystem.WGS84)
+        lot_save(lot=obj, actor=Actor.from_request(request),
+                 coords_in_source_system=entered != ParkingLot.CoordSystem.WGS84)
 
     def _set_status(self, request, queryset, status: str) -> None:
         changed = 0
         for lot in self.scoped_objects(request, queryset).exclude(status=status):
             lot.status = status
             try:
-                lot_save(lot=lot, actor=request.user)
+                lot_save(lot=lot, actor=Actor.from_request(request))
             except DomainError as exc:
                 message_domain_error(self, request, exc, lot)
             else:
@@ -197,9 +206,8 @@ class ParkingLotAdmin(ScopedHistoryAdmin):
         ]
 
     def has_import_permission(self, request) -> bool:
-        scope = scope_of(request.user)
         return (self.has_add_permission(request) and self.has_change_permission(request)
-                and (scope.city_wide or bool(scope.region_ids)))
+                and Region.objects.writable_by(request.user).exists())
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "has_import_permission": self.has_import_permission(request)}
@@ -325,7 +333,7 @@ class TariffAdmin(ScopedHistoryAdmin):
         ))
 
     def save_model(self, request, obj, form, change):
-        tariff_save(tariff=obj, actor=request.user)
+        tariff_save(tariff=obj, actor=Actor.from_request(request))
 
 
 # -- devices -------------------------------------------------------------------------------------
@@ -358,15 +366,42 @@ class DeviceAdmin(ScopedHistoryAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("name", "kind", "lots")
+        if not self.has_change_permission(request, obj):
+            # Read-only (a key shared with another district): name only the lots in the viewer's scope.
+            return ("name", "kind", "lots_in_scope", *self.readonly_fields)
         return ("name", "kind", "lots", *self.readonly_fields)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and not self.has_change_permission(request, obj):
+            return (*readonly, "lots_in_scope")
+        return readonly
+
+    @admin.display(description=_("可上报停车场"))
+    def lots_in_scope(self, obj):
+        visible = getattr(obj, "visible_lots", None)
+        if visible is None:
+            visible = list(obj.lots.for_user(self._reader(obj)))
+        total = getattr(obj, "lot_count", None)
+        total = obj.lots.count() if total is None else total
+        text = "、".join(str(lot) for lot in visible) or "—"
+        others = total - len(visible)
+        if others:
+            text += gettext("（另有 %(n)d 个其他辖区的停车场）") % {"n": others}
+        return text
+
+    @staticmethod
+    def _reader(obj):
+        return getattr(obj, "_reader", None)
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj._reader = request.user
+        return obj
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: events and sessions keep pointing at the device that sent them
-
-    def has_change_permission(self, request, obj=None):
-        # A key shared with lots outside the user's scope is read-only to them (see the service).
-        return super().has_change_permission(request, obj) and (
-            obj is None or device_fully_in_scope(device=obj, actor=request.user))
 
     @admin.display(description=_("可上报停车场"))
     def lots_display(self, obj):
@@ -374,7 +409,7 @@ class DeviceAdmin(ScopedHistoryAdmin):
         text = "、".join(codes[:5]) + (gettext(" 等 %(n)d 个") % {"n": len(codes)} if len(codes) > 5 else "")
         others = obj.lot_count - len(codes)
         if others:
-            text += gettext("（另有 %(n)d 个其他范围的停车场）") % {"n": others}
+            text += gettext("（另有 %(n)d 个其他辖区的停车场）") % {"n": others}
         return text
 
     @admin.display(description=_("状态"), ordering="revoked_at")
@@ -384,9 +419,9 @@ class DeviceAdmin(ScopedHistoryAdmin):
     def save_model(self, request, obj, form, change):
         lots = form.cleaned_data["lots"]
         if change:
-            device_change(device=obj, name=obj.name, kind=obj.kind, lots=lots, actor=request.user)
+            device_change(device=obj, name=obj.name, kind=obj.kind, lots=lots, actor=Actor.from_request(request))
             return
-        device, secret = device_issue(name=obj.name, kind=obj.kind, lots=lots, actor=request.user)
+        device, secret = device_issue(name=obj.name, kind=obj.kind, lots=lots, actor=Actor.from_request(request))
         # The admin goes on with ``obj`` (log entry, response): make it the issued device.
         for attr in ("pk", "access_key", "secret_encrypted", "secret_fingerprint", "issued_at"):
             setattr(obj, attr, getattr(device, attr))
@@ -424,7 +459,7 @@ class DeviceAdmin(ScopedHistoryAdmin):
         issued = []
         for device in self.scoped_objects(request, queryset):
             try:
-                issued.append((device, device_rotate_secret(device=device, actor=request.user)))
+                issued.append((device, device_rotate_secret(device=device, actor=Actor.from_request(request))))
             except DomainError as exc:
                 message_domain_error(self, request, exc, device)
                 continue
@@ -438,7 +473,7 @@ class DeviceAdmin(ScopedHistoryAdmin):
         count = 0
         for device in self.scoped_objects(request, queryset).filter(revoked_at__isnull=True):
             try:
-                device_revoke(device=device, actor=request.user)
+                device_revoke(device=device, actor=Actor.from_request(request))
             except DomainError as exc:
                 message_domain_error(self, request, exc, device)
                 continue
@@ -479,4 +514,15 @@ class FreeWindowAdmin(ScopedHistoryAdmin):
     autocomplete_fields = ("region", "lot")
     date_hierarchy = "starts_at"
     out_of_scope_message = _("请选择本人负责的区域或停车场；全市免费时段由市级管理员设置")
+
+    def save_model(self, request, obj, form, change):
+        free_window_save(window=obj, actor=Actor.from_request(request))
+
+    def delete_model(self, request, obj):
+        free_window_delete(window=obj, actor=Actor.from_request(request))
+
+    def delete_queryset(self, request, queryset):
+        actor = Actor.from_request(request)
+        for window in self.scoped_objects(request, queryset):
+            free_window_delete(window=window, actor=actor)
 

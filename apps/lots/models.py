@@ -41,7 +41,8 @@ class Tariff(models.Model):
 
     objects = ScopedQuerySet.as_manager()
     # City-wide tariffs (no region) are visible to every member of staff; they edit only their own.
-    scope_paths = ScopePaths(region="region", operator="lots__operator", through_many=True, shared="region")
+    scope_paths = ScopePaths(region="region", operator="lots__operator", through_many=True, shared="region",
+                             write=ScopePaths(region="region"))
 
     class Meta:
         ordering = ["name"]
@@ -340,7 +341,9 @@ class Device(models.Model):
     history = HistoricalRecords(excluded_fields=["last_seen_at"], m2m_fields=[lots])
 
     objects = ScopedQuerySet.as_manager()
-    scope_paths = ScopePaths(region="lots__region", operator="lots__operator", through_many=True)
+    # A key reporting for lots in two districts is changed only by staff who may change every one.
+    scope_paths = ScopePaths(region="lots__region", operator="lots__operator", through_many=True,
+                             write=ScopePaths(), every="lots")
 
     class Meta:
         ordering = ["name"]

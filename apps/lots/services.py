@@ -9,14 +9,16 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.audit.services import audit_record, diff, field_values
 from apps.common.errors import DomainError
 from apps.common.geo import gcj02_to_wgs84
-from apps.common.scope import scope_of
+from apps.common.scope import may_change
+from apps.realtime.publish import publish_lots_after_commit
 from apps.regions.models import Operator, Region
 
 from . import credentials, fees, inventory
 from .errors import InvalidTariff, LotError, OutOfScope
-from .models import Device, ParkingLot, Tariff
+from .models import Device, FreeWindow, ParkingLot, Tariff
 
 # What ingest and the connectivity watch write; registry edits leave these to them.
 LIVE_FIELDS = tuple(
@@ -41,20 +43,25 @@ def _full_clean(obj, *, error_class=LotError, exclude=None) -> None:
         raise error_class(f"{field}: {message}" if field else message, field=field, details={"fields": fields})
 
 
+# What staff edit on a lot, diffed for the audit log (the live fields belong to ingest).
+REGISTRY_FIELDS = tuple(
+    f.name for f in ParkingLot._meta.concrete_fields
+    if f.name not in {"id", "created_at", "updated_at", *LIVE_FIELDS}
+)
+# What the map shows of a lot besides its count: a change is pushed at once, not at the next refresh.
+MAP_FIELDS = ("status", "total_berths", "lat", "lon")
+
+
+def ensure_may_change(*, actor, obj, message=None, field: str | None = None) -> None:
+    """The one write rule (``apps.common.scope.may_change``) as a service precondition; actor None
+    is the system."""
+    if actor is not None and not may_change(actor, obj):
+        raise OutOfScope(message or _("无权操作该对象"), field=field)
+
+
 def ensure_lot_in_scope(*, actor, lot: ParkingLot) -> None:
-    """An actor may only write lots their scope covers (actor None = system)."""
-    if actor is None:
-        return
-    if not ParkingLot.objects.for_user(actor).filter(pk=lot.pk).exists() and not _could_own(actor, lot):
-        raise OutOfScope(_("无权操作该停车场"), field="region")
-
-
-def _could_own(actor, lot: ParkingLot) -> bool:
-    """For a lot being created or moved: would it fall inside the actor's scope?"""
-    scope = scope_of(actor)
-    if scope.city_wide:
-        return True
-    return lot.region_id in scope.region_ids or (lot.operator_id is not None and lot.operator_id in scope.operator_ids)
+    """An actor may only write lots their scope lets them change (actor None = system)."""
+    ensure_may_change(actor=actor, obj=lot, message=_("无权操作该停车场"), field="region")
 
 
 def _to_wgs84(lot: ParkingLot) -> None:
@@ -66,13 +73,9 @@ def _to_wgs84(lot: ParkingLot) -> None:
 def lot_save(*, lot: ParkingLot, actor=None, coords_in_source_system: bool = False) -> ParkingLot:
     """Create or update a lot. The actor must cover both the old and the new region/operator;
     coordinates given in GCJ-02 are converted and stored as WGS-84."""
-    if actor is not None:
-        if lot.pk:
-            before = ParkingLot.objects.for_user(actor).filter(pk=lot.pk).first()
-            if before is None:
-                raise OutOfScope(_("无权操作该停车场"))
-        if not _could_own(actor, lot):
-            raise OutOfScope(_("只能在本人负责的区域或经营单位内登记停车场"), field="region")
+    if actor is not None and not may_change(actor, lot):
+        raise OutOfScope(_("只能在本人负责的区域或经营单位内登记、修改停车场"), field="region")
+    before: dict = {}
     if lot.code:
         lot.code = lot.code.strip().upper()
     if coords_in_source_system:
@@ -86,12 +89,32 @@ def lot_save(*, lot: ParkingLot, actor=None, coords_in_source_system: bool = Fal
         # registry edit never writes back a stale count or clears an offline mark.
         current = ParkingLot.objects.select_for_update().filter(pk=lot.pk).first()
         if current is not None:
+            before = field_values(current, REGISTRY_FIELDS)
             for field in LIVE_FIELDS:
                 setattr(lot, field, getattr(current, field))
             lot.free_berths = min(lot.free_berths, lot.total_berths)
+    created = lot.pk is None
     _full_clean(lot)
+    if actor is not None:
+        lot._history_user = getattr(actor, "user", actor)
     lot.save()
+    changes = diff(before, field_values(lot, REGISTRY_FIELDS))
+    if created or changes:
+        audit_record(action=_lot_action(created, changes), actor=actor, obj=lot, changes=changes)
+    if not created and any(name in changes for name in MAP_FIELDS):
+        publish_lots_after_commit([lot.pk])  # the map hears of a closed lot now, the same path as ingest
     return lot
+
+
+def _lot_action(created: bool, changes: dict) -> str:
+    if created:
+        return "lot.created"
+    if "status" in changes:
+        return "lot.closed" if changes["status"][1] == ParkingLot.Status.CLOSED else "lot.opened"
+    return "lot.changed"
+
+
+TARIFF_FIELDS = ("name", "key", "region", "source", "is_demo", "rules")
 
 
 @transaction.atomic
@@ -101,12 +124,18 @@ def tariff_save(*, tariff: Tariff, actor=None) -> Tariff:
         fees.validate_rules(tariff.rules)
     except ValueError as exc:
         raise InvalidTariff(str(exc), field=f"rules.{getattr(exc, 'field', '')}".rstrip("."))
-    if actor is not None:
-        scope = scope_of(actor)
-        if not scope.city_wide and (tariff.region_id is None or tariff.region_id not in scope.region_ids):
-            raise OutOfScope(_("只能编辑本区域的收费标准"), field="region")
+    ensure_may_change(actor=actor, obj=tariff, message=_("只能编辑本区域的收费标准"), field="region")
+    created = tariff.pk is None
+    before = {} if created else field_values(Tariff.objects.select_for_update().get(pk=tariff.pk), TARIFF_FIELDS)
     _full_clean(tariff, error_class=InvalidTariff)
+    if actor is not None:
+        tariff._history_user = getattr(actor, "user", actor)
     tariff.save()
+    after = field_values(tariff, TARIFF_FIELDS)
+    changes = diff(before, after)
+    if created or changes:
+        audit_record(action="tariff.created" if created else "tariff.changed", actor=actor, obj=tariff,
+                     changes=changes)
     return tariff
 
 
@@ -123,18 +152,19 @@ def device_issue(*, name: str, lots: Iterable[ParkingLot], kind: str = Device.Ki
     device = Device(name=name, kind=kind, access_key=credentials.new_access_key(),
                     secret_encrypted=credentials.encrypt_secret(secret),
                     secret_fingerprint=credentials.fingerprint(secret))
-    device._history_user = actor
+    device._history_user = getattr(actor, "user", actor)
     device.save()
     device.lots.set(lots)
+    audit_record(action="device.issued", actor=actor, obj=device,
+                 changes={"name": [None, device.name], "kind": [None, device.kind],
+                          "lots": [None, sorted(lot.pk for lot in lots)]})
     return device, secret
 
 
 def device_fully_in_scope(*, device: Device, actor) -> bool:
     """A device reporting for several lots is the actor's to change only if every one of them is:
     rotating or revoking a shared key would otherwise reach into another region's feed."""
-    if actor is None or scope_of(actor).city_wide:
-        return True
-    return not device.lots.exclude(pk__in=ParkingLot.objects.for_user(actor).values("pk")).exists()
+    return actor is None or may_change(actor, device)
 
 
 def _lock_device(*, device: Device, actor) -> Device:
@@ -149,13 +179,16 @@ def _lock_device(*, device: Device, actor) -> Device:
 def device_rotate_secret(*, device: Device, actor=None) -> str:
     """Replace a device's secret (and un-revoke it); the old secret stops working at once."""
     device = _lock_device(device=device, actor=actor)
+    old_fingerprint = device.secret_fingerprint
     secret = credentials.new_secret()
     device.secret_encrypted = credentials.encrypt_secret(secret)
     device.secret_fingerprint = credentials.fingerprint(secret)
     device.issued_at = timezone.now()
     device.revoked_at = None
-    device._history_user = actor
+    device._history_user = getattr(actor, "user", actor)
     device.save(update_fields=["secret_encrypted", "secret_fingerprint", "issued_at", "revoked_at"])
+    audit_record(action="device.key_rotated", actor=actor, obj=device,
+                 changes={"secret_fingerprint": [old_fingerprint, device.secret_fingerprint]})
     return secret
 
 
@@ -165,8 +198,10 @@ def device_revoke(*, device: Device, actor=None) -> Device:
     device = _lock_device(device=device, actor=actor)
     if device.revoked_at is None:
         device.revoked_at = timezone.now()
-        device._history_user = actor
+        device._history_user = getattr(actor, "user", actor)
         device.save(update_fields=["revoked_at"])
+        audit_record(action="device.revoked", actor=actor, obj=device,
+                     changes={"revoked_at": [None, device.revoked_at]})
     return device
 
 
@@ -186,9 +221,7 @@ def lots_import(*, actor, region: Region, rows: Iterable[inventory.InventoryRow]
 
     ``rows`` come from ``inventory.read_inventory``; the report lists each problem by row and column.
     """
-    scope = scope_of(actor) if actor is not None else None
-    if scope is not None and not scope.city_wide and region.pk not in scope.region_ids:
-        raise OutOfScope(_("只能导入本人负责区域的底册"), field="region")
+    ensure_may_change(actor=actor, obj=region, message=_("只能导入本人负责区域的底册"), field="region")
     rows = list(rows)
     report = inventory.ImportReport()
     planned, report.errors = inventory.check_rows(rows, region=region, actor=actor)
@@ -220,9 +253,49 @@ def device_change(*, device: Device, name: str, kind: str, lots: Iterable[Parkin
         raise LotError(_("至少选择一个停车场"), field="lots")
     for lot in chosen:
         ensure_lot_in_scope(actor=actor, lot=lot)
+    before = {"name": device.name, "kind": device.kind, "lots": sorted(device.lots.values_list("pk", flat=True))}
     device.name, device.kind = name, kind
     _full_clean(device, exclude=["lots"])
-    device._history_user = actor
+    device._history_user = getattr(actor, "user", actor)
     device.save(update_fields=["name", "kind"])
     device.lots.set(chosen)
+    changes = diff(before, {"name": name, "kind": kind, "lots": sorted(lot.pk for lot in chosen)})
+    if changes:
+        audit_record(action="device.changed", actor=actor, obj=device, changes=changes)
     return device
+
+
+FREE_WINDOW_FIELDS = ("name", "starts_at", "ends_at", "region", "lot")
+
+
+@transaction.atomic
+def free_window_save(*, window: FreeWindow, actor=None) -> FreeWindow:
+    """A free period (holiday, school pick-up) for a region or a lot the actor may change; a
+    city-wide one (no region, no lot) is the city's."""
+    ensure_may_change(actor=actor, obj=window, message=_("请选择本人负责的区域或停车场；全市免费时段由市级管理员设置"),
+                      field="region")
+    created = window.pk is None
+    before = {} if created else field_values(FreeWindow.objects.select_for_update().get(pk=window.pk),
+                                             FREE_WINDOW_FIELDS)
+    _full_clean(window)
+    if actor is not None:
+        window._history_user = getattr(actor, "user", actor)
+    window.save()
+    changes = diff(before, field_values(window, FREE_WINDOW_FIELDS))
+    if created or changes:
+        audit_record(action="free_window.created" if created else "free_window.changed", actor=actor, obj=window,
+                     changes=changes)
+    return window
+
+
+@transaction.atomic
+def free_window_delete(*, window: FreeWindow, actor=None) -> None:
+    ensure_may_change(actor=actor, obj=window, message=_("无权删除该免费时段"))
+    locked = FreeWindow.objects.select_for_update().filter(pk=window.pk).first()
+    if locked is None:
+        return
+    audit_record(action="free_window.deleted", actor=actor, obj=locked,
+                 changes={name: [value, None] for name, value in field_values(locked, FREE_WINDOW_FIELDS).items()})
+    if actor is not None:
+        locked._history_user = getattr(actor, "user", actor)
+    locked.delete()

@@ -8,11 +8,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from apps.common.actor import Actor
 from apps.common.admin import ScopedAdminMixin, ScopedChoicesMixin, ScopedHistoryAdmin, export_csv
 from apps.common.scope import scope_of
 
 from .models import Operator, Region, StaffScope
-from .services import staff_grant_default_permissions
+from .services import operator_save, region_rename, staff_grant_default_permissions
 from .validators import validate_credit_code
 
 User = get_user_model()
@@ -32,6 +33,12 @@ class RegionAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False  # lots, tariffs and operators point at regions; a division is never removed
+
+    def save_model(self, request, obj, form, change):
+        if not change:  # only a superuser adds divisions (regions_load_wuxi loads them)
+            return super().save_model(request, obj, form, change)
+        region_rename(region=obj, name=obj.name, actor=Actor.from_request(request))
+        return None
 
 
 class OperatorForm(forms.ModelForm):
@@ -66,6 +73,9 @@ class OperatorAdmin(ScopedHistoryAdmin):
     )
     actions = [export_csv(("name", "credit_code", "ownership", "region__name", "contact_name", "contact_phone"),
                           filename="operators")]
+
+    def save_model(self, request, obj, form, change):
+        operator_save(operator=obj, actor=Actor.from_request(request))
 
 
 class StaffScopeInline(ScopedChoicesMixin, admin.StackedInline):

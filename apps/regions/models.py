@@ -33,7 +33,9 @@ class Region(models.Model):
                                on_delete=models.PROTECT, related_name="children")
 
     objects = ScopedQuerySet.as_manager()
-    scope_paths = ScopePaths(region="pk", operator="lots__operator", through_many=True)
+    # Operator staff see the regions their lots are in; only a region's own officers change it.
+    scope_paths = ScopePaths(region="pk", operator="lots__operator", through_many=True,
+                             write=ScopePaths(region="pk"))
 
     class Meta:
         ordering = ["code"]
@@ -81,8 +83,10 @@ class Operator(models.Model):
     history = HistoricalRecords()
 
     objects = ScopedQuerySet.as_manager()
-    # Region staff see operators registered in their region or running lots there.
-    scope_paths = ScopePaths(region=("region", "lots__region"), operator="pk", through_many=True)
+    # Region staff see operators registered in their region or running lots there, and change only
+    # those registered in it: a city-level operator running a district's lots is the city's to change.
+    scope_paths = ScopePaths(region=("region", "lots__region"), operator="pk", through_many=True,
+                             write=ScopePaths(region="region", operator="pk"))
 
     class Meta:
         ordering = ["name"]

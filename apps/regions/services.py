@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
-from .models import Region, StaffScope
+from apps.audit.services import audit_record, diff, field_values
+from apps.common.scope import may_change
+
+from .errors import OutOfScope, RegistryError
+from .models import Operator, Region, StaffScope
+
+OPERATOR_FIELDS = ("name", "credit_code", "ownership", "region", "contact_name", "contact_phone",
+                   "settlement_bank", "settlement_account_name", "settlement_account_no")
+REGION_FIELDS = ("name",)
 
 # GB/T 2260 divisions of Wuxi, plus the economic development zone (no GB code: a local code
 # with letters, so it can never collide with a future GB code).
@@ -42,6 +52,7 @@ _STAFF_PERMISSIONS = {
                  "change_tariff", "view_device", "add_device", "change_device", "view_lotoutage",
                  "view_freewindow", "add_freewindow", "change_freewindow", "delete_freewindow"],
         "berths": ["view_berth", "add_berth", "change_berth", "delete_berth"],
+        "audit": ["view_auditentry"],
     },
     StaffScope.Kind.REGION: {
         "regions": ["view_region", "view_operator", "add_operator", "change_operator"],
@@ -49,12 +60,14 @@ _STAFF_PERMISSIONS = {
                  "change_tariff", "view_device", "add_device", "change_device", "view_lotoutage",
                  "view_freewindow", "add_freewindow", "change_freewindow", "delete_freewindow"],
         "berths": ["view_berth", "add_berth", "change_berth", "delete_berth"],
+        "audit": ["view_auditentry"],
     },
     StaffScope.Kind.OPERATOR: {
         "regions": ["view_operator"],
         "lots": ["view_parkinglot", "change_parkinglot", "view_tariff", "view_device", "view_lotoutage",
                  "view_freewindow"],
         "berths": ["view_berth", "add_berth", "change_berth"],
+        "audit": ["view_auditentry"],
     },
 }
 GROUP_NAMES = {
@@ -92,3 +105,55 @@ def staff_grant_default_permissions(*, user) -> None:
     groups = staff_groups_ensure()
     user.groups.remove(*[g for k, g in groups.items() if k != scope.kind])
     user.groups.add(groups[scope.kind])
+
+
+def _full_clean(obj) -> None:
+    try:
+        obj.full_clean()
+    except ValidationError as exc:
+        field, errors = next(iter(exc.message_dict.items())) if hasattr(exc, "error_dict") else (None, exc.messages)
+        raise RegistryError(str(errors[0]), field=None if field == "__all__" else field,
+                            details={"fields": getattr(exc, "message_dict", {})}) from exc
+
+
+def _history_user(actor):
+    return getattr(actor, "user", actor)
+
+
+@transaction.atomic
+def operator_save(*, operator: Operator, actor=None) -> Operator:
+    """Register or change an operator (经营单位). Staff change only operators registered in their
+    region (or their own, for an operator's staff): a city-level operator running a district's lots
+    is the city's to change, settlement account included."""
+    if actor is not None and not may_change(actor, operator):
+        raise OutOfScope(_("只能登记、修改本人负责区域注册的经营单位"), field="region")
+    created = operator.pk is None
+    before = {} if created else field_values(Operator.objects.select_for_update().get(pk=operator.pk),
+                                             OPERATOR_FIELDS)
+    operator.credit_code = (operator.credit_code or "").strip().upper()
+    _full_clean(operator)
+    if actor is not None:
+        operator._history_user = _history_user(actor)
+    operator.save()
+    changes = diff(before, field_values(operator, OPERATOR_FIELDS))
+    if created or changes:
+        audit_record(action="operator.created" if created else "operator.changed", actor=actor, obj=operator,
+                     changes=changes)
+    return operator
+
+
+@transaction.atomic
+def region_rename(*, region: Region, name: str, actor=None) -> Region:
+    """Fix a division's name; its code, level and parent come from GB/T 2260 and stay."""
+    if actor is not None and not may_change(actor, region):
+        raise OutOfScope(_("无权修改该区域"))
+    locked = Region.objects.select_for_update().get(pk=region.pk)
+    before = field_values(locked, REGION_FIELDS)
+    locked.name = name
+    _full_clean(locked)
+    locked.save(update_fields=["name"])
+    changes = diff(before, field_values(locked, REGION_FIELDS))
+    if changes:
+        audit_record(action="region.changed", actor=actor, obj=locked, changes=changes)
+    region.name = locked.name
+    return locked

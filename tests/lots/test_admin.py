@@ -549,3 +549,111 @@ def test_history_shows_who_changed_what_and_cannot_revert(logged_in, city, offic
     assert logged_in.post(revert_url, lot_data(city, name="旧名字")).status_code == 403
     lot.refresh_from_db()
     assert lot.name == "新名字"
+
+
+def _unchanged_form(page) -> dict:
+    form = page.context["adminform"].form
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        if isinstance(value, (list, tuple)):  # the map's lat/lon pair
+            for i, part in enumerate(value):
+                data[f"{name}_{'lat' if i == 0 else 'lon'}"] = part
+            continue
+        data[name] = "" if value is None else value
+    return data
+
+
+def test_a_form_never_clears_a_value_it_did_not_show(logged_in, city):
+    """A 梁溪 lot priced by a 滨湖 tariff (set by the city): the officer is not offered that tariff,
+    so the field is shown read-only and an unchanged save keeps it."""
+    foreign_tariff = TariffFactory(region=city[BH], name="滨湖专用标准")
+    lot = LotFactory(code="LX-0900", region=city[LX], tariff=foreign_tariff)
+    url = reverse("admin:lots_parkinglot_change", args=[lot.pk])
+    page = logged_in.get(url)
+    assert "tariff" not in page.context["adminform"].form.fields
+    assert "滨湖专用标准" not in page.text or 'name="tariff"' not in page.text
+    response = logged_in.post(url, {**_unchanged_form(page), "name": "改了名字"})
+    assert response.status_code == 302, form_errors(response)
+    lot.refresh_from_db()
+    assert (lot.name, lot.tariff) == ("改了名字", foreign_tariff)
+
+
+def test_history_reads_in_chinese_field_names_and_value_labels(logged_in, city):
+    """Issue 6 item 12: not ``category: hospital → public``, ``CHANGES``, ``None``."""
+    response = logged_in.post(reverse(LOT_ADD), lot_data(city, category="hospital"))
+    assert response.status_code == 302, form_errors(response)
+    lot = ParkingLot.objects.get()
+    tariff = TariffFactory(region=city[LX], name="梁溪医院标准")
+    url = reverse("admin:lots_parkinglot_change", args=[lot.pk])
+    response = logged_in.post(url, lot_data(city, category="public", tariff=tariff.pk, allow_pay_later="on"))
+    assert response.status_code == 302, form_errors(response)
+    page = logged_in.get(reverse("admin:lots_parkinglot_history", args=[lot.pk])).text
+    assert "类别" in page and "医院" in page and "公共停车场" in page
+    assert "收费标准" in page and "梁溪医院标准" in page
+    assert "允许先离场后付费" in page and "否" in page and "是" in page
+    for raw in ("hospital", "CHANGES", "Changes", "None", "Changed by", "Date/time"):
+        assert raw not in page, raw
+
+
+def test_a_shared_devices_page_and_history_name_only_the_viewers_lots(logged_in, city, staff_factory, client):
+    """Issue 6 item 5: a key issued for a 梁溪 and a 滨湖 lot, seen by the 梁溪 officer."""
+    from apps.lots.services import device_change
+    from tests.factories import DeviceFactory
+
+    own = LotFactory(code="LX-1100", name="梁溪甲停车场", region=city[LX])
+    foreign = LotFactory(code="BH-1100", name="滨湖乙停车场", region=city[BH])
+    foreign2 = LotFactory(code="BH-1101", name="滨湖丙停车场", region=city[BH])
+    device, _secret = DeviceFactory.issue(lots=[own, foreign])
+    device_change(device=device, name=device.name, kind=device.kind, lots=[own, foreign, foreign2],
+                  actor=staff_factory("city"))
+    change = logged_in.get(reverse("admin:lots_device_change", args=[device.pk]))
+    assert change.status_code == 200 and not change.context["has_change_permission"]
+    assert "梁溪甲停车场" in change.text and "另有 2 个其他辖区的停车场" in change.text
+    history = logged_in.get(reverse("admin:lots_device_history", args=[device.pk]))
+    assert history.status_code == 200
+    assert "梁溪甲停车场" in history.text and "其他辖区的停车场" in history.text
+    version = device.history.earliest()
+    past = logged_in.get(reverse("admin:lots_device_simple_history", args=[device.pk, version.history_id]))
+    assert past.status_code == 200
+    for page in (change, history, past):
+        assert "滨湖" not in page.text and "BH-110" not in page.text
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_lot_list_is_readable_at_1366_px_for_a_district_officer(live_server, client, city, monkeypatch,
+                                                                   staff_factory):
+    """Issue 6 item 12: names wrapped one character a line. At 1366×768 in Chinese, the list fits
+    its column (no sideways scrolling) and a lot's name keeps several characters a line."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    operator = OperatorFactory(name="无锡市梁溪城市停车管理有限公司", region=city[LX])
+    tariff = TariffFactory(region=city[LX], name="无锡市区道路停车 核心片区干道")
+    for i in range(5):
+        LotFactory(code=f"LX-{i:04d}", name="无锡市第二人民医院停车场", region=city[LX], operator=operator,
+                   tariff=tariff)
+    client.force_login(staff_factory("region", LX))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+                                    args=["--no-sandbox"])
+        try:
+            context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+            context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
+                                  "url": live_server.url}])
+            page = context.new_page()
+            page.goto(live_server.url + reverse("admin:lots_parkinglot_changelist"))
+            sizes = page.evaluate("""() => {
+                const results = document.querySelector('#changelist-form .results');
+                const name = document.querySelector('#result_list td.field-name');
+                return {overflow: results.scrollWidth - results.clientWidth,
+                        nameWidth: name.getBoundingClientRect().width,
+                        fontSize: parseFloat(getComputedStyle(name).fontSize)};
+            }""")
+        finally:
+            browser.close()
+    assert sizes["overflow"] <= 1, sizes
+    assert sizes["nameWidth"] >= 6 * sizes["fontSize"], sizes  # at least six characters a line

@@ -87,3 +87,65 @@ def test_region_officer_sees_only_own_region_and_cannot_edit_it(logged_in, city)
     assert [r.code for r in listing.context["cl"].result_list] == [LX]
     page = logged_in.get(reverse("admin:regions_region_change", args=[city[LX].pk]))
     assert page.context["has_change_permission"] is False
+
+
+def _unchanged_form(page) -> dict:
+    """What the browser sends back for a page saved without touching anything."""
+    form = page.context["adminform"].form
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        data[name] = "" if value is None else value
+    return data
+
+
+def test_a_city_level_operator_is_read_only_for_a_district_officer_and_an_unchanged_save_nulls_nothing(
+        client, city, officer):
+    """Issue 6 item 3: as 梁溪, a city-level operator (registered at 无锡市, running 梁溪 lots) could be
+    changed, and saving its form unchanged set its region to NULL: the picker offered only 梁溪."""
+    from tests.factories import LotFactory, OperatorFactory
+
+    operator = OperatorFactory(region=city["320200"], settlement_account_no="6222020200112233")
+    LotFactory(region=city[LX], operator=operator)
+    client.force_login(officer)
+    url = reverse("admin:regions_operator_change", args=[operator.pk])
+    page = client.get(url)
+    assert page.status_code == 200  # seen: it runs lots in 梁溪
+    assert not page.context["has_change_permission"]
+    assert "无锡市" in page.text and 'name="region"' not in page.text
+    response = client.post(url, {**operator_data(city, name=operator.name, credit_code=operator.credit_code),
+                                 "region": "", "settlement_account_no": "6222029999999999"})
+    assert response.status_code == 403
+    operator.refresh_from_db()
+    assert operator.region == city["320200"]
+    assert operator.settlement_account_no == "6222020200112233"
+
+
+def test_an_operator_of_the_officers_region_is_saved_unchanged_as_it_was(client, city, officer):
+    from apps.audit.models import AuditEntry
+    from tests.factories import OperatorFactory
+
+    operator = OperatorFactory(region=city[LX], settlement_account_no="6222020200112233")
+    client.force_login(officer)
+    url = reverse("admin:regions_operator_change", args=[operator.pk])
+    page = client.get(url)
+    assert page.context["has_change_permission"]
+    response = client.post(url, _unchanged_form(page))
+    assert response.status_code == 302, form_errors(response)
+    operator.refresh_from_db()
+    assert operator.region == city[LX]
+    assert not AuditEntry.objects.exists()  # nothing changed, nothing to audit
+    response = client.post(url, {**_unchanged_form(page), "settlement_account_no": "6222029999999999"},
+                           REMOTE_ADDR="10.1.2.3", HTTP_USER_AGENT="Firefox/140")
+    assert response.status_code == 302
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.actor, entry.ip, entry.user_agent) == ("operator.changed", officer, "10.1.2.3",
+                                                                        "Firefox/140")
+    assert entry.changes == {"settlement_account_no": ["6222020200112233", "6222029999999999"]}
+
+
+def test_a_district_officer_cannot_register_an_operator_at_city_level(client, city, officer):
+    client.force_login(officer)
+    response = client.post(reverse("admin:regions_operator_add"), operator_data(city, region=city["320200"].pk))
+    assert response.status_code == 200 and "region" in form_errors(response)
+    assert not Operator.objects.exists()
