@@ -30,7 +30,8 @@ from apps.common.errors import DomainError
 from apps.common.scope import scope_of
 from apps.regions.models import Region
 
-from . import fees, inventory
+from . import inventory
+from .errors import InvalidTariff
 from .models import Device, FreeWindow, LotOutage, ParkingLot, Tariff
 from .services import (
     device_change,
@@ -42,6 +43,7 @@ from .services import (
     lots_import,
     tariff_save,
 )
+from .tariff_rules import tariff_rules_check
 from .tariff_text import describe_rules_in
 from .widgets import CoordinatesField, CoordinatesWidget
 
@@ -274,17 +276,11 @@ class TariffAdminForm(forms.ModelForm):
         model = Tariff
         fields = ("name", "key", "region", "source", "is_demo", "rules")
 
-    def clean_rules(self):
-        rules = self.cleaned_data.get("rules")
-        try:
-            fees.validate_rules(rules)
-        except ValueError as exc:
-            raise forms.ValidationError(gettext("计费规则有误：%(error)s") % {"error": exc}, code="invalid_tariff")
-        return rules
+    # The rules are judged by Tariff.clean() (``tariff_rules_check``, the one check every path uses).
 
     def add_error(self, field, error):
-        # Tariff.clean() judges the rules again, and when the form refused or couldn't parse them it
-        # sees none at all; the form's own message is the one to show.
+        # When the form couldn't parse the JSON, Tariff.clean() judges rules it never received; the
+        # form's own message is the one to show.
         if field is None and hasattr(error, "error_dict") and "rules" in self._errors:
             remaining = {name: errors for name, errors in error.error_dict.items() if name != "rules"}
             if not remaining:
@@ -314,9 +310,9 @@ class TariffAdmin(ScopedHistoryAdmin):
         if obj is None or not obj.rules:
             return "—"
         try:
-            fees.validate_rules(obj.rules)
-        except ValueError as exc:
-            return gettext("规则无效：%(error)s") % {"error": exc}
+            tariff_rules_check(obj.rules)
+        except InvalidTariff as exc:
+            return exc.message
         classes = [name for name in obj.rules if isinstance(obj.rules.get(name), dict)]
         labels = {"small": gettext("小型车"), "large": gettext("大型车")}
         return format_html("<dl>{}</dl>", format_html_join(

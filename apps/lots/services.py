@@ -14,9 +14,10 @@ from apps.common.geo import gcj02_to_wgs84
 from apps.common.scope import scope_of
 from apps.regions.models import Operator, Region
 
-from . import credentials, fees, inventory
+from . import credentials, inventory
 from .errors import InvalidTariff, LotError, OutOfScope
 from .models import Device, ParkingLot, Tariff
+from .tariff_rules import tariff_rules_check
 
 # What ingest and the connectivity watch write; registry edits leave these to them.
 LIVE_FIELDS = tuple(
@@ -97,10 +98,7 @@ def lot_save(*, lot: ParkingLot, actor=None, coords_in_source_system: bool = Fal
 @transaction.atomic
 def tariff_save(*, tariff: Tariff, actor=None) -> Tariff:
     """A tariff is saved only if the fee engine accepts every rule in it."""
-    try:
-        fees.validate_rules(tariff.rules)
-    except ValueError as exc:
-        raise InvalidTariff(str(exc), field=f"rules.{getattr(exc, 'field', '')}".rstrip("."))
+    tariff_rules_check(tariff.rules)
     if actor is not None:
         scope = scope_of(actor)
         if not scope.city_wide and (tariff.region_id is None or tariff.region_id not in scope.region_ids):
