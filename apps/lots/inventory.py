@@ -29,7 +29,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from apps.common.geo import in_wuxi, to_wgs84
@@ -304,8 +306,12 @@ def _choice(key: str, raw: str, choices, extra: dict | None = None, default: str
             return ""
         return default
     lowered = raw.lower()
-    for value, label in choices:
-        if lowered in (value, str(label).lower()):
+    # The template's labels are Chinese whatever language the page is in: accept those and the
+    # labels in the current language.
+    with translation.override(settings.LANGUAGE_CODE):
+        template_labels = [str(label).lower() for _value, label in choices]
+    for (value, label), template_label in zip(choices, template_labels, strict=True):
+        if lowered in (value, str(label).lower(), template_label):
             return value
     if extra and raw in extra:
         return extra[raw]
