@@ -9,11 +9,9 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch
-from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
@@ -28,9 +26,10 @@ from apps.common.admin import (
     null_filter,
 )
 from apps.common.errors import DomainError
-from apps.regions.models import Region
 
-from . import fees, inventory
+from .admin_import import InventoryImportMixin
+from .choices import LOT_CHOICE_FIELDS, lot_choices
+from .errors import InvalidTariff
 from .models import Device, FreeWindow, LotOutage, ParkingLot, Tariff
 from .services import (
     device_change,
@@ -40,9 +39,9 @@ from .services import (
     free_window_delete,
     free_window_save,
     lot_save,
-    lots_import,
     tariff_save,
 )
+from .tariff_rules import tariff_rules_check
 from .tariff_text import describe_rules_in
 from .widgets import CoordinatesField, CoordinatesWidget
 
@@ -104,20 +103,8 @@ class LotAdminForm(forms.ModelForm):
         super().add_error(field, error)
 
 
-class ImportForm(forms.Form):
-    region = forms.ModelChoiceField(label=_("导入到区域"), queryset=Region.objects.none())
-    file = forms.FileField(label=_("底册文件"), help_text=_("CSV（UTF-8 或 GBK）或 XLSX，第一行为列名"))
-
-    def __init__(self, *args, user, **kwargs):
-        super().__init__(*args, **kwargs)
-        regions = Region.objects.writable_by(user)  # the write rule: regions whose lots the user may register
-        self.fields["region"].queryset = regions
-        if regions.count() == 1:
-            self.fields["region"].initial = regions.first()
-
-
 @admin.register(ParkingLot)
-class ParkingLotAdmin(ScopedHistoryAdmin):
+class ParkingLotAdmin(InventoryImportMixin, ScopedHistoryAdmin):
     form = LotAdminForm
     change_list_template = "admin/lots/parkinglot/change_list.html"
     service_error_fields = {"lat": "position", "lon": "position"}
@@ -169,6 +156,12 @@ class ParkingLotAdmin(ScopedHistoryAdmin):
         labels = {"open": _("开放"), "full": _("已满"), "closed": _("关闭"), "offline": _("离线")}
         return labels[obj.public_status]
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name in LOT_CHOICE_FIELDS and formfield is not None:
+            formfield.queryset = lot_choices(db_field.name, request.user)  # the import offers the same
+        return formfield
+
     def save_model(self, request, obj, form, change):
         entered = form.cleaned_data.get("coords_entered_as") or ParkingLot.CoordSystem.WGS84
         if entered != ParkingLot.CoordSystem.WGS84 or "position" in form.changed_data:
@@ -196,69 +189,6 @@ class ParkingLotAdmin(ScopedHistoryAdmin):
     def mark_closed(self, request, queryset):
         self._set_status(request, queryset, ParkingLot.Status.CLOSED)
 
-    # -- inventory import (底册清单) -----------------------------------------------------------
-    def get_urls(self):
-        view = self.admin_site.admin_view
-        return [
-            path("import/", view(self.import_view), name="lots_parkinglot_import"),
-            path("import/template.<str:fmt>", view(self.import_template_view), name="lots_parkinglot_import_template"),
-            *super().get_urls(),
-        ]
-
-    def has_import_permission(self, request) -> bool:
-        return (self.has_add_permission(request) and self.has_change_permission(request)
-                and Region.objects.writable_by(request.user).exists())
-
-    def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "has_import_permission": self.has_import_permission(request)}
-        return super().changelist_view(request, extra_context)
-
-    def import_template_view(self, request, fmt: str):
-        if not self.has_import_permission(request):
-            raise PermissionDenied
-        if fmt == "xlsx":
-            response = HttpResponse(inventory.template_xlsx(), content_type=(
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
-        elif fmt == "csv":
-            response = HttpResponse(inventory.template_csv(), content_type="text/csv; charset=utf-8")
-        else:
-            raise PermissionDenied
-        response["Content-Disposition"] = f'attachment; filename="lot-inventory-template.{fmt}"'
-        return response
-
-    def import_view(self, request):
-        if not self.has_import_permission(request):
-            raise PermissionDenied
-        report = None
-        file_errors: list[inventory.RowError] = []
-        form = ImportForm(request.POST or None, request.FILES or None, user=request.user)
-        if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
-            try:
-                if upload.size > inventory.MAX_BYTES:
-                    raise inventory.InventoryFileError(
-                        [inventory.RowError(0, "", gettext("文件超过 5 MB，请分批导入"))])
-                rows = inventory.read_inventory(upload.read(), upload.name)
-                report = lots_import(actor=request.user, region=form.cleaned_data["region"], rows=rows)
-            except inventory.InventoryFileError as exc:
-                file_errors = exc.errors
-            except DomainError as exc:
-                form.add_error("region", exc.message)
-            if report is not None and report.ok:
-                self.message_user(request, gettext("导入完成：新增 %(created)d 个，更新 %(updated)d 个停车场")
-                                  % {"created": report.created, "updated": report.updated}, messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:lots_parkinglot_changelist"))
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": gettext("导入停车场底册"),
-            "form": form,
-            "report": report,
-            "errors": file_errors or (report.errors if report else []),
-            "columns": inventory.INVENTORY_COLUMNS,
-        }
-        return TemplateResponse(request, "admin/lots/parkinglot/import.html", context)
-
 
 # -- tariffs -------------------------------------------------------------------------------------
 class IndentedJSONField(forms.JSONField):
@@ -282,17 +212,11 @@ class TariffAdminForm(forms.ModelForm):
         model = Tariff
         fields = ("name", "key", "region", "source", "is_demo", "rules")
 
-    def clean_rules(self):
-        rules = self.cleaned_data.get("rules")
-        try:
-            fees.validate_rules(rules)
-        except ValueError as exc:
-            raise forms.ValidationError(gettext("计费规则有误：%(error)s") % {"error": exc}, code="invalid_tariff")
-        return rules
+    # The rules are judged by Tariff.clean() (``tariff_rules_check``, the one check every path uses).
 
     def add_error(self, field, error):
-        # Tariff.clean() judges the rules again, and when the form refused or couldn't parse them it
-        # sees none at all; the form's own message is the one to show.
+        # When the form couldn't parse the JSON, Tariff.clean() judges rules it never received; the
+        # form's own message is the one to show.
         if field is None and hasattr(error, "error_dict") and "rules" in self._errors:
             remaining = {name: errors for name, errors in error.error_dict.items() if name != "rules"}
             if not remaining:
@@ -322,9 +246,9 @@ class TariffAdmin(ScopedHistoryAdmin):
         if obj is None or not obj.rules:
             return "—"
         try:
-            fees.validate_rules(obj.rules)
-        except ValueError as exc:
-            return gettext("规则无效：%(error)s") % {"error": exc}
+            tariff_rules_check(obj.rules)
+        except InvalidTariff as exc:
+            return exc.message
         classes = [name for name in obj.rules if isinstance(obj.rules.get(name), dict)]
         labels = {"small": gettext("小型车"), "large": gettext("大型车")}
         return format_html("<dl>{}</dl>", format_html_join(

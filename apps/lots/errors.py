@@ -16,3 +16,10 @@ class OutOfScope(DomainError):
 
 class ImportFailed(DomainError):
     code = "import_failed"
+
+
+class ImportStale(DomainError):
+    """What an import would write is no longer what staff previewed and confirmed."""
+
+    code = "import_stale"
+    status = 409

@@ -5,32 +5,42 @@ or XLSX. The first row holds the column headers, in Chinese (``INVENTORY_COLUMNS
 English aliases; a trailing ``*`` or a note in brackets after a header ("纬度（WGS-84）") is
 ignored. Row numbers in the report are the spreadsheet's (the header is row 1).
 
-Rules for existing codes: a code that already names a lot the importer may see, in the region
+Rules for existing codes: a code that already names a lot the importer may change, in the region
 being imported (or a region below it), updates that lot in place; a code used by any other lot
 is refused for that row (codes are unique city-wide, and an import never moves a lot between
-regions). Every row is checked before anything is written: one bad row, nothing saved.
+regions). On an update a blank cell keeps the lot's value: an import adds and corrects, it never
+clears. Regions, operators and tariffs are the ones the lot form offers the same member of staff.
+The template's example row has a code no lot can have and is refused as such if left in.
 
-This module reads and checks; ``services.lots_import`` writes.
+Every row is checked before anything is written: one bad row, nothing saved. ``plan_import``
+says what an import would do (the preview staff confirm); ``services.lots_import`` writes it,
+refusing when what it would write is no longer what was previewed.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
+import hashlib
 import io
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from apps.common.geo import in_wuxi, to_wgs84
-from apps.regions.models import Operator, Region
+from apps.regions.models import Region
 from apps.regions.selectors import region_with_descendants
 from apps.regions.validators import validate_credit_code
 
-from .models import ParkingLot, Tariff
+from .choices import lot_choices
+from .models import ParkingLot
 
 MAX_ROWS = 5000
 MAX_BYTES = 5 * 1024 * 1024
@@ -73,13 +83,25 @@ INVENTORY_COLUMNS: tuple[Column, ...] = (
 )
 _BY_KEY = {c.key: c for c in INVENTORY_COLUMNS}
 
+# The example row's code breaks the lot code rule (``LOT_CODE_VALIDATOR``: no Chinese), so it can never
+# name a real lot, and a row that still carries it is refused as the example, not imported.
+EXAMPLE_CODE = "示例-0001"
+EXAMPLE_NOTE = "第 2 行是示例（编码以“示例”开头），导入时会被拒绝：请删除，或改为实际停车场的数据"
 EXAMPLE_ROW = {
-    "code": "LX-0001", "name": "崇安寺地下停车场", "address": "无锡市梁溪区中山路", "region_code": "320213",
+    "code": EXAMPLE_CODE, "name": "（示例）崇安寺地下停车场", "address": "无锡市梁溪区中山路", "region_code": "320213",
     "operator_credit_code": "", "kind": "路外停车场", "category": "公共停车场", "zone_class": "", "road_class": "",
     "lat": "31.5786", "lon": "120.3035", "coord_system": "WGS-84", "total_berths": "320", "ev_berths": "24",
     "accessible_berths": "6", "reservable_berths": "0", "opening_hours": "00:00-24:00", "tariff_key": "",
     "allow_pay_later": "否", "filing_status": "已备案", "compliance_level": "标准接入（进出场）", "status": "开放",
 }
+
+#: the lot fields an import sets, in the order the preview lists their changes
+IMPORT_FIELDS = ("name", "address", "region", "operator", "kind", "category", "zone_class", "road_class",
+                 "lat", "lon", "source_coord_system", "total_berths", "ev_berths", "accessible_berths",
+                 "reservable_berths", "opening_hours", "tariff", "allow_pay_later", "filing_status",
+                 "compliance_level", "status")
+_COORD_DECIMALS = 7  # about a centimetre: closer points are the same point
+_EMPTY = "—"
 
 _YES = {"是", "y", "yes", "true", "1", "允许", "√"}
 _NO = {"否", "n", "no", "false", "0", "不允许", ""}
@@ -103,6 +125,7 @@ class RowError:
 class ImportReport:
     created: int = 0
     updated: int = 0
+    unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
 
     @property
@@ -113,7 +136,15 @@ class ImportReport:
 @dataclass(frozen=True)
 class InventoryRow:
     number: int
-    values: dict[str, Any]  # column key → cell value as read (str, number or None)
+    values: dict[str, str]  # column key → cell text as read (stripped; "" for a blank cell)
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    label: str  # the field's name as staff read it (总泊位, 经营单位)
+    before: str
+    after: str
 
 
 @dataclass
@@ -121,6 +152,30 @@ class PlannedLot:
     number: int
     lot: ParkingLot  # unsaved changes; WGS-84 coordinates
     created: bool
+    before: dict[str, Any] | None = None  # an existing lot's importable fields as read
+    changes: list[FieldChange] = field(default_factory=list)
+
+    @property
+    def action(self) -> str:
+        if self.created:
+            return "create"
+        return "update" if self.changes else "unchanged"
+
+
+@dataclass
+class ImportPlan:
+    region: Region
+    rows: list[InventoryRow]
+    lots: list[PlannedLot]
+    errors: list[RowError]
+    digest: str = ""  # what would be written, hashed: the preview staff confirm is the write that runs
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def of(self, action: str) -> list[PlannedLot]:
+        return [item for item in self.lots if item.action == action]
 
 
 class InventoryFileError(Exception):
@@ -208,11 +263,22 @@ def read_inventory(data: bytes, filename: str = "") -> list[InventoryRow]:
         raise InventoryFileError(errors)
     rows = []
     for number, cells in numbered[1:]:
-        values = {key: cells[i] if i < len(cells) else None for i, key in enumerate(keys) if key}
+        values = {key: _text(cells[i]) if i < len(cells) else "" for i, key in enumerate(keys) if key}
         rows.append(InventoryRow(number, values))
+    if not rows:
+        raise InventoryFileError([RowError(0, "", _no_data_rows_message())])
     if len(rows) > MAX_ROWS:
         raise InventoryFileError([RowError(0, "", _("一次最多导入 %(n)d 行") % {"n": MAX_ROWS})])
     return rows
+
+
+def _no_data_rows_message() -> str:
+    return _("文件中没有数据行：第一行为列名，从第二行起每行填写一个停车场")
+
+
+def is_example_code(code: str) -> bool:
+    """The template's example code (or one made from it): a row staff forgot to delete."""
+    return code.strip().upper().startswith(EXAMPLE_CODE.split("-", 1)[0])
 
 
 def _numbered(table) -> list[tuple[int, list]]:
@@ -240,8 +306,12 @@ def _choice(key: str, raw: str, choices, extra: dict | None = None, default: str
             return ""
         return default
     lowered = raw.lower()
-    for value, label in choices:
-        if lowered in (value, str(label).lower()):
+    # The template's labels are Chinese whatever language the page is in: accept those and the
+    # labels in the current language.
+    with translation.override(settings.LANGUAGE_CODE):
+        template_labels = [str(label).lower() for _value, label in choices]
+    for (value, label), template_label in zip(choices, template_labels, strict=True):
+        if lowered in (value, str(label).lower(), template_label):
             return value
     if extra and raw in extra:
         return extra[raw]
@@ -287,40 +357,111 @@ def _bool(key: str, raw: str) -> bool:
     raise _RowProblem(key, _("请填写“是”或“否”"))
 
 
+def _changeable_ids(actor, lot_ids) -> set[int] | None:
+    """Which of these lots ``actor`` may change (None: all of them, the system).
+
+    The one place the import asks "may this member of staff update this lot": the write rule
+    (``writable_by``) that ``services.lot_save`` applies through ``may_change`` when it writes.
+    """
+    if actor is None:
+        return None
+    return set(ParkingLot.objects.filter(pk__in=lot_ids).writable_by(actor).values_list("pk", flat=True))
+
+
 class _Lookups:
-    """What rows refer to, fetched once for the whole file (not a query per row)."""
+    """What rows refer to, fetched once for the whole file (not a query per row).
 
-    def __init__(self, *, actor, region: Region, rows: list[InventoryRow]):
+    Regions, operators and tariffs are looked up among the choices the lot form offers the same
+    member of staff (``choices.lot_choices``); a code, credit code or key outside them is unknown.
+    """
+
+    def __init__(self, *, actor, region: Region, rows: list[InventoryRow], lock: bool):
         allowed = region_with_descendants(region.pk)
-        self.regions = {r.code: r for r in Region.objects.filter(pk__in=allowed)}
+        self.regions = {r.code: r for r in lot_choices("region", actor).filter(pk__in=allowed)}
         codes = {_text(r.values.get("code")).upper() for r in rows} - {""}
-        self.existing = {lot.code: lot for lot in ParkingLot.objects.filter(code__in=codes).select_related("region")}
-        visible = ParkingLot.objects.filter(code__in=codes)
-        self.visible = set(visible.for_user(actor).values_list("pk", flat=True)) if actor is not None else None
+        existing = (ParkingLot.objects.filter(code__in=codes).select_related("region", "operator", "tariff")
+                    .order_by("pk"))
+        if lock:
+            # Lot rows in primary-key order, the order every other multi-lot writer locks them in.
+            existing = existing.select_for_update(of=("self",))
+        self.existing = {lot.code: lot for lot in existing}
+        self.changeable = _changeable_ids(actor, [lot.pk for lot in self.existing.values()])
         credit_codes = {_text(r.values.get("operator_credit_code")).upper() for r in rows} - {""}
-        self.operators = {o.credit_code: o for o in Operator.objects.filter(credit_code__in=credit_codes)}
+        self.operators = {o.credit_code: o for o in
+                          lot_choices("operator", actor).filter(credit_code__in=credit_codes)}
         keys = {_text(r.values.get("tariff_key")) for r in rows} - {""}
-        tariffs = Tariff.objects.filter(key__in=keys)
-        if actor is not None:
-            tariffs = tariffs.for_user(actor)
-        self.tariffs = {t.key: t for t in tariffs}
+        self.tariffs = {t.key: t for t in lot_choices("tariff", actor).filter(key__in=keys)}
 
 
-def check_rows(rows: list[InventoryRow], *, region: Region, actor=None) -> tuple[list[PlannedLot], list[RowError]]:
-    """Turn every row into a lot ready to save, or report what is wrong with it."""
-    lookups = _Lookups(actor=actor, region=region, rows=rows)
+def plan_import(rows: list[InventoryRow], *, region: Region, actor=None, lock: bool = False) -> ImportPlan:
+    """What importing ``rows`` into ``region`` would do: each row becomes a lot to create, a lot to
+    update (with every field's before and after) or a lot left as it is, or the report of what is
+    wrong with it. Nothing is written. ``lock`` takes the existing lots' row locks (the confirming
+    write); the plan's ``digest`` changes whenever what would be written changes."""
+    lookups = _Lookups(actor=actor, region=region, rows=rows, lock=lock)
     planned: list[PlannedLot] = []
     errors: list[RowError] = []
     seen_codes: dict[str, int] = {}
     for row in rows:
         row_errors: list[RowError] = []
-        lot, created = _row_to_lot(row, region=region, lookups=lookups, seen_codes=seen_codes, errors=row_errors)
-        if lot is not None and not row_errors:
-            row_errors.extend(_model_errors(row.number, lot))
+        item = _row_to_lot(row, region=region, lookups=lookups, seen_codes=seen_codes, errors=row_errors)
+        if item is not None and not row_errors:
+            row_errors.extend(_model_errors(row.number, item.lot))
         errors.extend(row_errors)
-        if lot is not None and not row_errors:
-            planned.append(PlannedLot(row.number, lot, created))
-    return planned, errors
+        if item is not None and not row_errors:
+            planned.append(item)
+    if not rows:
+        errors.append(RowError(0, "", _no_data_rows_message()))
+    plan = ImportPlan(region=region, rows=rows, lots=planned, errors=errors)
+    if plan.ok:
+        plan.digest = _digest(region, rows, planned)
+    return plan
+
+
+def _digest(region: Region, rows: list[InventoryRow], planned: list[PlannedLot]) -> str:
+    payload = {
+        "region": region.pk,
+        "rows": [[r.number, r.values] for r in rows],
+        # Before and after of every importable field: a lot edited since the preview, a tariff key
+        # now naming another tariff or a code registered meanwhile all change the digest.
+        "lots": [[p.number, p.lot.code, p.action, p.before, _raw_values(p.lot)] for p in planned],
+    }
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _raw_values(lot: ParkingLot) -> dict[str, Any]:
+    values = {}
+    for name in IMPORT_FIELDS:
+        field_ = ParkingLot._meta.get_field(name)
+        value = getattr(lot, field_.attname)
+        values[name] = round(value, _COORD_DECIMALS) if isinstance(value, float) else value
+    return values
+
+
+def _display(lot: ParkingLot, name: str) -> str:
+    """A field's value as staff read it in the preview (labels, names, 是/否)."""
+    field_ = ParkingLot._meta.get_field(name)
+    if field_.is_relation:
+        related = getattr(lot, name)
+        return str(related) if related is not None else _EMPTY
+    value = getattr(lot, name)
+    if field_.choices:
+        return str(dict(field_.flatchoices).get(value, value)) if value else _EMPTY
+    if isinstance(value, bool):
+        return _("是") if value else _("否")
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    if value is None or value == "":
+        return _EMPTY
+    return str(value)
+
+
+def _changes(before: ParkingLot, after: ParkingLot) -> list[FieldChange]:
+    old, new = _raw_values(before), _raw_values(after)
+    return [FieldChange(name, str(ParkingLot._meta.get_field(name).verbose_name),
+                        _display(before, name), _display(after, name))
+            for name in IMPORT_FIELDS if old[name] != new[name]]
 
 
 def _row_to_lot(row: InventoryRow, *, region, lookups: _Lookups, seen_codes: dict, errors: list):
@@ -332,36 +473,72 @@ def _row_to_lot(row: InventoryRow, *, region, lookups: _Lookups, seen_codes: dic
     code = values.get("code", "").upper()
     if not code:
         problem("code", _("必填"))
-        return None, False
+        return None
+    if is_example_code(code):
+        problem("code", _("这是模板中的示例行，请删除此行后再导入"))
+        return None
     if code in seen_codes:
         problem("code", _("编码 %(code)s 与第 %(row)d 行重复") % {"code": code, "row": seen_codes[code]})
-        return None, False
+        return None
     seen_codes[code] = row.number
 
     existing = lookups.existing.get(code)
     if existing is not None:
-        in_view = lookups.visible is None or existing.pk in lookups.visible
-        if not in_view or existing.region.code not in lookups.regions:
+        may_change = lookups.changeable is None or existing.pk in lookups.changeable
+        if not may_change or existing.region.code not in lookups.regions:
             problem("code", _("编码 %(code)s 已被其他区域的停车场使用") % {"code": code})
-            return None, False
-        lot, created = existing, False
+            return None
+        before, lot, created = _snapshot(existing), existing, False
     else:
-        lot, created = ParkingLot(code=code), True
+        before, lot, created = None, ParkingLot(code=code), True
 
     for key, apply in _APPLY.items():
-        if key not in values and not created:
-            continue  # a column missing from the file leaves an existing lot's value alone
+        raw = values.get(key, "")
+        if not created and not raw:
+            continue  # a blank cell (or a column the file lacks) never clears an existing lot's value
         try:
-            apply(lot, values.get(key, ""), lookups, region)
+            apply(lot, raw, lookups, region)
         except _RowProblem as exc:
             problem(exc.key, exc.message)
-    if "lat" in values and "lon" in values and not any(e.column in ("纬度", "经度", "坐标系") for e in errors):
-        lot.lat, lot.lon = to_wgs84(lot.lat, lot.lon, lot.source_coord_system)
-        if not in_wuxi(lot.lat, lot.lon):
-            problem("lat", _("坐标不在无锡市范围内"))
+    _apply_coordinates(lot, values, created=created, problem=problem)
     # A new lot starts empty; an existing one keeps its live count, within the new total.
     lot.free_berths = lot.total_berths if created else min(lot.free_berths, lot.total_berths)
-    return lot, created
+    if created:
+        return PlannedLot(row.number, lot, created=True)
+    return PlannedLot(row.number, lot, created=False, before=_raw_values(before), changes=_changes(before, lot))
+
+
+def _snapshot(lot: ParkingLot) -> ParkingLot:
+    """A copy of ``lot`` as read, related rows included, to show and compare the values before."""
+    return copy.copy(lot)
+
+
+def _apply_coordinates(lot: ParkingLot, values: dict[str, str], *, created: bool, problem) -> None:
+    """Latitude, longitude and the system they are written in go together: on an update, both
+    blank keep the lot where it is (a coordinate system alone describes no point)."""
+    lat_raw, lon_raw = values.get("lat", ""), values.get("lon", "")
+    if not created and not lat_raw and not lon_raw:
+        return
+    parsed = {}
+    for key, parse in (("lat", lambda raw: _float("lat", raw)), ("lon", lambda raw: _float("lon", raw)),
+                       ("coord_system", _coord_system)):
+        try:
+            parsed[key] = parse(values.get(key, ""))
+        except _RowProblem as exc:
+            problem(exc.key, exc.message)
+    if len(parsed) < 3:
+        return
+    try:
+        lat, lon = to_wgs84(parsed["lat"], parsed["lon"], parsed["coord_system"])
+    except ValueError:
+        lat = lon = None
+    if lat is None or not in_wuxi(lat, lon):
+        problem("lat", _("坐标不在无锡市范围内"))
+        return
+    if not created and (round(lat, _COORD_DECIMALS), round(lon, _COORD_DECIMALS)) == (
+            round(lot.lat, _COORD_DECIMALS), round(lot.lon, _COORD_DECIMALS)):
+        return  # the same point (to the centimetre): nothing to change, its recorded source included
+    lot.lat, lot.lon, lot.source_coord_system = lat, lon, parsed["coord_system"]
 
 
 def _set_region(lot, raw, lookups, region):
@@ -385,8 +562,10 @@ def _set_operator(lot, raw, lookups, region):
         raise _RowProblem("operator_credit_code", str(exc.messages[0]))
     operator = lookups.operators.get(raw.upper())
     if operator is None:
-        raise _RowProblem("operator_credit_code", _("统一社会信用代码 %(code)s 对应的经营单位尚未登记")
-                          % {"code": raw.upper()})
+        # Unregistered and out of reach read the same: the file learns nothing about other regions.
+        raise _RowProblem("operator_credit_code", _(
+            "统一社会信用代码 %(code)s 不是可选的经营单位（须已登记，并在本区域登记或经营停车场）")
+            % {"code": raw.upper()})
     lot.operator = operator
 
 
@@ -425,9 +604,6 @@ _APPLY = {
                                                            ParkingLot.Category.PUBLIC)),
     "zone_class": _setter("zone_class", lambda k, raw: _choice(k, raw, ParkingLot.ZoneClass.choices, _ZONE_EXTRA)),
     "road_class": _setter("road_class", lambda k, raw: _choice(k, raw, ParkingLot.RoadClass.choices)),
-    "coord_system": _setter("source_coord_system", lambda k, raw: _coord_system(raw)),
-    "lat": _setter("lat", lambda k, raw: _float(k, raw)),
-    "lon": _setter("lon", lambda k, raw: _float(k, raw)),
     "total_berths": _setter("total_berths", lambda k, raw: _int(k, raw)),
     "ev_berths": _setter("ev_berths", lambda k, raw: _int(k, raw, default=0)),
     "accessible_berths": _setter("accessible_berths", lambda k, raw: _int(k, raw, default=0)),
@@ -507,7 +683,11 @@ def template_xlsx() -> bytes:
         cell.font = Font(bold=True)
         if column.note:
             cell.comment = Comment(column.note, "无锡停车")
+    for cell in sheet[2]:
+        cell.font = Font(italic=True, color="808080")
+    sheet["A2"].comment = Comment(EXAMPLE_NOTE, "无锡停车")
     notes = workbook.create_sheet("填写说明")
+    notes.append([EXAMPLE_NOTE])
     notes.append(["列名", "英文别名", "必填", "说明"])
     for column in INVENTORY_COLUMNS:
         notes.append([column.header, ", ".join(column.aliases), "是" if column.required else "否", column.note])

@@ -15,7 +15,8 @@ from simple_history.models import HistoricalRecords
 from apps.common.geo import in_wuxi
 from apps.common.scope import ScopedQuerySet, ScopePaths
 
-from . import fees
+from .errors import InvalidTariff
+from .tariff_rules import tariff_rules_check
 
 LOT_CODE_VALIDATOR = RegexValidator(r"^[A-Z0-9-]{1,32}$", _("停车场编码为1–32位大写字母、数字或连字符"))
 
@@ -53,15 +54,15 @@ class Tariff(models.Model):
         return self.name
 
     def save(self, *args, **kwargs):
-        fees.validate_rules(self.rules)  # never store a rule set the engine would refuse
+        tariff_rules_check(self.rules)  # never store a rule set the engine would refuse
         super().save(*args, **kwargs)
         TariffVersion.record(self)  # after: a version row needs the tariff's id
 
     def clean(self) -> None:
         try:
-            fees.validate_rules(self.rules)
-        except ValueError as exc:
-            raise ValidationError({"rules": f"{exc}"}, code="invalid_tariff") from exc
+            tariff_rules_check(self.rules)
+        except InvalidTariff as exc:
+            raise ValidationError({"rules": ValidationError(exc.message, code=exc.code)}) from exc
 
 
 def rules_digest(rules) -> str:

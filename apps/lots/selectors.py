@@ -23,8 +23,8 @@ from apps.regions.models import Region
 from apps.regions.selectors import region_with_descendants
 
 from . import fees
-from .errors import InvalidTariff
 from .models import Device, FreeWindow, ParkingLot
+from .tariff_rules import tariff_rules_error
 
 
 def free_windows_by_lot(*, lots: Iterable[ParkingLot], start: datetime,
@@ -113,7 +113,7 @@ def fee_for_stay(*, lot: ParkingLot, entry: datetime, exit: datetime, vehicle_cl
             message = exc.problem
         raise StayNotPriceable(message, field=exc.field or "entry") from exc
     except fees.TariffError as exc:  # saved past the engine's check (a bulk update, an old row)
-        raise InvalidTariff(_("计费规则有误：%(error)s") % {"error": exc}, status=409, field="lot") from exc
+        raise tariff_rules_error(exc, status=409, field="lot") from exc
     except OverflowError as exc:  # a time whose UTC or local day falls before year 1 or after 9999
         raise StayNotPriceable(_("时间超出可表示的范围"), field="entry") from exc
     if amount > MAX_AMOUNT_FEN:

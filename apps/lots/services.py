@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -16,9 +16,10 @@ from apps.common.scope import may_change
 from apps.realtime.publish import publish_lots_after_commit
 from apps.regions.models import Operator, Region
 
-from . import credentials, fees, inventory
-from .errors import InvalidTariff, LotError, OutOfScope
+from . import credentials, inventory
+from .errors import ImportStale, InvalidTariff, LotError, OutOfScope
 from .models import Device, FreeWindow, ParkingLot, Tariff
+from .tariff_rules import tariff_rules_check
 
 # What ingest and the connectivity watch write; registry edits leave these to them.
 LIVE_FIELDS = tuple(
@@ -120,10 +121,7 @@ TARIFF_FIELDS = ("name", "key", "region", "source", "is_demo", "rules")
 @transaction.atomic
 def tariff_save(*, tariff: Tariff, actor=None) -> Tariff:
     """A tariff is saved only if the fee engine accepts every rule in it."""
-    try:
-        fees.validate_rules(tariff.rules)
-    except ValueError as exc:
-        raise InvalidTariff(str(exc), field=f"rules.{getattr(exc, 'field', '')}".rstrip("."))
+    tariff_rules_check(tariff.rules)
     ensure_may_change(actor=actor, obj=tariff, message=_("只能编辑本区域的收费标准"), field="region")
     created = tariff.pk is None
     before = {} if created else field_values(Tariff.objects.select_for_update().get(pk=tariff.pk), TARIFF_FIELDS)
@@ -214,32 +212,46 @@ def operator_by_credit_code(code: str) -> Operator | None:
 
 
 @transaction.atomic
-def lots_import(*, actor, region: Region, rows: Iterable[inventory.InventoryRow]) -> inventory.ImportReport:
-    """Import a region's lot inventory (底册清单): every row is checked first, and one bad row means
-    nothing is saved. Codes already used in the importer's scope within ``region`` are updated in
-    place; codes used anywhere else are refused. Only staff covering ``region`` may import into it.
+def lots_import(*, actor, region: Region, rows: Iterable[inventory.InventoryRow], digest: str,
+                source: str = "") -> inventory.ImportReport:
+    """Import a region's lot inventory (底册清单) as previewed: ``digest`` is the preview's
+    (``inventory.plan_import``), and the import is refused (``ImportStale``) unless the rows, checked
+    again with the lots locked, would write exactly that. One bad row means nothing is saved. Only
+    staff covering ``region`` may import into it; each lot is written by ``lot_save`` and its history
+    says who imported it and from which file (``source``).
 
     ``rows`` come from ``inventory.read_inventory``; the report lists each problem by row and column.
     """
     ensure_may_change(actor=actor, obj=region, message=_("只能导入本人负责区域的底册"), field="region")
-    rows = list(rows)
-    report = inventory.ImportReport()
-    planned, report.errors = inventory.check_rows(rows, region=region, actor=actor)
-    if report.errors:
+    plan = inventory.plan_import(list(rows), region=region, actor=actor, lock=True)
+    report = inventory.ImportReport(errors=plan.errors)
+    if not plan.ok:
         return report
+    if plan.digest != digest:
+        raise ImportStale(_("预览之后数据已有变化（停车场、经营单位或收费标准被修改），请核对最新的预览后再确认"))
+    reason = _("底册导入：%(file)s") % {"file": source} if source else _("底册导入")
+    current = None
     try:
         with transaction.atomic():
-            for item in planned:
+            for item in plan.lots:
+                if item.action == "unchanged":
+                    continue
                 current = item
                 item.lot._history_user = actor
+                item.lot._change_reason = reason
                 lot_save(lot=item.lot, actor=actor)
     except DomainError as exc:
-        # A row that passed the checks but a service refused (e.g. a code registered meanwhile):
-        # the savepoint has undone every earlier row.
+        # A row that passed the checks but a service refused: the savepoint has undone every earlier row.
         report.errors = [inventory.RowError(current.number, inventory.column_for_field(exc.field), exc.message)]
         return report
-    report.created = sum(1 for item in planned if item.created)
-    report.updated = len(planned) - report.created
+    except IntegrityError:
+        # A code registered by someone else between the check and the insert.
+        report.errors = [inventory.RowError(current.number, inventory.column_for_field("code"),
+                                            _("编码 %(code)s 刚被登记，请重新预览") % {"code": current.lot.code})]
+        return report
+    report.created = len(plan.of("create"))
+    report.updated = len(plan.of("update"))
+    report.unchanged = len(plan.of("unchanged"))
     return report
 
 

@@ -55,11 +55,27 @@ def xlsx_bytes(rows, headers=HEADERS) -> bytes:
 
 
 def upload(client, data: bytes, name: str, region):
+    """Upload a file: the preview page, or the form again with what is wrong."""
     return client.post(reverse(IMPORT_URL), {"region": region.pk, "file": SimpleUploadedFile(name, data)})
 
 
+def confirm(client, preview, **overrides):
+    assert preview.status_code == 200 and "pending" in preview.context, report_errors(preview)
+    pending = preview.context["pending"]
+    data = {"token": pending["token"], "digest": pending["digest"], "confirm": "1", **overrides}
+    return client.post(reverse(IMPORT_URL), data)
+
+
+def import_file(client, data: bytes, name: str, region):
+    """Upload, then confirm the preview: what staff do when the preview is right."""
+    preview = upload(client, data, name, region)
+    if "pending" not in (preview.context or {}):
+        return preview
+    return confirm(client, preview)
+
+
 def report_errors(response) -> list[tuple[int, str, str]]:
-    return [(e.row, e.column, e.message) for e in response.context["errors"]]
+    return [(e.row, e.column, e.message) for e in (response.context or {}).get("errors", [])]
 
 
 # -- through the admin ---------------------------------------------------------------------------
@@ -69,10 +85,10 @@ def test_changelist_has_the_import_button(logged_in):
 
 
 def test_good_csv_creates_lots_with_history(logged_in, city, officer):
-    operator = OperatorFactory()
+    operator = OperatorFactory(region=city[LX])
     tariff = TariffFactory(key="lx-core", region=city[LX])
     data = csv_bytes(good_rows(operator.credit_code.lower(), "lx-core"))
-    response = upload(logged_in, data, "底册.csv", city[LX])
+    response = import_file(logged_in, data, "底册.csv", city[LX])
     assert response.status_code == 302, report_errors(response)
     first = ParkingLot.objects.get(code="LX-5001")
     assert (first.name, first.region, first.operator, first.tariff) == ("南禅寺地下停车场", city[LX], operator, tariff)
@@ -85,20 +101,20 @@ def test_good_csv_creates_lots_with_history(logged_in, city, officer):
 
 
 def test_good_xlsx(logged_in, city):
-    response = upload(logged_in, xlsx_bytes(good_rows()), "底册.xlsx", city[LX])
+    response = import_file(logged_in, xlsx_bytes(good_rows()), "底册.xlsx", city[LX])
     assert response.status_code == 302, report_errors(response)
     assert ParkingLot.objects.get(code="LX-5001").total_berths == 300
     assert ParkingLot.objects.count() == 2
 
 
 def test_gbk_csv(logged_in, city):
-    response = upload(logged_in, csv_bytes(good_rows(), encoding="gbk"), "gbk.csv", city[LX])
+    response = import_file(logged_in, csv_bytes(good_rows(), encoding="gbk"), "gbk.csv", city[LX])
     assert response.status_code == 302, report_errors(response)
     assert ParkingLot.objects.get(code="LX-5002").name == "中山路道路泊位"
 
 
 def test_utf8_without_bom(logged_in, city):
-    response = upload(logged_in, csv_bytes(good_rows(), encoding="utf-8"), "plain.csv", city[LX])
+    response = import_file(logged_in, csv_bytes(good_rows(), encoding="utf-8"), "plain.csv", city[LX])
     assert response.status_code == 302, report_errors(response)
 
 
@@ -166,7 +182,7 @@ def test_row_region_outside_the_chosen_region_is_an_error(logged_in, city):
 
 def test_existing_code_in_scope_is_updated_in_place(logged_in, city):
     lot = LotFactory(code="LX-5001", region=city[LX], name="旧名", total_berths=500, free_berths=450)
-    response = upload(logged_in, csv_bytes(good_rows()), "x.csv", city[LX])
+    response = import_file(logged_in, csv_bytes(good_rows()), "x.csv", city[LX])
     assert response.status_code == 302, report_errors(response)
     lot.refresh_from_db()
     assert (lot.name, lot.total_berths, lot.free_berths) == ("南禅寺地下停车场", 300, 300)
@@ -187,7 +203,7 @@ def test_file_level_problems(logged_in, city):
     assert not ParkingLot.objects.exists()
 
 
-def test_templates_download_and_import_back(client, city, staff_factory):
+def test_templates_download_and_their_example_row_is_refused(client, city, staff_factory):
     client.force_login(staff_factory("city"))
     csv_template = client.get(reverse("admin:lots_parkinglot_import_template", args=["csv"]))
     assert csv_template.content.startswith(b"\xef\xbb\xbf")
@@ -195,9 +211,12 @@ def test_templates_download_and_import_back(client, city, staff_factory):
     xlsx_template = client.get(reverse("admin:lots_parkinglot_import_template", args=["xlsx"]))
     sheet = load_workbook(io.BytesIO(xlsx_template.content)).active
     assert sheet["A1"].value == "编码*" and sheet["A1"].comment is not None
-    response = upload(client, xlsx_template.content, "template.xlsx", city[LX])
-    assert response.status_code == 302, report_errors(response)
-    assert ParkingLot.objects.get().code == inventory.EXAMPLE_ROW["code"]
+    assert sheet["A2"].value == inventory.EXAMPLE_CODE and "示例" in sheet["A2"].comment.text
+    for template, name in ((xlsx_template.content, "template.xlsx"), (csv_template.content, "template.csv")):
+        response = upload(client, template, name, city[LX])
+        assert response.status_code == 200 and "pending" not in response.context
+        assert report_errors(response) == [(2, "编码", "这是模板中的示例行，请删除此行后再导入")]
+    assert not ParkingLot.objects.exists()
 
 
 def test_operator_staff_cannot_import(client, city, staff_factory):
@@ -207,10 +226,16 @@ def test_operator_staff_cannot_import(client, city, staff_factory):
 
 
 # -- the service and the reader ------------------------------------------------------------------
+def service_import(region, rows, actor=None, source=""):
+    """The service as the admin calls it: the plan's digest is what staff confirmed."""
+    plan = inventory.plan_import(rows, region=region, actor=actor)
+    return lots_import(actor=actor, region=region, rows=rows, digest=plan.digest, source=source)
+
+
 def test_service_refuses_import_outside_scope(city, officer):
     rows = inventory.read_inventory(csv_bytes(good_rows()))
     with pytest.raises(OutOfScope):
-        lots_import(actor=officer, region=city[BH], rows=rows)
+        service_import(city[BH], rows, actor=officer)
     assert not ParkingLot.objects.exists()
 
 
@@ -219,7 +244,7 @@ def test_english_headers_and_gcj02_rows(city):
     gcj = wgs84_to_gcj02(*wgs)
     data = csv_bytes([["LX-8001", "英文表头", f"{gcj[0]:.7f}", f"{gcj[1]:.7f}", "gcj02", "50"]],
                      ["code", "name", "latitude", "lon", "coord_system", "total_berths"])
-    report = lots_import(actor=None, region=city[LX], rows=inventory.read_inventory(data))
+    report = service_import(city[LX], inventory.read_inventory(data))
     assert report.ok and report.created == 1
     lot = ParkingLot.objects.get()
     expected = gcj02_to_wgs84(float(f"{gcj[0]:.7f}"), float(f"{gcj[1]:.7f}"))
@@ -230,7 +255,7 @@ def test_english_headers_and_gcj02_rows(city):
 def test_blank_lines_keep_spreadsheet_row_numbers(city):
     data = csv_bytes([good_rows()[0], [""] * len(HEADERS), ["LX-9", "x", "", "", "", "", "", "1", "1", "", "1",
                                                             "", "", ""]])
-    report = lots_import(actor=None, region=city[LX], rows=inventory.read_inventory(data))
+    report = service_import(city[LX], inventory.read_inventory(data))
     assert [(e.row, e.column) for e in report.errors] == [(4, "纬度")]
 
 
@@ -258,6 +283,6 @@ def test_query_count_does_not_grow_with_rows(city, django_assert_max_num_queries
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as small:
-        inventory.check_rows(few, region=city[LX])
+        inventory.plan_import(few, region=city[LX])
     with django_assert_max_num_queries(len(small.captured_queries)):
-        inventory.check_rows(many, region=city[LX])
+        inventory.plan_import(many, region=city[LX])
