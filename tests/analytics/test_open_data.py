@@ -220,6 +220,36 @@ def test_paging_with_limit_and_offset(api_client, lots):
         assert response.json()["error"]["details"]["field"] == next(iter(bad))
 
 
+@pytest.mark.parametrize("params", [
+    {"offset": 5}, {"offset": 99}, {"offset": 2**63 - 1}, {"offset": 2**63 - 1, "limit": 5},
+    {"offset": 2**63}, {"offset": 10**20}, {"offset": 10**20, "limit": 10_000},
+])
+def test_an_offset_past_the_end_however_large_is_an_empty_array(api_client, lots, params):
+    # Once a 500 ("bigint out of range") on PostgreSQL; the lot list answers a page past the end alike.
+    response, entities = _entities(api_client, OFF, **params)
+    assert entities == []
+    assert response["NGSILD-Results-Count"] == "5"
+
+
+def test_parameters_open_data_does_not_take_are_400_naming_them(api_client, lots):
+    for url, params, name in ((OFF, {"type": "Foo"}, "type"), (ON, {"q": "bogus"}, "q"),
+                              (OFF, {"page": "2"}, "page"), (CSV_URL, {"offset": "10"}, "offset"),
+                              (CSV_URL, {"kind": "x"}, "kind")):
+        response = api_client.get(url, params)
+        assert response.status_code == 400, response.content
+        assert response["Content-Type"] == "application/json"
+        error = response.json()["error"]
+        assert (error["code"], error["details"]["field"]) == ("unknown_parameter", name)
+
+
+def test_what_an_ngsi_ld_client_sends_anyway_is_taken(api_client, lots):
+    _, entities = _entities(api_client, OFF, options="keyValues", count="true", limit=1)
+    assert len(entities) == 1
+    response = api_client.get(OFF, {"options": "sysAttrs"})
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["field"] == "options"
+
+
 def test_open_data_queries_do_not_grow_with_rows(api_client, city, django_assert_num_queries):
     def make(n):
         for _ in range(n):

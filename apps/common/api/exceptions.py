@@ -32,6 +32,15 @@ _CODES = {
 }
 
 
+# What DRF and Django call their own checks of a value's form: to a client all are "invalid" (the message
+# says the rule, ``details.field`` the parameter). A missing value is "invalid" too, as it always was here.
+_GENERIC_CODES = frozenset({
+    "invalid", "required", "null", "blank", "min_value", "max_value", "invalid_choice", "max_length",
+    "min_length", "max_string_length", "empty", "not_a_list", "not_a_dict", "max_digits", "max_decimal_places",
+    "max_whole_digits", "overflow", "date", "datetime", "make_aware",
+})
+
+
 def _first_field_error(detail, prefix=""):
     """Return (field path, message) of the first error in a DRF ValidationError detail."""
     if isinstance(detail, dict):
@@ -93,7 +102,7 @@ def _error_response(exc):
         codes = exc.get_codes()
         while isinstance(codes, (dict, list)) and codes:
             codes = next(iter(codes.values())) if isinstance(codes, dict) else codes[0]
-        if isinstance(codes, str) and codes not in {"invalid", "required", "null", "blank"}:
+        if isinstance(codes, str) and codes not in _GENERIC_CODES:
             code = codes
         details = {"fields": _plain(exc.detail)}
         if field:
