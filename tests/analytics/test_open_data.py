@@ -291,8 +291,29 @@ def test_csv_registry_with_current_occupancy(api_client, lots):
         "opening_hours": "00:00-24:00",
     }
     assert by_code["OFF-FULL"]["operator"] == ""
+    assert by_code["OFF-FULL"]["free_berths"] == "0"
     assert by_code["OFF-OFFLINE"]["status"] == "offline"
     assert by_code["ON-1"]["kind"] == "on_street"
+
+
+def test_closed_and_offline_lots_publish_no_free_count_in_ngsi_ld_or_csv(api_client, lots, city):
+    # A closed lot's count (0 or whatever it last was) is no free berth anyone can use: NGSI-LD leaves the
+    # spot numbers out, and the CSV, for the same lots, leaves free_berths empty.
+    LotFactory(code="ON-CLOSED", kind=ParkingLot.Kind.ON_STREET, zone_class="core", road_class="arterial",
+               total_berths=12, free_berths=0, status=ParkingLot.Status.CLOSED, region=city["320213"])
+    lots["closed"].free_berths = 0
+    lots["closed"].save(update_fields=["free_berths"])
+    entities = _entities(api_client, OFF)[1] + _entities(api_client, ON)[1]
+    _assert_valid([e for e in entities if e["type"] == "OffStreetParking"], "OffStreetParking")
+    _assert_valid([e for e in entities if e["type"] == "OnStreetParking"], "OnStreetParking")
+    published = {e["parkingSiteId"]: e.get("availableSpotNumber") for e in entities}
+    rows = _csv_rows(api_client.get(CSV_URL))
+    csv_free = {row[0]: dict(zip(CSV_HEADER, row, strict=True))["free_berths"] for row in rows[1:]}
+    for code in ("OFF-CLOSED", "ON-CLOSED", "OFF-OFFLINE", "ON-2"):
+        assert published[code] is None, code
+        assert csv_free[code] == "", code
+    for code in ("OFF-OPEN", "OFF-FULL", "ON-1"):
+        assert csv_free[code] == str(published[code]), code
 
 
 def test_csv_never_lets_a_cell_become_a_formula(api_client, city):

@@ -112,7 +112,8 @@ class _AlwaysJSON(BaseContentNegotiation):
     summary="停车场底册与当前余位（CSV）",
     operation_id="open_lots_csv",
     description="全部停车场一行一个，UTF-8（带 BOM，Excel 可直接打开），列："
-                + ", ".join(CSV_COLUMNS) + "。不含任何车牌。",
+                + ", ".join(CSV_COLUMNS) + "。关闭或离线的停车场 free_berths 为空（余位不可信，与 NGSI-LD 一致）。"
+                "不接受查询参数。不含任何车牌。",
     responses={(200, "text/csv"): OpenApiResponse({"type": "string"})},
 ))
 class RegistryCSVView(OpenDataAPIView):
