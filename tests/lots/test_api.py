@@ -214,6 +214,8 @@ OTHER_RULES = [
     ("/api/v1/open/ngsi-ld/OffStreetParking", {"count": "maybe"}, "count", "须为 true 或 false"),
     (LIST, {"region": "bogus"}, "region", "区域代码为 6–12 位数字或大写字母"),
     (GEOJSON, {"region": "bogus"}, "region", "区域代码为 6–12 位数字或大写字母"),
+    (LIST, {"q": "停" * 101}, "q", "不能超过 100 个字符"),
+    (QUOTE, {**QUOTE_OK, "entry": "yesterday"}, "entry", "须为 ISO 8601 时间，如 2026-03-17T09:42:44+08:00"),
     (NEAREST, {"lon": 120.3}, "lat", "必填"),
     (QUOTE, {"lot": "Q-1", "exit": QUOTE_OK["exit"]}, "entry", "必填"),
 ]

@@ -110,8 +110,8 @@ class AwareDateTimeField(serializers.DateTimeField):
     """An ISO 8601 time that must carry its offset (SPEC §1: a time without one is rejected)."""
 
     default_error_messages = {
-        "invalid": _("时间格式应为 ISO 8601，如 2026-03-17T09:42:44+08:00"),
-        "naive_datetime": _("时间须带时区偏移，如 +08:00"),
+        "invalid": messages.TIME,
+        "naive_datetime": messages.TIME_WITH_OFFSET,
         "out_of_range": _("时间超出可表示的范围"),
         "required": messages.REQUIRED,
     }
