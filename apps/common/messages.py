@@ -12,6 +12,7 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 REQUIRED = _("必填")
+STRING = _("须为字符串")
 INTEGER = _("须为整数")
 INTEGER_AT_LEAST = _("须为不小于 %(min)s 的整数")
 INTEGER_AT_MOST = _("须为不大于 %(max)s 的整数")
@@ -29,6 +30,11 @@ LONGITUDE = _("经度须为 -180 到 180 之间的数字")
 LATITUDE = _("纬度须为 -90 到 90 之间的数字")
 REGION_CODE = _("区域代码为 6–12 位数字或大写字母")
 UNKNOWN_REGION = _("未知的区域代码 %(code)s")
+
+
+def for_field(name: str, message) -> str:
+    """A message that names its field itself (where no handler prefixes it): "type: 须为 …"."""
+    return f"{name}: {message}"
 
 
 def _fill(template, params: dict) -> str:
