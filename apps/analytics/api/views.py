@@ -114,7 +114,7 @@ class _AlwaysJSON(BaseContentNegotiation):
     description="全部停车场一行一个，UTF-8（带 BOM，Excel 可直接打开），列："
                 + ", ".join(CSV_COLUMNS) + "。关闭或离线的停车场 free_berths 为空（余位不可信，与 NGSI-LD 一致）。"
                 "不接受查询参数。不含任何车牌。",
-    responses={(200, "text/csv"): OpenApiResponse({"type": "string"})},
+    responses={(200, "text/csv"): OpenApiResponse({"type": "string"}), **error_responses(400)},
 ))
 class RegistryCSVView(OpenDataAPIView):
     content_negotiation_class = _AlwaysJSON

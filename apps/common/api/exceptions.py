@@ -140,7 +140,8 @@ class ErrorSerializer(serializers.Serializer):
 
 
 _ERROR_DESCRIPTIONS = {
-    400: "Bad input (the parameter at fault is in `error.details.field`)",
+    400: "Bad input (the parameter at fault is in `error.details.field`; a parameter the endpoint does not take "
+         "is `unknown_parameter`, with the ones it takes in `error.details.allowed`)",
     401: "Bad or missing signature or credentials",
     403: "Not allowed",
     404: "Not found",

@@ -64,7 +64,7 @@ class LotListView(PublicAPIMixin, generics.ListAPIView):
     summary="停车场详情",
     description="一个停车场的全部字段，另有 tariff_text：收费标准的文字说明。",
     parameters=[OpenApiParameter("code", OpenApiTypes.STR, OpenApiParameter.PATH, description="停车场编码")],
-    responses={200: LotDetailSerializer, **error_responses(404)},
+    responses={200: LotDetailSerializer, **error_responses(400, 404)},
 )
 class LotDetailView(PublicAPIMixin, generics.RetrieveAPIView):
     serializer_class = LotDetailSerializer
