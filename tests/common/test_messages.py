@@ -10,6 +10,7 @@ from django.utils import translation
 
 from apps.common import messages
 from apps.lots import inventory
+from apps.realtime.consumers import ClientMessageError, parse_bbox
 from apps.sessions.errors import EventRejected
 from apps.sessions.events import parse_event
 
@@ -49,6 +50,19 @@ def test_an_event_field_is_refused_in_the_apis_words(changes, message):
 def test_an_import_cell_is_refused_in_the_same_words(check, raw, message):
     with pytest.raises(inventory._RowProblem) as caught:
         check("total_berths", raw)
+    assert caught.value.message == message
+
+
+@pytest.mark.parametrize(("bbox", "message"), [
+    ([120.2, 31.5, 120.4], "bbox: 须为 [minLon, minLat, maxLon, maxLat] 四个数字"),
+    ([120.2, 31.5, 190, 31.7], "bbox: 经度须为 -180 到 180 之间的数字"),
+    ([120.2, -91, 120.4, 31.7], "bbox: 纬度须为 -90 到 90 之间的数字"),
+    ([120.2, 31.7, 120.4, 31.5], "bbox: minLat 不能大于 maxLat"),
+])
+def test_a_websocket_bbox_is_refused_in_the_lot_filters_words(bbox, message):
+    # The lot list's bbox filter says the same for the same rules (tests/lots/test_api.py covers its side).
+    with pytest.raises(ClientMessageError) as caught:
+        parse_bbox(bbox)
     assert caught.value.message == message
 
 

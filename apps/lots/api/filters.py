@@ -71,14 +71,14 @@ class BBoxField(forms.CharField):
         except ValueError:
             numbers = []
         if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
-            raise ValidationError(_("格式为 minLon,minLat,maxLon,maxLat（四个数字，逗号分隔）"), code="invalid")
+            raise ValidationError(messages.BBOX_TEXT, code="invalid")
         box = BBox(*numbers)
         if not (-180 <= box.min_lon <= 180 and -180 <= box.max_lon <= 180):
             raise ValidationError(messages.LONGITUDE, code="invalid")
         if not (-90 <= box.min_lat <= 90 and -90 <= box.max_lat <= 90):
             raise ValidationError(messages.LATITUDE, code="invalid")
         if box.min_lat > box.max_lat:
-            raise ValidationError(_("minLat 不能大于 maxLat"), code="invalid")
+            raise ValidationError(messages.MIN_LAT_ABOVE_MAX, code="invalid")
         return box
 
 
