@@ -39,6 +39,8 @@ _STATUS = {
     "closed": ["closed"],
     "offline": ["openingTimesInForce"],
 }
+# The states in which a lot's free count is published (NGSI-LD spot numbers, the CSV's free_berths).
+_COUNTED = frozenset({"open", "full"})
 # Who a lot mainly serves. Every lot on the platform is open to the public.
 _CATEGORY_PURPOSE = {
     ParkingLot.Category.MALL: "forCustomers",
@@ -110,7 +112,7 @@ def ngsi_entity(row: dict, entity_type: str, *, with_context: bool = False,
     # The Off-street schema requires a total of at least 1; a lot not yet counted says nothing.
     if total > 0 or entity_type == ON_STREET:
         entity["totalSpotNumber"] = total
-    if status in ("open", "full"):
+    if status in _COUNTED:
         entity["availableSpotNumber"] = free
         entity["occupiedSpotNumber"] = total - free
         if total > 0:
@@ -160,5 +162,7 @@ def registry_csv(rows: Iterable[dict]) -> bytes:
     for row in rows:
         lot = formatter(row)
         lot["category"] = row["category"]
+        if lot["status"] not in _COUNTED:
+            lot["free_berths"] = None  # as in NGSI-LD: a closed or offline lot's count means nothing
         writer.writerow([_cell(column, lot[column]) for column in CSV_COLUMNS])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")

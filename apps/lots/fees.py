@@ -12,10 +12,15 @@ Caps are applied in time order. Because a shorter stay's units are a prefix of a
 (only the last one is cut at exit, and it costs in full anyway), and the overnight price only ever
 lowers a stay until the night ends, a longer stay never costs less (rule 8).
 
-Free windows follow rule 3 to the letter: a window cuts the unit running when it starts (that unit still
-costs in full) and a new unit starts where it ends. So a window that starts or ends inside a unit can
-cost one unit more than no window at all; one on unit boundaries (band edges, 24-hour marks, whole days
-for the city's tariffs) only ever removes units.
+Free windows cut units as rule 3 says: a window cuts the unit running when it starts (that unit still
+costs in full) and a new unit starts where it ends. A window that starts or ends inside a unit can so
+cost one unit more than no window at all, and rule 2 (as revised) forbids a window to make a stay
+dearer: the band charge is the smaller of the charge with the windows cut out and the charge without
+any window. Both are priced only when a window meets the stay. Each of the two is non-decreasing in
+the exit time (the prefix argument above holds for each), so their minimum is too: rule 8 still holds.
+The minimum is taken over "all the windows" against "none", as the rule says, not over every subset:
+adding a window to others can still raise a stay's price above what the fewer windows gave, though
+never above the price without windows.
 """
 
 from __future__ import annotations
@@ -367,6 +372,9 @@ def compute_fee(
         return 0
 
     amount = _band_charge(base, entry_us, exit_us, windows, tz)
+    if windows:
+        # Rule 2: a free window never makes a stay dearer than the same stay without windows.
+        amount = min(amount, _band_charge(base, entry_us, exit_us, (), tz))
     if base.overnight is not None:
         night = _overnight_charge(base.overnight, entry, entry_us, exit_us, tz)
         if night is not None:

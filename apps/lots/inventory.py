@@ -34,6 +34,7 @@ from django.core.exceptions import ValidationError
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from apps.common import messages
 from apps.common.geo import in_wuxi, to_wgs84
 from apps.regions.models import Region
 from apps.regions.selectors import region_with_descendants
@@ -316,7 +317,7 @@ def _choice(key: str, raw: str, choices, extra: dict | None = None, default: str
     if extra and raw in extra:
         return extra[raw]
     allowed = "、".join(str(label) for _value, label in choices)
-    raise _RowProblem(key, _("“%(value)s”不是可选值（%(allowed)s）") % {"value": raw, "allowed": allowed})
+    raise _RowProblem(key, str(messages.rule(messages.ONE_OF, choices=allowed)))
 
 
 def _int(key: str, raw: str, *, default: int | None = None) -> int:
@@ -327,9 +328,9 @@ def _int(key: str, raw: str, *, default: int | None = None) -> int:
     try:
         number = float(raw)
     except ValueError:
-        raise _RowProblem(key, _("应为整数"))
+        raise _RowProblem(key, str(messages.integer_rule(0)))
     if not number.is_integer() or number < 0:
-        raise _RowProblem(key, _("应为不小于 0 的整数"))
+        raise _RowProblem(key, str(messages.integer_rule(0)))
     return int(number)
 
 
@@ -339,7 +340,7 @@ def _float(key: str, raw: str) -> float:
     try:
         return float(raw)
     except ValueError:
-        raise _RowProblem(key, _("应为数字"))
+        raise _RowProblem(key, str(messages.NUMBER))
 
 
 def _required(key: str, raw: str) -> str:

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils.translation import gettext as _
 
+from apps.common import messages
 from apps.common.errors import DomainError, error_body
 from apps.common.geo import BBox
 
@@ -57,14 +58,21 @@ def parse_bbox(value) -> BBox | None:
         isinstance(value, list) and len(value) == 4
         and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
     )
+    # The rules and words of the lot list's bbox filter (apps.common.messages), for a JSON array.
     if not numbers_ok:
-        raise ClientMessageError(_("bbox 须为 [最小经度, 最小纬度, 最大经度, 最大纬度] 四个数"),
-                                 code="invalid_bbox", field="bbox")
+        raise _bbox_error(messages.BBOX_ARRAY)
     min_lon, min_lat, max_lon, max_lat = (float(v) for v in value)
-    if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180 and -90 <= min_lat <= max_lat <= 90):
-        raise ClientMessageError(_("bbox 超出经纬度范围，或最小纬度大于最大纬度"), code="invalid_bbox",
-                                 field="bbox")
+    if not (-180 <= min_lon <= 180 and -180 <= max_lon <= 180):
+        raise _bbox_error(messages.LONGITUDE)
+    if not (-90 <= min_lat <= 90 and -90 <= max_lat <= 90):
+        raise _bbox_error(messages.LATITUDE)
+    if min_lat > max_lat:
+        raise _bbox_error(messages.MIN_LAT_ABOVE_MAX)
     return BBox(min_lon, min_lat, max_lon, max_lat)
+
+
+def _bbox_error(message) -> ClientMessageError:
+    return ClientMessageError(messages.for_field("bbox", message), code="invalid_bbox", field="bbox")
 
 
 class OccupancyConsumer(AsyncWebsocketConsumer):

@@ -17,7 +17,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.common import plates
+from apps.common import messages, plates
 
 from .errors import ClockSkew, EventRejected, InvalidNumber, InvalidTime
 from .models import EventType, PlateColor, VehicleClass
@@ -177,12 +177,12 @@ def _string(raw: dict, name: str, *, max_length: int, required: bool = False) ->
     value = raw.get(name)
     if value is None or value == "":
         if required:
-            raise _invalid(name, _("缺少字段 %(field)s") % {"field": name})
+            raise _invalid(name, messages.for_field(name, messages.REQUIRED))
         return ""
     if not isinstance(value, str):
-        raise _invalid(name, _("%(field)s 应为字符串") % {"field": name})
+        raise _invalid(name, messages.for_field(name, messages.STRING))
     if len(value) > max_length:
-        raise _invalid(name, _("%(field)s 最长 %(max)d 个字符") % {"field": name, "max": max_length})
+        raise _invalid(name, messages.for_field(name, messages.rule(messages.TOO_LONG, max=max_length)))
     return value
 
 
@@ -190,10 +190,10 @@ def _count(raw: dict, name: str, *, required: bool) -> int | None:
     value = raw.get(name)
     if value is None:
         if required:
-            raise _invalid(name, _("缺少字段 %(field)s") % {"field": name})
+            raise _invalid(name, messages.for_field(name, messages.REQUIRED))
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _invalid(name, _("%(field)s 应为非负整数") % {"field": name})
+        raise _invalid(name, messages.for_field(name, messages.integer_rule(0)))
     return value
 
 
@@ -201,13 +201,13 @@ def parse_time(value: object, *, name: str = "occurred_at") -> datetime:
     """An ISO 8601 time with an offset (SPEC §1); a time without one is refused, and so is one
     that has no UTC equivalent (``0001-01-01T00:00+08:00``: the database stores UTC)."""
     if not isinstance(value, str) or not value:
-        raise InvalidTime(_("%(field)s 应为带时区偏移的 ISO 8601 时间") % {"field": name}, field=name)
+        raise InvalidTime(messages.for_field(name, messages.TIME), field=name)
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidTime(_("%(field)s 不是有效的 ISO 8601 时间") % {"field": name}, field=name)
+        raise InvalidTime(messages.for_field(name, messages.TIME), field=name)
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise InvalidTime(_("%(field)s 缺少时区偏移（如 +08:00）") % {"field": name}, field=name)
+        raise InvalidTime(messages.for_field(name, messages.TIME_WITH_OFFSET), field=name)
     try:
         parsed.astimezone(UTC)
     except OverflowError:
@@ -223,7 +223,7 @@ def parse_event(raw: object, *, index: int, now: datetime, max_future_s: int) ->
     event_id = _string(raw, "event_id", max_length=EVENT_ID_MAX, required=True)
     kind = raw.get("type")
     if not _one_of(kind, _TYPES):
-        raise _invalid("type", _("type 应为 %(types)s 之一") % {"types": "、".join(EventType.values)})
+        raise _invalid("type", messages.for_field("type", messages.one_of_rule(EventType.values)))
     lot_code = _string(raw, "lot_code", max_length=CODE_MAX, required=True).strip().upper()  # codes are [A-Z0-9-]
     occurred_at = parse_time(raw.get("occurred_at"))
     if occurred_at - now > timedelta(seconds=max_future_s):
@@ -248,8 +248,8 @@ def parse_event(raw: object, *, index: int, now: datetime, max_future_s: int) ->
         color = raw.get("plate_color")
         if color not in (None, ""):
             if not _one_of(color, _PLATE_COLORS):
-                raise _invalid("plate_color", _("plate_color 应为 %(colors)s 之一") % {
-                    "colors": "、".join(PlateColor.values)})
+                raise _invalid("plate_color",
+                               messages.for_field("plate_color", messages.one_of_rule(PlateColor.values)))
             event.plate_color = color
         event.berth_code = _string(raw, "berth_code", max_length=CODE_MAX, required=kind in BERTH_TYPES)
     if kind in SESSION_TYPES:
@@ -258,7 +258,8 @@ def parse_event(raw: object, *, index: int, now: datetime, max_future_s: int) ->
         vehicle_class = raw.get("vehicle_class")
         if vehicle_class not in (None, ""):
             if not _one_of(vehicle_class, _VEHICLE_CLASSES):
-                raise _invalid("vehicle_class", _("vehicle_class 应为 small 或 large"))
+                raise _invalid("vehicle_class",
+                               messages.for_field("vehicle_class", messages.one_of_rule(VehicleClass.values)))
             event.vehicle_class = vehicle_class
     if kind == EventType.LOT_STATUS:
         event.free_berths = _count(raw, "free_berths", required=True)

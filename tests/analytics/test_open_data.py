@@ -220,6 +220,36 @@ def test_paging_with_limit_and_offset(api_client, lots):
         assert response.json()["error"]["details"]["field"] == next(iter(bad))
 
 
+@pytest.mark.parametrize("params", [
+    {"offset": 5}, {"offset": 99}, {"offset": 2**63 - 1}, {"offset": 2**63 - 1, "limit": 5},
+    {"offset": 2**63}, {"offset": 10**20}, {"offset": 10**20, "limit": 10_000},
+])
+def test_an_offset_past_the_end_however_large_is_an_empty_array(api_client, lots, params):
+    # Once a 500 ("bigint out of range") on PostgreSQL; the lot list answers a page past the end alike.
+    response, entities = _entities(api_client, OFF, **params)
+    assert entities == []
+    assert response["NGSILD-Results-Count"] == "5"
+
+
+def test_parameters_open_data_does_not_take_are_400_naming_them(api_client, lots):
+    for url, params, name in ((OFF, {"type": "Foo"}, "type"), (ON, {"q": "bogus"}, "q"),
+                              (OFF, {"page": "2"}, "page"), (CSV_URL, {"offset": "10"}, "offset"),
+                              (CSV_URL, {"kind": "x"}, "kind")):
+        response = api_client.get(url, params)
+        assert response.status_code == 400, response.content
+        assert response["Content-Type"] == "application/json"
+        error = response.json()["error"]
+        assert (error["code"], error["details"]["field"]) == ("unknown_parameter", name)
+
+
+def test_what_an_ngsi_ld_client_sends_anyway_is_taken(api_client, lots):
+    _, entities = _entities(api_client, OFF, options="keyValues", count="true", limit=1)
+    assert len(entities) == 1
+    response = api_client.get(OFF, {"options": "sysAttrs"})
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["field"] == "options"
+
+
 def test_open_data_queries_do_not_grow_with_rows(api_client, city, django_assert_num_queries):
     def make(n):
         for _ in range(n):
@@ -261,8 +291,29 @@ def test_csv_registry_with_current_occupancy(api_client, lots):
         "opening_hours": "00:00-24:00",
     }
     assert by_code["OFF-FULL"]["operator"] == ""
+    assert by_code["OFF-FULL"]["free_berths"] == "0"
     assert by_code["OFF-OFFLINE"]["status"] == "offline"
     assert by_code["ON-1"]["kind"] == "on_street"
+
+
+def test_closed_and_offline_lots_publish_no_free_count_in_ngsi_ld_or_csv(api_client, lots, city):
+    # A closed lot's count (0 or whatever it last was) is no free berth anyone can use: NGSI-LD leaves the
+    # spot numbers out, and the CSV, for the same lots, leaves free_berths empty.
+    LotFactory(code="ON-CLOSED", kind=ParkingLot.Kind.ON_STREET, zone_class="core", road_class="arterial",
+               total_berths=12, free_berths=0, status=ParkingLot.Status.CLOSED, region=city["320213"])
+    lots["closed"].free_berths = 0
+    lots["closed"].save(update_fields=["free_berths"])
+    entities = _entities(api_client, OFF)[1] + _entities(api_client, ON)[1]
+    _assert_valid([e for e in entities if e["type"] == "OffStreetParking"], "OffStreetParking")
+    _assert_valid([e for e in entities if e["type"] == "OnStreetParking"], "OnStreetParking")
+    published = {e["parkingSiteId"]: e.get("availableSpotNumber") for e in entities}
+    rows = _csv_rows(api_client.get(CSV_URL))
+    csv_free = {row[0]: dict(zip(CSV_HEADER, row, strict=True))["free_berths"] for row in rows[1:]}
+    for code in ("OFF-CLOSED", "ON-CLOSED", "OFF-OFFLINE", "ON-2"):
+        assert published[code] is None, code
+        assert csv_free[code] == "", code
+    for code in ("OFF-OPEN", "OFF-FULL", "ON-1"):
+        assert csv_free[code] == str(published[code]), code
 
 
 def test_csv_never_lets_a_cell_become_a_formula(api_client, city):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 from django.db import DatabaseError
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import include, path
 from rest_framework.views import APIView
 
@@ -69,6 +69,42 @@ def test_unknown_url_under_api_is_a_json_404(api_client, url):
     _spec_error(api_client.get(url), 404, "not_found")
 
 
+@pytest.mark.parametrize("url", ["/api/v1/nope", "/api/v1/lots/x/y/", "/api/", "/api/v1/ingest/events/"])
+def test_unknown_url_under_api_is_a_json_404_with_debug_on_too(url):
+    # With DEBUG on Django answers an unmatched path with its technical HTML page, never handler404.
+    with override_settings(DEBUG=True):
+        _spec_error(Client().get(url), 404, "not_found")
+        assert "text/html" in Client().get("/no-such-page/")["Content-Type"]  # outside /api/ nothing changes
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_a_method_a_plain_view_refuses_is_a_json_405(city, debug, method):
+    # lots/nearest/ (a redirect to lots/nearest) is not a DRF view: Django itself answers the 405.
+    with override_settings(DEBUG=debug):
+        response = getattr(Client(), method)("/api/v1/lots/nearest/?lat=31.5&lon=120.3")
+    error = _spec_error(response, 405, "method_not_allowed")
+    assert method.upper() in error["message"]
+    assert "GET" in response["Allow"]
+
+
+def test_a_read_of_the_trailing_slash_path_is_still_redirected(api_client, city):
+    response = api_client.get("/api/v1/lots/nearest/?lat=31.5&lon=120.3")
+    assert response.status_code == 302
+    assert response["Location"] == "/api/v1/lots/nearest?lat=31.5&lon=120.3"
+
+
+@pytest.mark.parametrize(("url", "accept"), [
+    ("/api/v1/map/lots.geojson?kind=x", "application/geo+json"),
+    ("/api/v1/map/lots.geojson?kind=x", "*/*"),
+    ("/api/v1/open/ngsi-ld/OffStreetParking?limit=0", "application/ld+json"),
+])
+def test_an_error_from_a_geojson_or_json_ld_endpoint_is_plain_json(api_client, city, url, accept):
+    response = api_client.get(url, HTTP_ACCEPT=accept)
+    _spec_error(response, 400, response.json()["error"]["code"])
+    assert response["Content-Type"] == "application/json"
+
+
 def test_unknown_url_elsewhere_is_an_html_404(client):
     response = client.get("/no-such-page/")
     assert response.status_code == 404
@@ -99,10 +135,9 @@ def test_method_not_allowed_is_405(api_client, city, method):
     assert method.upper() in error["message"]
 
 
-def test_invalid_page_and_page_past_the_end(api_client, city):
+def test_invalid_page_is_400(api_client, city):
     LotFactory()
     assert _spec_error(api_client.get("/api/v1/lots/", {"page": "x"}), 400, "invalid")["details"]["field"] == "page"
-    assert _spec_error(api_client.get("/api/v1/lots/", {"page": 5}), 404, "not_found")["details"]["field"] == "page"
 
 
 @pytest.mark.urls(URLCONF)

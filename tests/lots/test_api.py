@@ -122,11 +122,130 @@ def test_page_size_up_to_1000(api_client, city):
     _error(api_client.get(LIST, {"page_size": 0}), 400, "invalid", "page_size")
 
 
-def test_bad_page_is_400_and_a_page_past_the_end_is_404(api_client, city):
-    LotFactory()
+def test_bad_page_is_400_and_a_page_past_the_end_however_far_is_an_empty_page(api_client, city,
+                                                                             django_assert_max_num_queries):
+    for n in range(3):
+        LotFactory(code=f"P-{n}")
     _error(api_client.get(LIST, {"page": "abc"}), 400, "invalid", "page")
     _error(api_client.get(LIST, {"page": 0}), 400, "invalid", "page")
-    _error(api_client.get(LIST, {"page": 9}), 404, "not_found", "page")
+    _error(api_client.get(LIST, {"page": "1e3"}), 400, "invalid", "page")
+    # Past the end, as open data's offset past the end: nothing more, whatever the number (a page beyond a
+    # bigint once answered 500 on PostgreSQL); the count, and the last page as "previous".
+    for page in (3, 9, 2**63, 10**30):
+        with django_assert_max_num_queries(1):  # the count: no page number reaches the database
+            response = api_client.get(LIST, {"page": page, "page_size": 2})
+        assert response.status_code == 200, response.content
+        body = response.json()
+        assert (body["count"], body["next"], body["results"]) == (3, None, [])
+        assert "page=2" in body["previous"] and "page_size=2" in body["previous"]
+    assert [lot["code"] for lot in api_client.get(LIST, {"page": "last", "page_size": 2}).json()["results"]] == ["P-2"]
+
+
+def test_an_empty_list_has_an_empty_first_page_and_nothing_after(api_client, city):
+    assert api_client.get(LIST).json() == {"count": 0, "next": None, "previous": None, "results": []}
+    body = api_client.get(LIST, {"page": 2}).json()
+    assert (body["count"], body["next"], body["results"]) == (0, None, [])
+    assert "page=1" in body["previous"]
+
+
+# --- parameters: an unknown one is named, a bad value is worded by its rule --------------------
+
+QUOTE = "/api/v1/fees/quote"
+QUOTE_OK = {"lot": "Q-1", "entry": "2026-03-17T09:00:00+08:00", "exit": "2026-03-17T10:00:00+08:00"}
+
+
+@pytest.mark.parametrize(("url", "params", "name"), [
+    (LIST, {"status": "bogus"}, "status"),
+    (LIST, {"radius": "-5"}, "radius"),
+    (LIST, {"offset": "99999999999999999999"}, "offset"),
+    (LIST, {"kind": "off_street", "limit": "-1"}, "limit"),
+    (NEAREST, {"lat": 31.5, "lon": 120.3, "radius": "-5"}, "radius"),
+    (NEAREST, {"lat": 31.5, "lon": 120.3, "page": "2"}, "page"),  # nearest is not paginated
+    (GEOJSON, {"status": "bogus"}, "status"),
+    (GEOJSON, {"bbox": "1,2"}, "bbox"),
+    (GEOJSON, {"page": "2"}, "page"),
+    ("/api/v1/lots/Q-1/", {"verbose": "1"}, "verbose"),
+    (QUOTE, {**QUOTE_OK, "coupon": "FREE"}, "coupon"),
+])
+def test_a_parameter_the_endpoint_does_not_take_is_400_naming_it(api_client, city, url, params, name):
+    LotFactory(code="Q-1", tariff=TariffFactory())
+    error = _error(api_client.get(url, params), 400, "unknown_parameter", name)
+    assert name in error["message"]
+    # ...and the ones it does take are listed, for the client to see its typo.
+    assert isinstance(error["details"]["allowed"], list)
+    assert name not in error["details"]["allowed"]
+
+
+def test_every_parameter_the_endpoints_document_is_taken(api_client, city):
+    LotFactory(code="Q-1", tariff=TariffFactory())
+    list_params = {"region": "320200", "kind": "off_street", "has_ev": "false", "has_accessible": "false",
+                   "min_free": "0", "bbox": "120,31,121,32", "q": "停车", "page": "1", "page_size": "10",
+                   "format": "json"}
+    assert api_client.get(LIST, list_params).status_code == 200
+    nearest = {k: v for k, v in list_params.items() if k not in ("page", "page_size")}
+    assert api_client.get(NEAREST, {**nearest, "lat": 31.5, "lon": 120.3, "limit": 5}).status_code == 200
+    assert api_client.get(GEOJSON, {"region": "320213", "kind": "off_street"}).status_code == 200
+    assert api_client.get(QUOTE, {**QUOTE_OK, "vehicle_class": "large", "new_energy": "true"}).status_code == 200
+    assert api_client.get("/api/v1/lots/Q-1/", {"format": "json"}).status_code == 200
+
+
+# (url, params, field): every check of one rule, on every endpoint that makes it.
+INTEGER_RULES = [
+    (LIST, {"min_free": "-1"}, "min_free", "须为不小于 0 的整数"),
+    (LIST, {"min_free": "abc"}, "min_free", "须为不小于 0 的整数"),
+    (NEAREST, {"lat": 31.5, "lon": 120.3, "min_free": "x"}, "min_free", "须为不小于 0 的整数"),
+    (LIST, {"page_size": "0"}, "page_size", "须为 1 到 1000 之间的整数"),
+    (LIST, {"page_size": "5000"}, "page_size", "须为 1 到 1000 之间的整数"),
+    (NEAREST, {"lat": 31.5, "lon": 120.3, "limit": "-1"}, "limit", "须为 1 到 100 之间的整数"),
+    (NEAREST, {"lat": 31.5, "lon": 120.3, "limit": "ten"}, "limit", "须为 1 到 100 之间的整数"),
+    ("/api/v1/open/ngsi-ld/OffStreetParking", {"offset": "-1"}, "offset", "须为不小于 0 的整数"),
+    ("/api/v1/open/ngsi-ld/OffStreetParking", {"limit": "0"}, "limit", "须为 1 到 10000 之间的整数"),
+]
+OTHER_RULES = [
+    (NEAREST, {"lat": "999", "lon": 120.3}, "lat", "须为 -90 到 90 之间的数字"),
+    (NEAREST, {"lat": "nan", "lon": 120.3}, "lat", "须为 -90 到 90 之间的数字"),
+    (NEAREST, {"lat": 31.5, "lon": "east"}, "lon", "须为 -180 到 180 之间的数字"),
+    (LIST, {"kind": "x"}, "kind", "须为 off_street、on_street 之一"),
+    (GEOJSON, {"kind": "x"}, "kind", "须为 off_street、on_street 之一"),
+    (QUOTE, {**QUOTE_OK, "vehicle_class": "bus"}, "vehicle_class", "须为 small、large 之一"),
+    (LIST, {"has_ev": "maybe"}, "has_ev", "须为 true 或 false"),
+    (NEAREST, {"lat": 31.5, "lon": 120.3, "has_accessible": "maybe"}, "has_accessible", "须为 true 或 false"),
+    (QUOTE, {**QUOTE_OK, "new_energy": "maybe"}, "new_energy", "须为 true 或 false"),
+    ("/api/v1/open/ngsi-ld/OffStreetParking", {"count": "maybe"}, "count", "须为 true 或 false"),
+    (LIST, {"bbox": "1,2"}, "bbox", "须为 minLon,minLat,maxLon,maxLat 四个数字（逗号分隔）"),
+    (LIST, {"bbox": "120,31,190,32"}, "bbox", "经度须为 -180 到 180 之间的数字"),
+    (LIST, {"bbox": "120,-91,121,32"}, "bbox", "纬度须为 -90 到 90 之间的数字"),
+    (LIST, {"bbox": "120,32,121,31"}, "bbox", "minLat 不能大于 maxLat"),
+    (LIST, {"region": "bogus"}, "region", "区域代码为 6–12 位数字或大写字母"),
+    (GEOJSON, {"region": "bogus"}, "region", "区域代码为 6–12 位数字或大写字母"),
+    (LIST, {"q": "停" * 101}, "q", "不能超过 100 个字符"),
+    (QUOTE, {**QUOTE_OK, "entry": "yesterday"}, "entry", "须为 ISO 8601 时间，如 2026-03-17T09:42:44+08:00"),
+    (NEAREST, {"lon": 120.3}, "lat", "必填"),
+    (QUOTE, {"lot": "Q-1", "exit": QUOTE_OK["exit"]}, "entry", "必填"),
+]
+
+
+@pytest.mark.parametrize(("url", "params", "field", "message"), INTEGER_RULES + OTHER_RULES)
+def test_the_same_rule_reads_the_same_everywhere(api_client, city, url, params, field, message):
+    # One wording a rule (apps.common.messages), one code for a malformed value, whichever layer checks it
+    # (Django forms, DRF, the pagination): before, min_free=-1 and limit=-1 read four different ways.
+    LotFactory(code="Q-1", tariff=TariffFactory())
+    error = _error(api_client.get(url, params), 400, "invalid", field)
+    assert error["message"] == f"{field}: {message}"
+
+
+def test_unknown_region_reads_the_same_on_the_list_and_the_map(api_client, city):
+    for url in (LIST, GEOJSON):
+        error = _error(api_client.get(url, {"region": "999999"}), 400, "unknown_region", "region")
+        assert error["message"] == "region: 未知的区域代码 999999"
+
+
+def test_parameter_errors_in_english(api_client, city):
+    error = _error(api_client.get(NEAREST, {"lat": 31.5, "lon": 120.3, "limit": "0"}, HTTP_ACCEPT_LANGUAGE="en"),
+                   400, "invalid", "limit")
+    assert error["message"] == "limit: must be an integer from 1 to 100"
+    error = _error(api_client.get(LIST, {"radius": "1"}, HTTP_ACCEPT_LANGUAGE="en"), 400, "unknown_parameter")
+    assert error["message"].startswith("unknown parameter radius; the parameters are: bbox")
 
 
 def test_list_queries_do_not_grow_with_rows(api_client, city, django_assert_num_queries):

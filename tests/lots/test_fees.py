@@ -126,13 +126,32 @@ def test_free_window_splits_units():
     assert fee(CORE, at(17, 9), at(17, 11), free_windows=window) == 1400
 
 
-def test_free_window_mid_unit_costs_an_extra_unit_as_the_spec_says():
-    # Without a window 09:00–10:00 is 2×300 = 600. A window 09:10–09:20 cuts the first unit and starts a new
-    # one when charging resumes: 09:00–09:10 300; 09:20–09:50 300; 09:50–10:00 300 (cut at exit). 900.
-    # This is SPEC §6 rule 3 taken literally ("ends early … at the start of a free window"; "a unit starts where
-    # charging … resumes"): a window that does not start and end on a unit boundary can add one unit.
+def test_free_window_mid_unit_never_makes_the_stay_dearer():
+    # Without a window 09:00–10:00 is 2×300 = 600. Cutting units at a window 09:10–09:20 (rule 3) would give
+    # 09:00–09:10 300; 09:20–09:50 300; 09:50–10:00 300 (cut at exit) = 900. SPEC §6 rule 2 as revised: a free
+    # window never makes a stay dearer, so the stay costs the smaller of the two, 600.
     assert fee(CORE, at(17, 9), at(17, 10)) == 600
-    assert fee(CORE, at(17, 9), at(17, 10), free_windows=[(at(17, 9, 10), at(17, 9, 20))]) == 900
+    assert fee(CORE, at(17, 9), at(17, 10), free_windows=[(at(17, 9, 10), at(17, 9, 20))]) == 600
+
+
+def test_a_window_that_saves_more_than_its_cut_costs_is_still_applied():
+    # 09:00–11:00 without a window: 2×300 + 2×400 = 1400. Window 09:10–09:50: 09:00–09:10 300, then from 09:50
+    # (elapsed 50 min, step 1) 09:50–10:00 300 (cut at the step), 10:00–10:30 400, 10:30–11:00 400 = 1400;
+    # window 09:05–10:25: 09:00–09:05 300, 10:25–10:55 400, 10:55–11:00 400 = 1100 < 1400.
+    assert fee(CORE, at(17, 9), at(17, 11), free_windows=[(at(17, 9, 10), at(17, 9, 50))]) == 1400
+    assert fee(CORE, at(17, 9), at(17, 11), free_windows=[(at(17, 9, 5), at(17, 10, 25))]) == 1100
+
+
+def test_adding_a_window_to_others_can_raise_the_price_but_never_above_no_window():
+    # Rule 2 compares "with the windows" against "without any window", not every subset of the windows.
+    # 09:00–12:00 without a window: 2×300 + 4×400 = 2200. With 09:00–10:00 free: from 10:00 (step 2)
+    # 4×400 = 1600. Adding 10:10–10:20 cuts a unit: 10:00–10:10, 10:20–10:50, 10:50–11:20, 11:20–11:50,
+    # 11:50–12:00 = 5×400 = 2000: dearer than the one window gave, cheaper than no window.
+    one = [(at(17, 9), at(17, 10))]
+    two = [*one, (at(17, 10, 10), at(17, 10, 20))]
+    assert fee(CORE, at(17, 9), at(17, 12)) == 2200
+    assert fee(CORE, at(17, 9), at(17, 12), free_windows=one) == 1600
+    assert fee(CORE, at(17, 9), at(17, 12), free_windows=two) == 2000
 
 
 def test_free_windows_covering_the_stay_or_outside_it():
@@ -749,32 +768,38 @@ def _reference(rules, vehicle_class, entry, exit, new_energy=False, windows=()):
                 where[m] = (i, 0)
             elif end <= start and m < end:
                 where[m] = (i, -1)
-    band_used, day_used = {}, {}
-    total, unit = 0, None
-    for m in range(entry, exit):
-        local = m + 480
-        hit = where[local % 1440]
-        if hit is None or any(a <= m < b for a, b in windows):
-            unit = None
-            continue
-        band = body["bands"][hit[0]]
-        occurrence = (hit[0], local // 1440 + hit[1])
-        day, elapsed = divmod(m - entry, 1440)
-        step = max(j for j, s in enumerate(band["ladder"]) if s["after_minutes"] <= elapsed)
-        if (unit is None or m >= unit["start"] + unit["length"] or unit["occurrence"] != occurrence
-                or unit["day"] != day or unit["step"] != step):
-            price = band["ladder"][step]["unit_fen"]
-            unit = {"start": m, "length": band["ladder"][step]["unit_minutes"], "occurrence": occurrence,
-                    "day": day, "step": step}
-            if band.get("cap_fen") is not None:
-                price = min(price, band["cap_fen"] - band_used.get(occurrence, 0))
-            if body.get("daily_cap_fen") is not None:
-                price = min(price, body["daily_cap_fen"] - day_used.get(day, 0))
-            band_used[occurrence] = band_used.get(occurrence, 0) + price
-            day_used[day] = day_used.get(day, 0) + price
-            total += price
-            assert band.get("cap_fen") is None or band_used[occurrence] <= band["cap_fen"]
-            assert body.get("daily_cap_fen") is None or day_used[day] <= body["daily_cap_fen"]
+
+    def bands_total(windows):
+        band_used, day_used = {}, {}
+        total, unit = 0, None
+        for m in range(entry, exit):
+            local = m + 480
+            hit = where[local % 1440]
+            if hit is None or any(a <= m < b for a, b in windows):
+                unit = None
+                continue
+            band = body["bands"][hit[0]]
+            occurrence = (hit[0], local // 1440 + hit[1])
+            day, elapsed = divmod(m - entry, 1440)
+            step = max(j for j, s in enumerate(band["ladder"]) if s["after_minutes"] <= elapsed)
+            if (unit is None or m >= unit["start"] + unit["length"] or unit["occurrence"] != occurrence
+                    or unit["day"] != day or unit["step"] != step):
+                price = band["ladder"][step]["unit_fen"]
+                unit = {"start": m, "length": band["ladder"][step]["unit_minutes"], "occurrence": occurrence,
+                        "day": day, "step": step}
+                if band.get("cap_fen") is not None:
+                    price = min(price, band["cap_fen"] - band_used.get(occurrence, 0))
+                if body.get("daily_cap_fen") is not None:
+                    price = min(price, body["daily_cap_fen"] - day_used.get(day, 0))
+                band_used[occurrence] = band_used.get(occurrence, 0) + price
+                day_used[day] = day_used.get(day, 0) + price
+                total += price
+                assert band.get("cap_fen") is None or band_used[occurrence] <= band["cap_fen"]
+                assert body.get("daily_cap_fen") is None or day_used[day] <= body["daily_cap_fen"]
+        return total
+
+    # Rule 2: the windows cut units, but never to a higher price than no window at all.
+    total = min(bands_total(windows), bands_total(()))
     night = body.get("overnight")
     if night:
         after, before = minutes(night["entry_after"]), minutes(night["exit_before"])
@@ -913,3 +938,43 @@ def test_free_windows_on_unit_boundaries_never_add_cost(data, rules, entry, dura
     fewer = compute_fee(rules, free_windows=windows[:1], **kwargs)
     more = compute_fee(rules, free_windows=windows, **kwargs)
     assert 0 <= more <= fewer <= without
+
+
+@st.composite
+def second_windows(draw, start: datetime, seconds: int):
+    """Free windows anywhere around a stay, to the second: on unit boundaries or not, overlapping or not."""
+    windows = []
+    for _ in range(draw(st.integers(1, 4))):
+        begin = start + timedelta(seconds=draw(st.integers(-7200, seconds + 7200)))
+        windows.append((begin, begin + timedelta(seconds=draw(st.integers(0, 12 * 3600)))))
+    return windows
+
+
+@PROPERTY
+@given(data=st.data(), rules=tariffs(), entry=entry_minutes, entry_second=st.integers(0, 59),
+       seconds=st.integers(0, 3 * 86400), vehicle_class=st.sampled_from(["small", "large"]),
+       new_energy=st.booleans())
+def test_free_windows_never_make_a_stay_dearer(data, rules, entry, entry_second, seconds, vehicle_class, new_energy):
+    # SPEC §6 rule 2 (revised), for arbitrary windows, not only those on unit boundaries.
+    start = _dt(entry, entry_second)
+    kwargs = {"vehicle_class": vehicle_class, "entry": start, "exit": start + timedelta(seconds=seconds),
+              "new_energy": new_energy}
+    windows = data.draw(second_windows(start, seconds))
+    assert 0 <= compute_fee(rules, free_windows=windows, **kwargs) <= compute_fee(rules, **kwargs)
+
+
+@PROPERTY
+@given(data=st.data(), rules=tariffs(), entry=entry_minutes, entry_second=st.integers(0, 59),
+       shorter=st.integers(0, 3 * 86400), extra=st.integers(0, 86400),
+       vehicle_class=st.sampled_from(["small", "large"]), new_energy=st.booleans())
+def test_longer_stay_never_costs_less_with_arbitrary_windows(data, rules, entry, entry_second, shorter, extra,
+                                                             vehicle_class, new_energy):
+    # Rule 8 under rule 2's minimum: windows to the second, also ones the shorter stay ends inside.
+    start = _dt(entry, entry_second)
+    windows = data.draw(second_windows(start, shorter + extra))
+
+    def cost(seconds):
+        return compute_fee(rules, vehicle_class=vehicle_class, entry=start, exit=start + timedelta(seconds=seconds),
+                           new_energy=new_energy, free_windows=windows)
+
+    assert 0 <= cost(shorter) <= cost(shorter + extra)

@@ -5,12 +5,27 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from apps.common import messages
+from apps.common.api.params import BooleanParam, IntegerParam
+
+# NGSI-LD's representation options: only keyValues is served (the simplified form the FIWARE models show).
+NGSI_OPTIONS = ("keyValues",)
+
 
 class NgsiQuerySerializer(serializers.Serializer):
-    # NGSI-LD's own paging parameters. Without them the whole registry comes back in one array.
-    limit = serializers.IntegerField(min_value=1, max_value=10_000, required=False,
-                                     help_text=_("最多返回的实体数（1–10000）；不填则返回全部"))
-    offset = serializers.IntegerField(min_value=0, default=0, help_text=_("跳过的实体数，默认 0"))
+    # NGSI-LD's own paging parameters. Without them the whole registry comes back in one array. An offset
+    # past the end, however large, is an empty array.
+    limit = IntegerParam(min_value=1, max_value=10_000, required=False,
+                         help_text=_("最多返回的实体数（1–10000）；不填则返回全部"))
+    offset = IntegerParam(min_value=0, default=0, help_text=_("跳过的实体数，默认 0；超出总数时返回空数组"))
+    # What an NGSI-LD client sends anyway: accepted, and refused when it asks for what is not served.
+    options = serializers.CharField(required=False, help_text=_("NGSI-LD 表示选项：仅支持 keyValues"))
+    count = BooleanParam(required=False, help_text=_("NGSI-LD count：总数总在 NGSILD-Results-Count 头中"))
+
+    def validate_options(self, value: str) -> str:
+        if any(option.strip() not in NGSI_OPTIONS for option in value.split(",")):
+            raise serializers.ValidationError(messages.one_of_rule(NGSI_OPTIONS))
+        return value
 
 
 # Documentation of the entities (FIWARE dataModel.Parking, keyValues). The bodies are built by

@@ -11,6 +11,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from apps.common.api.exceptions import error_responses
+from apps.common.api.params import StrictQueryParamsMixin
 from apps.lots.models import ParkingLot
 
 from ..open_data import (
@@ -28,7 +29,7 @@ from .serializers import NGSI_ENTITY_SCHEMA, NgsiQuerySerializer
 TAGS = ["open-data"]
 
 
-class OpenDataAPIView(APIView):
+class OpenDataAPIView(StrictQueryParamsMixin, APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
@@ -43,21 +44,25 @@ class JSONLDRenderer(JSONRenderer):
 class NgsiParkingView(OpenDataAPIView):
     entity_type: str = ""
     renderer_classes = [JSONRenderer, JSONLDRenderer]
+    query_serializer_classes = (NgsiQuerySerializer,)
 
     def get(self, request):
         params = NgsiQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         offset, limit = params.validated_data["offset"], params.validated_data.get("limit")
         kind = ENTITY_TYPE_KIND[self.entity_type]
-        rows = open_data_rows(kind=kind)
-        rows = rows[offset:offset + limit] if limit else rows[offset:]
+        total = ParkingLot.objects.filter(kind=kind).count()
+        if offset >= total:
+            rows = []  # past the end: no number beyond the table (nor beyond a bigint) reaches the database
+        else:
+            rows = open_data_rows(kind=kind)
+            rows = (rows[offset:offset + limit] if limit else rows[offset:]).iterator(chunk_size=2000)
         as_ld = request.accepted_renderer.media_type == JSONLDRenderer.media_type
-        response = HttpResponse(ngsi_entities_json(rows.iterator(chunk_size=2000), self.entity_type,
-                                                   with_context=as_ld),
+        response = HttpResponse(ngsi_entities_json(rows, self.entity_type, with_context=as_ld),
                                 content_type="application/ld+json" if as_ld else "application/json")
         if not as_ld:
             response["Link"] = NGSI_CONTEXT_LINK
-        response["NGSILD-Results-Count"] = str(ParkingLot.objects.filter(kind=kind).count())
+        response["NGSILD-Results-Count"] = str(total)
         return response
 
 
@@ -107,8 +112,9 @@ class _AlwaysJSON(BaseContentNegotiation):
     summary="停车场底册与当前余位（CSV）",
     operation_id="open_lots_csv",
     description="全部停车场一行一个，UTF-8（带 BOM，Excel 可直接打开），列："
-                + ", ".join(CSV_COLUMNS) + "。不含任何车牌。",
-    responses={(200, "text/csv"): OpenApiResponse({"type": "string"})},
+                + ", ".join(CSV_COLUMNS) + "。关闭或离线的停车场 free_berths 为空（余位不可信，与 NGSI-LD 一致）。"
+                "不接受查询参数。不含任何车牌。",
+    responses={(200, "text/csv"): OpenApiResponse({"type": "string"}), **error_responses(400)},
 ))
 class RegistryCSVView(OpenDataAPIView):
     content_negotiation_class = _AlwaysJSON

@@ -1,4 +1,6 @@
-"""One DRF exception handler: every error leaves the API in SPEC §1's shape."""
+"""Every error leaves the API in SPEC §1's shape: one DRF exception handler for the views, and one
+middleware for what Django answers before or around a view (a path no URL matches, a method a
+plain view refuses), which with DEBUG on would otherwise be Django's HTML pages."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -30,6 +33,15 @@ _CODES = {
     exceptions.UnsupportedMediaType: "unsupported_media_type",
     exceptions.Throttled: "rate_limited",
 }
+
+
+# What DRF and Django call their own checks of a value's form: to a client all are "invalid" (the message
+# says the rule, ``details.field`` the parameter). A missing value is "invalid" too, as it always was here.
+_GENERIC_CODES = frozenset({
+    "invalid", "required", "null", "blank", "min_value", "max_value", "invalid_choice", "max_length",
+    "min_length", "max_string_length", "empty", "not_a_list", "not_a_dict", "max_digits", "max_decimal_places",
+    "max_whole_digits", "overflow", "date", "datetime", "make_aware",
+})
 
 
 def _first_field_error(detail, prefix=""):
@@ -58,6 +70,23 @@ def _plain(detail):
 
 
 def exception_handler(exc, context):
+    response = _error_response(exc)
+    _render_as_json(context.get("request"))
+    return response
+
+
+def _render_as_json(request) -> None:
+    """An error body is JSON, also from a view whose success is GeoJSON or JSON-LD: a client that asked
+    for ``application/geo+json`` must not be told that an error document is a FeatureCollection. The
+    browsable API (DEBUG) keeps its HTML page."""
+    renderer = getattr(request, "accepted_renderer", None)
+    if renderer is None or renderer.media_type in ("application/json", "text/html"):
+        return
+    request.accepted_renderer = JSONRenderer()
+    request.accepted_media_type = JSONRenderer.media_type
+
+
+def _error_response(exc):
     if isinstance(exc, DomainError):
         set_rollback()
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
@@ -76,7 +105,7 @@ def exception_handler(exc, context):
         codes = exc.get_codes()
         while isinstance(codes, (dict, list)) and codes:
             codes = next(iter(codes.values())) if isinstance(codes, dict) else codes[0]
-        if isinstance(codes, str) and codes not in {"invalid", "required", "null", "blank"}:
+        if isinstance(codes, str) and codes not in _GENERIC_CODES:
             code = codes
         details = {"fields": _plain(exc.detail)}
         if field:
@@ -122,7 +151,8 @@ class ErrorSerializer(serializers.Serializer):
 
 
 _ERROR_DESCRIPTIONS = {
-    400: "Bad input (the parameter at fault is in `error.details.field`)",
+    400: "Bad input (the parameter at fault is in `error.details.field`; a parameter the endpoint does not take "
+         "is `unknown_parameter`, with the ones it takes in `error.details.allowed`)",
     401: "Bad or missing signature or credentials",
     403: "Not allowed",
     404: "Not found",
@@ -150,3 +180,46 @@ def json_500(request):
     if isinstance(exc, DATABASE_UNAVAILABLE):
         return unavailable_json_response(exc)
     return JsonResponse(error_body("server_error", "服务器内部错误 / internal server error"), status=500)
+
+
+_MIDDLEWARE_CODES = {400: "bad_request", 403: "permission_denied", 404: "not_found", 405: "method_not_allowed",
+                     413: "too_large"}
+
+
+class APIErrorBodyMiddleware:
+    """Under ``/api/``, an error Django answered with an HTML page gets SPEC §1's JSON body instead.
+
+    With DEBUG off an unknown path reaches ``handler404`` (already JSON); with DEBUG on Django answers it
+    with its technical 404 page, and a plain view refusing a method answers an empty ``text/html`` 405
+    in either mode. DRF views never get here: their errors are JSON already. Server errors are left to
+    ``handler500`` (DEBUG off) or to the debug page a developer wants (DEBUG on).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (400 <= response.status_code < 500 and request.path_info.startswith("/api/")
+                and not response.streaming and not _is_json(response)):
+            return _as_spec_error(request, response)
+        return response
+
+
+def _is_json(response) -> bool:
+    content_type = response.get("Content-Type", "").split(";")[0].strip()
+    return content_type == "application/json" or content_type.endswith("+json")
+
+
+def _as_spec_error(request, response):
+    status_code = response.status_code
+    if status_code == 404:
+        replacement = json_404(request)
+    else:
+        message = exceptions.MethodNotAllowed(request.method).detail if status_code == 405 else response.reason_phrase
+        code = _MIDDLEWARE_CODES.get(status_code, "bad_request")
+        replacement = JsonResponse(error_body(code, message), status=status_code)
+    for header in ("Allow", "Retry-After", "WWW-Authenticate", "Vary"):
+        if header in response:
+            replacement[header] = response[header]
+    return replacement

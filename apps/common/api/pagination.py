@@ -2,18 +2,20 @@
 
 DRF silently falls back to the default size for a nonsensical ``page_size`` and answers 404 for
 ``page=abc``; a client that typed a wrong parameter is better told so, with the parameter named
-(SPEC §1: 400 for bad input). A page number past the last page stays a 404: the input is well
-formed, the page does not exist.
+(SPEC §1: 400 for bad input). A well-formed page number past the last page, however large, is an
+empty page (its ``previous`` the last page), as an ``offset`` past the end of open data is an empty
+array: the two ways of paging answer "nothing more" alike, and no number reaches the database.
 """
 
 from __future__ import annotations
 
-from django.core.paginator import InvalidPage
+from django.core.paginator import Page
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.pagination import PageNumberPagination as _Base
+from rest_framework.utils.urls import replace_query_param
 
-from apps.common.errors import NotFound
+from apps.common import messages
 
 
 class PageNumberPagination(_Base):
@@ -30,7 +32,7 @@ class PageNumberPagination(_Base):
         size = _int_or_none(raw)
         if size is None or not 1 <= size <= self.max_page_size:
             raise exceptions.ValidationError(
-                {self.page_size_query_param: [_("须为 1 到 %(max)d 之间的整数") % {"max": self.max_page_size}]}
+                {self.page_size_query_param: [messages.integer_rule(1, self.max_page_size)]}
             )
         return size
 
@@ -47,15 +49,19 @@ class PageNumberPagination(_Base):
         self.request = request
         paginator = self.django_paginator_class(queryset, self.get_page_size(request))
         number = self.get_page_number(request, paginator)
-        try:
+        if number > paginator.num_pages:
+            self.page = Page([], number, paginator)  # past the end: nothing more
+        else:
             self.page = paginator.page(number)
-        except InvalidPage as exc:
-            # Only an out-of-range page gets here (malformed numbers were refused above).
-            raise NotFound(_("页码 page=%(page)s 超出范围，共 %(pages)d 页")
-                           % {"page": number, "pages": paginator.num_pages}, field=self.page_query_param) from exc
         if paginator.num_pages > 1 and self.template is not None:
             self.display_page_controls = True  # the browsable API's page links
         return list(self.page)
+
+    def get_previous_link(self):
+        if self.page.number > self.page.paginator.num_pages and self.page.paginator.num_pages >= 1:
+            url = self.request.build_absolute_uri()
+            return replace_query_param(url, self.page_query_param, self.page.paginator.num_pages)
+        return super().get_previous_link()
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)

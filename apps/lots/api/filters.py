@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema_field
 
+from apps.common import messages
 from apps.common.geo import BBox
 
 from ..models import ParkingLot
@@ -36,14 +37,14 @@ class StrictBooleanField(forms.Field):
             return True
         if text in _FALSE:
             return False
-        raise ValidationError(_("须为 true 或 false"), code="invalid")
+        raise ValidationError(messages.BOOLEAN, code="invalid")
 
 
 class RegionCodeField(forms.RegexField):
     """A region code → the ids of that region and every region below it."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("error_messages", {"invalid": _("区域代码为 6–12 位数字或大写字母")})
+        kwargs.setdefault("error_messages", {"invalid": messages.REGION_CODE})
         super().__init__(REGION_CODE_RE, **kwargs)
 
     def clean(self, value):
@@ -52,7 +53,7 @@ class RegionCodeField(forms.RegexField):
             return None
         ids = region_ids_for_code(code)
         if ids is None:
-            raise ValidationError(_("未知的区域代码 %(code)s"), code="unknown_region", params={"code": code})
+            raise ValidationError(messages.UNKNOWN_REGION, code="unknown_region", params={"code": code})
         return ids
 
 
@@ -70,14 +71,14 @@ class BBoxField(forms.CharField):
         except ValueError:
             numbers = []
         if len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
-            raise ValidationError(_("格式为 minLon,minLat,maxLon,maxLat（四个数字，逗号分隔）"), code="invalid")
+            raise ValidationError(messages.BBOX_TEXT, code="invalid")
         box = BBox(*numbers)
         if not (-180 <= box.min_lon <= 180 and -180 <= box.max_lon <= 180):
-            raise ValidationError(_("经度须在 -180 到 180 之间"), code="invalid")
+            raise ValidationError(messages.LONGITUDE, code="invalid")
         if not (-90 <= box.min_lat <= 90 and -90 <= box.max_lat <= 90):
-            raise ValidationError(_("纬度须在 -90 到 90 之间"), code="invalid")
+            raise ValidationError(messages.LATITUDE, code="invalid")
         if box.min_lat > box.max_lat:
-            raise ValidationError(_("minLat 不能大于 maxLat"), code="invalid")
+            raise ValidationError(messages.MIN_LAT_ABOVE_MAX, code="invalid")
         return box
 
 
@@ -102,8 +103,15 @@ class BBoxFilter(filters.Filter):
 
 
 class CountFilter(filters.NumberFilter):
+    """A whole number of berths, 0 or more."""
+
     field_class = forms.IntegerField
     schema = {"type": "integer", "minimum": 0}
+
+    def __init__(self, *args, **kwargs):
+        message = messages.integer_rule(kwargs.get("min_value"), kwargs.get("max_value"))
+        kwargs["error_messages"] = {"invalid": message, "min_value": message, "max_value": message}
+        super().__init__(*args, **kwargs)
 
 
 def _documented(filter_):
@@ -118,6 +126,7 @@ class LotFilter(filters.FilterSet):
         help_text=_("区域代码（GB/T 2260）；上级区域包含其下辖区域，如 320200 为全市"),
     ))
     kind = filters.ChoiceFilter(choices=ParkingLot.Kind.choices,
+                                error_messages={"invalid_choice": messages.one_of_rule(ParkingLot.Kind.choices)},
                                 help_text=_("off_street 路外停车场，on_street 道路泊位"))
     has_ev = StrictBooleanFilter(method="filter_has_ev", help_text=_("true：有充电泊位；false：没有"))
     has_accessible = StrictBooleanFilter(method="filter_has_accessible",
@@ -128,6 +137,7 @@ class LotFilter(filters.FilterSet):
     ))
     bbox = _documented(BBoxFilter(method="filter_bbox", help_text=_("范围 minLon,minLat,maxLon,maxLat（WGS-84）")))
     q = filters.CharFilter(method="filter_q", max_length=100,
+                           error_messages={"max_length": messages.rule(messages.TOO_LONG, max=100)},
                            help_text=_("按名称搜索（也匹配地址和编码）"))
 
     class Meta:

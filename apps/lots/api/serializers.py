@@ -11,6 +11,9 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.common import messages
+from apps.common.api.params import BooleanParam, ChoiceParam, IntegerParam, NumberParam
+
 from ..models import LOT_CODE_VALIDATOR, ParkingLot
 from ..selectors import StayNotPriceable, stay_check
 from ..tariff_text import describe_rules_in
@@ -82,15 +85,15 @@ class NearestLotSerializer(LotSerializer):
 
 
 class NearestQuerySerializer(serializers.Serializer):
-    lat = serializers.FloatField(min_value=-90, max_value=90, help_text=_("纬度（WGS-84）"))
-    lon = serializers.FloatField(min_value=-180, max_value=180, help_text=_("经度（WGS-84）"))
-    limit = serializers.IntegerField(min_value=1, max_value=100, default=10, help_text=_("返回条数，1–100，默认 10"))
+    lat = NumberParam(min_value=-90, max_value=90, help_text=_("纬度（WGS-84）"))
+    lon = NumberParam(min_value=-180, max_value=180, help_text=_("经度（WGS-84）"))
+    limit = IntegerParam(min_value=1, max_value=100, default=10, help_text=_("返回条数，1–100，默认 10"))
 
 
 class MapQuerySerializer(serializers.Serializer):
-    region = serializers.RegexField(REGION_CODE_RE, required=False,
+    region = serializers.RegexField(REGION_CODE_RE, required=False, error_messages={"invalid": messages.REGION_CODE},
                                     help_text=_("区域代码；上级区域包含其下辖区域"))
-    kind = serializers.ChoiceField(choices=ParkingLot.Kind.choices, required=False)
+    kind = ChoiceParam(choices=ParkingLot.Kind.choices, required=False)
 
     def to_internal_value(self, data):
         # Region codes with letters (功能区) are upper case; accept one typed in lower case.
@@ -107,9 +110,10 @@ class AwareDateTimeField(serializers.DateTimeField):
     """An ISO 8601 time that must carry its offset (SPEC §1: a time without one is rejected)."""
 
     default_error_messages = {
-        "invalid": _("时间格式应为 ISO 8601，如 2026-03-17T09:42:44+08:00"),
-        "naive_datetime": _("时间须带时区偏移，如 +08:00"),
+        "invalid": messages.TIME,
+        "naive_datetime": messages.TIME_WITH_OFFSET,
         "out_of_range": _("时间超出可表示的范围"),
+        "required": messages.REQUIRED,
     }
 
     def to_internal_value(self, value):
@@ -133,12 +137,14 @@ class AwareDateTimeField(serializers.DateTimeField):
 
 
 class QuoteQuerySerializer(serializers.Serializer):
-    lot = serializers.CharField(max_length=32, validators=[LOT_CODE_VALIDATOR], help_text=_("停车场编码"))
+    lot = serializers.CharField(max_length=32, validators=[LOT_CODE_VALIDATOR], help_text=_("停车场编码"),
+                                error_messages={"required": messages.REQUIRED, "blank": messages.REQUIRED,
+                                                "max_length": LOT_CODE_VALIDATOR.message})
     entry = AwareDateTimeField(help_text=_("入场时间，ISO 8601 带时区偏移"))
     exit = AwareDateTimeField(help_text=_("离场时间，ISO 8601 带时区偏移，不早于入场时间"))
-    vehicle_class = serializers.ChoiceField(choices=VEHICLE_CLASSES, default="small",
-                                            help_text=_("small 小型车（默认），large 大型车"))
-    new_energy = serializers.BooleanField(default=False, help_text=_("是否新能源车，默认 false"))
+    vehicle_class = ChoiceParam(choices=VEHICLE_CLASSES, default="small",
+                                help_text=_("small 小型车（默认），large 大型车"))
+    new_energy = BooleanParam(default=False, help_text=_("是否新能源车，默认 false"))
 
     def to_internal_value(self, data):
         # Lot codes are upper case; accept a code typed in lower case.

@@ -10,7 +10,9 @@ urlpatterns = [
     # Before lots/<code>/: "nearest" is not a lot code (codes are upper case), but be explicit.
     path("lots/nearest", views.LotNearestView.as_view(), name="lot-nearest"),
     # A trailing slash is a common client slip; send it to the contract's path, query kept.
-    path("lots/nearest/", RedirectView.as_view(pattern_name="lot-nearest", query_string=True, permanent=False)),
+    # Only a read is redirected: a POST answered with a redirect would come back as a GET (an error, 405, instead).
+    path("lots/nearest/", RedirectView.as_view(pattern_name="lot-nearest", query_string=True, permanent=False,
+                                               http_method_names=["get", "head"])),
     path("lots/<str:code>/", views.LotDetailView.as_view(), name="lot-detail"),
     path("map/lots.geojson", views.MapLotsGeoJSONView.as_view(), name="map-lots-geojson"),
     path("fees/quote", views.FeeQuoteView.as_view(), name="fee-quote"),

@@ -8,12 +8,15 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.common import messages
 from apps.common.api.exceptions import error_responses
+from apps.common.api.params import StrictQueryParamsMixin
 from apps.common.errors import NotFound
 
 from ..models import LOT_CODE_VALIDATOR
@@ -34,8 +37,9 @@ TAGS = ["public"]
 LOT_CODE_RE = LOT_CODE_VALIDATOR.regex
 
 
-class PublicAPIMixin:
-    """Open to everyone: no session or token lookup, so a request costs only its own queries."""
+class PublicAPIMixin(StrictQueryParamsMixin):
+    """Open to everyone: no session or token lookup, so a request costs only its own queries. A query
+    parameter the endpoint does not take is a 400 naming it."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -60,7 +64,7 @@ class LotListView(PublicAPIMixin, generics.ListAPIView):
     summary="停车场详情",
     description="一个停车场的全部字段，另有 tariff_text：收费标准的文字说明。",
     parameters=[OpenApiParameter("code", OpenApiTypes.STR, OpenApiParameter.PATH, description="停车场编码")],
-    responses={200: LotDetailSerializer, **error_responses(404)},
+    responses={200: LotDetailSerializer, **error_responses(400, 404)},
 )
 class LotDetailView(PublicAPIMixin, generics.RetrieveAPIView):
     serializer_class = LotDetailSerializer
@@ -87,6 +91,7 @@ class LotNearestView(PublicAPIMixin, generics.GenericAPIView):
     serializer_class = NearestLotSerializer
     filterset_class = NearestLotFilter
     pagination_class = None
+    query_serializer_classes = (NearestQuerySerializer,)
 
     def get_queryset(self):
         return public_lots()
@@ -139,13 +144,16 @@ class LotFeatureCollectionSerializer(serializers.Serializer):
 ))
 class MapLotsGeoJSONView(PublicAPIMixin, APIView):
     renderer_classes = [GeoJSONRenderer, JSONRenderer]
+    query_serializer_classes = (MapQuerySerializer,)
 
     def get(self, request):
         params = MapQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         snapshot = map_geojson(region=params.validated_data.get("region"), kind=params.validated_data.get("kind"))
         if snapshot is None:
-            raise serializers.ValidationError({"region": [_("未知的区域代码")]})
+            code = params.validated_data.get("region")
+            raise serializers.ValidationError(
+                {"region": [ErrorDetail(messages.rule(messages.UNKNOWN_REGION, code=code), code="unknown_region")]})
         if snapshot.etag in request.headers.get("If-None-Match", ""):
             response = HttpResponseNotModified()
         elif "gzip" in request.headers.get("Accept-Encoding", ""):
@@ -171,6 +179,8 @@ class MapLotsGeoJSONView(PublicAPIMixin, APIView):
     examples=[OpenApiExample("一小时", value={"amount_fen": 600}, response_only=True)],
 )
 class FeeQuoteView(PublicAPIMixin, APIView):
+    query_serializer_classes = (QuoteQuerySerializer,)
+
     def get(self, request):
         params = QuoteQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
