@@ -345,7 +345,9 @@ def test_near_me_without_permission_says_how_to_allow_it(map_city, server, chrom
     context = chromium.new_context(**PHONE)  # no geolocation permission granted: the browser refuses
     page, errors, _ = _open_map(context, server)
     page.locator("#btn-near").click()
-    page.wait_for_function("() => document.querySelector('#notice').textContent.includes('允许定位')", timeout=5_000)
+    page.wait_for_function("() => document.querySelector('#notice').textContent.startsWith('未获得定位权限')",
+                           timeout=5_000)
+    assert "允许定位" in page.locator("#notice").inner_text()  # and says what to do about it
     assert "notice--warn" in page.locator("#notice").get_attribute("class")
     assert page.locator(".nearby").count() == 0
     assert _our_errors(errors) == []
