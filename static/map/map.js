@@ -248,9 +248,10 @@
     });
     var points = shown.length ? shown : all;
     if (!points.length) { return; }
+    // No animation: markercluster can drop markers re-added by a filter change mid-zoom.
     var cover = sheetCover();
     map.fitBounds(L.latLngBounds(points), {paddingTopLeft: [32 + cover.left, 32],
-      paddingBottomRight: [32, 32 + cover.bottom], maxZoom: 16});
+      paddingBottomRight: [32, 32 + cover.bottom], maxZoom: 16, animate: false});
   }
 
   function setFiltersOpen(open) {
