@@ -10,7 +10,8 @@ from collections.abc import Mapping
 
 from .fees import FeeInputError, validate_rules
 
-__all__ = ["describe_rules", "describe_rules_en", "describe_rules_in"]
+__all__ = ["describe_rules", "describe_rules_en", "describe_rules_in", "describe_tariff", "describe_tariff_en",
+           "describe_tariff_in"]
 
 _CLASS_ZH = {"small": "小型车", "large": "大型车"}
 _CLASS_EN = {"small": "small vehicles", "large": "large vehicles"}
@@ -269,5 +270,70 @@ def _discount_zh(percent: int) -> str:
 
 def describe_rules_in(language: str | None, rules: Mapping, vehicle_class: str = "small") -> str:
     """The tariff in words in ``language`` (a Django language code): English for ``en*``, else Chinese."""
-    describe = describe_rules_en if (language or "").lower().startswith("en") else describe_rules
+    describe = describe_rules_en if _is_english(language) else describe_rules
     return describe(rules, vehicle_class)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The whole tariff: the main class in full, then how every other class is charged. A driver of a
+# van reads the card too, so the large-vehicle rule is never left out.
+
+
+def describe_tariff(rules: Mapping) -> str:
+    """Every vehicle class of a tariff in Chinese: the main class's rules, then one sentence a class
+    ("大型车按小型车的2倍收费", or "大型车：" and its own rules)."""
+    main = _main_class(rules)
+    sentences = [describe_rules(rules, main)]
+    for name in _other_classes(rules, main):
+        body = rules[name]
+        label = _CLASS_ZH.get(name, name)
+        if "same_as" in body:
+            base = _CLASS_ZH.get(body["same_as"], body["same_as"])
+            multiplier = body.get("multiplier", 1)
+            sentences.append(f"{label}与{base}收费相同" if multiplier == 1
+                             else f"{label}按{base}的{_number(multiplier)}倍收费")
+        else:
+            sentences.append(f"{label}另有收费标准：{describe_rules(rules, name)}")
+    return "。".join(sentences)
+
+
+def describe_tariff_en(rules: Mapping) -> str:
+    """The same in English."""
+    main = _main_class(rules)
+    sentences = [describe_rules_en(rules, main)]
+    for name in _other_classes(rules, main):
+        body = rules[name]
+        label = _CLASS_EN.get(name, name)
+        label = label[:1].upper() + label[1:]
+        if "same_as" in body:
+            base = _CLASS_EN.get(body["same_as"], body["same_as"])
+            multiplier = body.get("multiplier", 1)
+            sentences.append(f"{label} pay the same as {base}" if multiplier == 1
+                             else f"{label} pay {_number(multiplier)}× the rate for {base}")
+        else:
+            sentences.append(f"{label} have their own rates: {describe_rules_en(rules, name)}")
+    return ". ".join(sentences)
+
+
+def describe_tariff_in(language: str | None, rules: Mapping) -> str:
+    """The whole tariff in ``language`` (a Django language code): English for ``en*``, else Chinese."""
+    return describe_tariff_en(rules) if _is_english(language) else describe_tariff(rules)
+
+
+def _is_english(language: str | None) -> bool:
+    return (language or "").lower().startswith("en")
+
+
+def _main_class(rules: Mapping) -> str:
+    """The class the card describes in full: small cars where the tariff has them, else one with
+    rules of its own (a ``same_as`` class is described through its base)."""
+    validate_rules(rules)
+    if "small" in rules:
+        return "small"
+    own = [name for name, body in rules.items() if "same_as" not in body]
+    return own[0] if own else next(iter(rules))
+
+
+def _other_classes(rules: Mapping, main: str) -> list[str]:
+    """The other classes, large vehicles first, then the rest in the tariff's order."""
+    return sorted((name for name in rules if name != main), key=lambda name: name != "large")

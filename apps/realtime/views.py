@@ -26,6 +26,16 @@ _TIANDITU_URL = ("https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQ
                  "&TILECOL={{x}}&tk={key}")
 
 
+# Wuxi's outline (地级市: the urban districts, 江阴 and 宜兴), coarse — a few kilometres — but
+# enough to tell a visitor in Suzhou, Changzhou or Shanghai that "near me" has nothing for them.
+# [lat, lon] vertices, WGS-84, clockwise from the north-west on the Yangtze.
+CITY_OUTLINE = (
+    (32.00, 120.03), (32.02, 120.35), (31.95, 120.45), (31.80, 120.56), (31.62, 120.60), (31.47, 120.55),
+    (31.38, 120.40), (31.30, 120.10), (31.10, 119.95), (31.10, 119.65), (31.30, 119.53), (31.52, 119.62),
+    (31.58, 119.90), (31.55, 120.05), (31.72, 120.08), (31.85, 120.03),
+)
+
+
 def tile_layers() -> list[dict]:
     """The base layers for Leaflet: OpenStreetMap unless settings.MAP_TILES asks for Tianditu with a key."""
     if settings.MAP_TILES == "tianditu":
@@ -47,6 +57,7 @@ def _page_text() -> dict[str, str]:
         "connecting": _("连接中…"),
         "reconnecting": _("已断开，正在重连…"),
         "tilesFailed": _("底图无法加载，停车场位置和余位仍可查看"),
+        "tilesFailedShort": _("底图无法加载"),
         "free": _("空余"),
         "total": _("总泊位"),
         "berths": _("个泊位"),
@@ -73,7 +84,10 @@ def _page_text() -> dict[str, str]:
         "status_offline": _("离线"),
         "nearMe": _("附近"),
         "locating": _("正在定位…"),
-        "locateFailed": _("无法获取位置，请允许定位或稍后重试"),
+        "locateDenied": _("未获得定位权限，请在浏览器或微信设置中允许定位后重试"),
+        "locateUnavailable": _("暂时无法获取您的位置，请稍后重试"),
+        "locateTimeout": _("定位超时，请稍后重试"),
+        "outsideCity": _("您当前不在无锡市范围内，“附近”仅在无锡市内可用"),
         "nearbyTitle": _("附近有空位的停车场"),
         "noneNearby": _("附近暂无有空位的停车场"),
         "minutes": _("分钟"),
@@ -81,6 +95,9 @@ def _page_text() -> dict[str, str]:
         "allRegions": _("全部区域"),
         "close": _("关闭"),
         "shown": _("显示"),
+        "freeUnit": _("空位"),
+        "zoomIn": _("放大"),
+        "zoomOut": _("缩小"),
     }
 
 
@@ -92,6 +109,7 @@ def map_page(request):
         "minZoom": settings.LEAFLET_CONFIG.get("MIN_ZOOM", 8),
         "maxZoom": settings.LEAFLET_CONFIG.get("MAX_ZOOM", 19),
         "tiles": tile_layers(),
+        "cityOutline": [list(vertex) for vertex in CITY_OUTLINE],
         # SPEC §4 paths are part of the contract, so the page names them as the spec does.
         "geojsonUrl": "/api/v1/map/lots.geojson",
         "lotUrl": "/api/v1/lots/{code}/",

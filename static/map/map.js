@@ -69,6 +69,13 @@
     });
   }
 
+  // 1234567 → "1,234,567": a cluster's free berths read at a glance.
+  function grouped(n) {
+    return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  }
+
+  // A cluster says how many berths are free in it (the sum over its open lots), coloured by the
+  // share free of those lots' berths: the city view tells where to park, and moves live.
   function clusterIcon(cluster) {
     var children = cluster.getAllChildMarkers();
     var free = 0, total = 0, online = 0;
@@ -77,11 +84,16 @@
       if (isOnline(p)) { free += p.free_berths; total += p.total_berths; online += 1; }
     }
     var lvl = online ? levelForShare(free, total) : "grey";
+    var label = online ? grouped(free) : "–";
+    var size = label.length <= 3 ? 44 : label.length <= 5 ? 50 : 58;
+    var title = children.length + " " + T.lots + " · " + (online ? label + " " + T.freeUnit : T.status_offline);
     return L.divIcon({
       className: "cluster-icon",
-      iconSize: [40, 40],
-      html: '<div class="cluster cluster--' + lvl + '" title="' + esc(children.length + " " + T.lots) + '">' +
-        children.length + "</div>"
+      iconSize: [size, size],
+      html: '<div class="cluster cluster--' + lvl + '" style="width:' + size + "px;height:" + size + 'px"' +
+        ' data-free="' + free + '" data-total="' + total + '" data-lots="' + children.length + '"' +
+        ' title="' + esc(title) + '">' +
+        '<b class="cluster-free">' + esc(label) + '</b><span class="cluster-unit">' + esc(T.freeUnit) + "</span></div>"
     });
   }
 
@@ -101,12 +113,24 @@
 
   var tilesFailed = false;
 
-  // One line of status over the map; when nothing else needs saying, the tile failure (if any).
-  function notice(text, seconds) {
+  function setTilesFailed(failed) {
+    if (tilesFailed === failed) { return; }
+    tilesFailed = failed;
+    $("bar-status").textContent = failed ? T.tilesFailedShort : "";
+    $("bar-status").title = failed ? T.tilesFailed : "";
+    $("bar-status").hidden = !failed;
+    if (failed) {
+      if ($("notice").hidden || $("notice").textContent === T.loading) { notice(T.tilesFailed, 8); }
+    } else if ($("notice").textContent === T.tilesFailed) { notice(""); }
+  }
+
+  // One line of status over the map, for a moment when ``seconds`` is given. Lasting states (no
+  // tiles) are kept in the bar under the map, so the notice never sits on lots for good.
+  function notice(text, seconds, warn) {
     var el = $("notice");
-    var shown = text || (tilesFailed ? T.tilesFailed : "");
-    el.textContent = shown;
-    el.hidden = !shown;
+    el.textContent = text || "";
+    el.hidden = !text;
+    el.className = "notice" + (warn ? " notice--warn" : "");
     if (text && seconds) {
       window.setTimeout(function () { if (el.textContent === text) { notice(""); } }, seconds * 1000);
     }
@@ -115,10 +139,18 @@
   // ---- the map ---------------------------------------------------------------------------------
   var map = L.map("map", {
     zoomControl: false,
+    attributionControl: false,
     minZoom: cfg.minZoom,
     maxZoom: cfg.maxZoom
   }).setView(cfg.center, cfg.zoom);
-  L.control.zoom({position: "bottomright"}).addTo(map);
+  window.wuxiParkingMap = map; // for the browser tests and for debugging from the console
+
+  // The zoom buttons and the attribution live in the bar under the map, not over it, so no
+  // control ever hides a lot (Leaflet keeps driving them: disabled at the zoom limits, etc.).
+  var zoomControl = L.control.zoom({zoomInTitle: T.zoomIn, zoomOutTitle: T.zoomOut}).addTo(map);
+  $("bar-zoom").appendChild(zoomControl.getContainer());
+  var attribution = L.control.attribution({prefix: false}).addTo(map);
+  $("bar-attribution").appendChild(attribution.getContainer());
 
   // Tiles are decoration: markers are added regardless, and a failing tile server only earns a
   // quiet notice (a closed network has no tiles at all).
@@ -127,17 +159,11 @@
     L.tileLayer(layer.url, layer.options)
       .on("tileload", function () {
         tilesLoaded += 1;
-        if (tilesFailed) {
-          tilesFailed = false;
-          if ($("notice").textContent === T.tilesFailed) { notice(""); }
-        }
+        setTilesFailed(false);
       })
       .on("tileerror", function () {
         tileErrors += 1;
-        if (!tilesLoaded && tileErrors >= 3 && !tilesFailed) {
-          tilesFailed = true;
-          if ($("notice").hidden) { notice(""); }
-        }
+        if (!tilesLoaded && tileErrors >= 3) { setTilesFailed(true); }
       })
       .addTo(map);
   });
@@ -146,7 +172,7 @@
     chunkedLoading: true,
     chunkInterval: 120,
     chunkDelay: 30,
-    maxClusterRadius: 48,
+    maxClusterRadius: 60, // a cluster's badge is up to 58 px wide: neighbours must not overlap
     disableClusteringAtZoom: 17,
     showCoverageOnHover: false,
     spiderfyOnMaxZoom: false,
@@ -209,6 +235,28 @@
     $("filter-count").textContent = active;
     $("filter-count").hidden = !active;
     $("filter-summary").textContent = T.shown + " " + shown.length + " " + T.lots;
+  }
+
+  // Choosing a district shows it: fit its lots (those the other filters leave, or all of them
+  // when they leave none); "all regions" shows every lot shown.
+  function zoomToRegion(code) {
+    var shown = [], all = [];
+    lots.forEach(function (lot) {
+      if (code && lot.props.region !== code) { return; }
+      all.push([lot.props.lat, lot.props.lon]);
+      if (lot.visible) { shown.push([lot.props.lat, lot.props.lon]); }
+    });
+    var points = shown.length ? shown : all;
+    if (!points.length) { return; }
+    // No animation: markercluster can drop markers re-added by a filter change mid-zoom.
+    var cover = sheetCover();
+    map.fitBounds(L.latLngBounds(points), {paddingTopLeft: [32 + cover.left, 32],
+      paddingBottomRight: [32, 32 + cover.bottom], maxZoom: 16, animate: false});
+  }
+
+  function setFiltersOpen(open) {
+    $("filters").hidden = !open;
+    $("btn-filters").setAttribute("aria-expanded", String(open));
   }
 
   function fillRegions() {
@@ -371,6 +419,39 @@
     if (updated) { updated.textContent = p.updated_at ? T.updated + " " + formatTime(p.updated_at) : ""; }
   }
 
+  // The fee estimator, only for a lot with a tariff (there is nothing to quote otherwise), offering
+  // the vehicle classes that tariff prices.
+  function pricedClasses(tariff) {
+    return ["small", "large"].filter(function (name) { return tariff && tariff[name]; });
+  }
+
+  function estimatorHtml(classes) {
+    if (!classes.length) { return ""; }
+    var options = DURATIONS.map(function (m) {
+      return '<option value="' + m + '"' + (m === 120 ? " selected" : "") + ">" + esc(durationLabel(m)) + "</option>";
+    }).join("");
+    var vehicles = classes.map(function (name) {
+      return '<option value="' + name + '">' + esc(T[name]) + "</option>";
+    }).join("");
+    return '<form id="estimator" class="estimator">' +
+        "<span>" + esc(T.estimate) + "</span>" +
+        '<select name="minutes" aria-label="' + esc(T.duration) + '">' + options + "</select>" +
+        '<select name="vehicle_class" aria-label="' + esc(T.vehicle) + '">' + vehicles + "</select>" +
+        '<label><input type="checkbox" name="new_energy"> ' + esc(T.newEnergy) + "</label>" +
+        '<span id="quote" class="amount">…</span>' +
+      "</form>";
+  }
+
+  function showEstimator(code, tariff) {
+    var slot = $("card-estimator"), classes = pricedClasses(tariff);
+    if (slot === null || slot.getAttribute("data-classes") === classes.join()) { return; }
+    slot.setAttribute("data-classes", classes.join());
+    slot.innerHTML = estimatorHtml(classes);
+    if (!classes.length) { return; }
+    $("estimator").addEventListener("change", function () { quote(code); });
+    quote(code);
+  }
+
   function openCard(code) {
     var lot = lots.get(code);
     if (!lot) { return; }
@@ -379,9 +460,6 @@
     var extras = [];
     if (p.ev_berths) { extras.push(T.ev + " " + p.ev_berths); }
     if (p.accessible_berths) { extras.push(T.accessible + " " + p.accessible_berths); }
-    var options = DURATIONS.map(function (m) {
-      return '<option value="' + m + '"' + (m === 120 ? " selected" : "") + ">" + esc(durationLabel(m)) + "</option>";
-    }).join("");
     openSheet(
       '<article class="card" data-code="' + esc(code) + '">' +
         "<h2>" + esc(p.name) + "</h2>" +
@@ -390,28 +468,21 @@
         (extras.length ? '<p class="muted">' + esc(extras.join(" · ")) + "</p>" : "") +
         '<dl class="facts">' +
           "<div><dt>" + esc(T.hours) + '</dt><dd id="card-hours">' + esc(p.opening_hours || "") + "</dd></div>" +
-          "<div><dt>" + esc(T.tariff) + '</dt><dd id="card-tariff">…</dd></div>' +
+          "<div><dt>" + esc(T.tariff) + '</dt><dd id="card-tariff">' + esc(p.tariff ? "…" : T.noTariff) + "</dd></div>" +
         "</dl>" +
-        '<form id="estimator" class="estimator">' +
-          "<span>" + esc(T.estimate) + "</span>" +
-          '<select name="minutes" aria-label="' + esc(T.duration) + '">' + options + "</select>" +
-          '<select name="vehicle_class" aria-label="' + esc(T.vehicle) + '">' +
-            '<option value="small">' + esc(T.small) + '</option><option value="large">' + esc(T.large) + "</option>" +
-          "</select>" +
-          '<label><input type="checkbox" name="new_energy"> ' + esc(T.newEnergy) + "</label>" +
-          '<span id="quote" class="amount">…</span>' +
-        "</form>" +
+        '<div id="card-estimator" data-classes="-"></div>' +
         '<a class="nav-btn" href="' + esc(cfg.navigateUrl.replace("{code}", encodeURIComponent(code))) + '">' +
           esc(T.navigate) + "</a>" +
         '<p id="card-updated" class="updated"></p>' +
       "</article>"
     );
     renderCounts(p);
+    showEstimator(code, p.tariff);
     keepInView([p.lat, p.lon]);
-    $("estimator").addEventListener("change", function () { quote(code); });
-    quote(code);
     getJSON(cfg.lotUrl.replace("{code}", encodeURIComponent(code))).then(function (detail) {
       if (selectedCode !== code) { return; }
+      p.tariff = detail.tariff; // the detail is fresher than a cached GeoJSON
+      showEstimator(code, detail.tariff);
       $("card-tariff").textContent = detail.tariff_text || T.noTariff;
       if (detail.opening_hours) { $("card-hours").textContent = detail.opening_hours; }
       keepInView([p.lat, p.lon]); // the tariff text may have made the sheet taller
@@ -456,12 +527,34 @@
   // ---- near me ---------------------------------------------------------------------------------
   var meMarker = null;
 
+  // Whether a point lies inside the city's outline (ray casting over [lat, lon] vertices).
+  function insideCity(lat, lon) {
+    var ring = cfg.cityOutline, inside = false;
+    for (var i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      var yi = ring[i][0], xi = ring[i][1], yj = ring[j][0], xj = ring[j][1];
+      if ((yi > lat) !== (yj > lat) && lon < (xj - xi) * (lat - yi) / (yj - yi) + xi) { inside = !inside; }
+    }
+    return inside;
+  }
+
+  function locateFailed(error) {
+    var code = error && error.code;
+    var text = code === 1 ? T.locateDenied : code === 3 ? T.locateTimeout : T.locateUnavailable;
+    notice(text, 6, true);
+  }
+
   function nearMe() {
-    if (!navigator.geolocation) { notice(T.locateFailed, 5); return; }
+    if (!navigator.geolocation) { notice(T.locateUnavailable, 6, true); return; }
     notice(T.locating);
     navigator.geolocation.getCurrentPosition(function (position) {
       notice("");
       var lat = position.coords.latitude, lon = position.coords.longitude;
+      if (!insideCity(lat, lon)) {
+        // Nearest lots from another city are tens of kilometres away: say so, stay on Wuxi.
+        if (meMarker) { map.removeLayer(meMarker); meMarker = null; }
+        notice(T.outsideCity, 8, true);
+        return;
+      }
       if (!meMarker) {
         meMarker = L.marker([lat, lon], {
           icon: L.divIcon({className: "me-dot", iconSize: [16, 16], html: "<span></span>"}),
@@ -480,9 +573,7 @@
         map.fitBounds(bounds, {paddingTopLeft: [40 + cover.left, 70], paddingBottomRight: [40, 40 + cover.bottom],
           maxZoom: 16});
       }, function () { notice(T.loadFailed, 5); });
-    }, function () {
-      notice(T.locateFailed, 5);
-    }, {enableHighAccuracy: true, timeout: 10000, maximumAge: 60000});
+    }, locateFailed, {enableHighAccuracy: true, timeout: 10000, maximumAge: 60000});
   }
 
   function showNearby(list) {
@@ -505,17 +596,18 @@
     if (button) { focusLot(button.getAttribute("data-code")); }
   });
   $("btn-near").addEventListener("click", nearMe);
-  $("btn-filters").addEventListener("click", function () {
-    var panel = $("filters");
-    panel.hidden = !panel.hidden;
-    $("btn-filters").setAttribute("aria-expanded", String(!panel.hidden));
-  });
-  $("filters").addEventListener("change", function () {
+  $("btn-filters").addEventListener("click", function () { setFiltersOpen($("filters").hidden); });
+  $("filters").addEventListener("change", function (event) {
     filters.region = $("f-region").value;
     filters.free = $("f-free").checked;
     filters.ev = $("f-ev").checked;
     filters.accessible = $("f-accessible").checked;
     applyFilters();
+    if (event.target === $("f-region")) {
+      // On a phone the panel covers the top of the map: close it to show the district.
+      setFiltersOpen(false);
+      zoomToRegion(filters.region);
+    }
   });
   $("filters").addEventListener("submit", function (event) { event.preventDefault(); });
 

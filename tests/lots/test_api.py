@@ -370,6 +370,13 @@ def test_detail_has_the_spec_fields_and_the_tariff_in_words(api_client, city):
     assert english["tariff_text"].startswith("free for stays up to 30 min")
 
 
+def test_detail_tariff_text_names_the_large_vehicle_rule(api_client, city):
+    LotFactory(code="LX-10")
+    assert api_client.get("/api/v1/lots/LX-10/").json()["tariff_text"].endswith("。大型车按小型车的2倍收费")
+    english = api_client.get("/api/v1/lots/LX-10/", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert english["tariff_text"].endswith(". Large vehicles pay 2× the rate for small vehicles")
+
+
 def test_detail_without_tariff(api_client, city):
     LotFactory(code="FREE", tariff=None)
     body = api_client.get("/api/v1/lots/FREE/").json()

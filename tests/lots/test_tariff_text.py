@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from apps.lots.fees import TariffError
-from apps.lots.tariff_text import describe_rules, describe_rules_en, describe_rules_in
+from apps.lots.tariff_text import (
+    describe_rules,
+    describe_rules_en,
+    describe_rules_in,
+    describe_tariff,
+    describe_tariff_en,
+    describe_tariff_in,
+)
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "tariffs" / "wuxi.json"
 TARIFFS = {e["key"]: e["rules"] for e in json.loads(FIXTURE.read_text(encoding="utf-8"))}
@@ -118,3 +125,52 @@ def test_describe_rules_in_picks_the_language():
     assert describe_rules_in("en-us", CORE, "large") == describe_rules_en(CORE, "large")
     assert describe_rules_in("zh-hans", CORE) == describe_rules(CORE)
     assert describe_rules_in(None, CORE) == describe_rules(CORE)
+
+
+# --- the whole tariff, as the lot card shows it ----------------------------------------------------
+
+
+def test_the_card_names_the_large_vehicle_multiplier():
+    text = describe_tariff(CORE)
+    small, large = text.split("。")
+    assert small == describe_rules(CORE)
+    assert large == "大型车按小型车的2倍收费"
+    english = describe_tariff_en(CORE)
+    assert english == describe_rules_en(CORE) + ". Large vehicles pay 2× the rate for small vehicles"
+
+
+def test_a_large_class_with_rules_of_its_own_is_described_as_such():
+    rules = copy.deepcopy(CORE)
+    rules["large"] = {"free_minutes": 15, "bands": [
+        {"start": "00:00", "end": "24:00", "ladder": [{"after_minutes": 0, "unit_minutes": 60, "unit_fen": 1000}]}]}
+    text = describe_tariff(rules)
+    assert text.startswith(describe_rules(rules) + "。")
+    assert text.endswith("。大型车另有收费标准：15分钟内免费，超时自入场起计费；全天 每小时10元")
+    english = describe_tariff_en(rules)
+    assert english.endswith(". Large vehicles have their own rates: free for stays up to 15 min, "
+                            "longer stays are charged from entry; all day ¥10 per hour")
+
+
+def test_other_multipliers_and_equal_rates():
+    rules = copy.deepcopy(CORE)
+    rules["large"]["multiplier"] = 1.5
+    assert describe_tariff(rules).endswith("。大型车按小型车的1.5倍收费")
+    assert describe_tariff_en(rules).endswith(". Large vehicles pay 1.5× the rate for small vehicles")
+    rules["large"] = {"same_as": "small", "multiplier": 1}
+    assert describe_tariff(rules).endswith("。大型车与小型车收费相同")
+    assert describe_tariff_en(rules).endswith(". Large vehicles pay the same as small vehicles")
+
+
+def test_a_tariff_with_one_class_reads_as_that_class_alone():
+    small_only = {"small": CORE["small"]}
+    assert describe_tariff(small_only) == describe_rules(small_only)
+    large_only = {"large": CORE["small"]}
+    assert describe_tariff(large_only) == describe_rules(large_only, "large")
+
+
+def test_describe_tariff_in_picks_the_language():
+    assert describe_tariff_in("en-gb", HOSPITAL) == describe_tariff_en(HOSPITAL)
+    assert describe_tariff_in("zh-hans", HOSPITAL) == describe_tariff(HOSPITAL)
+    assert describe_tariff_in(None, HOSPITAL).endswith("。大型车按小型车的2倍收费")
+    with pytest.raises(TariffError):
+        describe_tariff({"large": {"same_as": "small", "multiplier": 2}})

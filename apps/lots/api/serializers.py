@@ -16,7 +16,7 @@ from apps.common.api.params import BooleanParam, ChoiceParam, IntegerParam, Numb
 
 from ..models import LOT_CODE_VALIDATOR, ParkingLot
 from ..selectors import StayNotPriceable, stay_check
-from ..tariff_text import describe_rules_in
+from ..tariff_text import describe_tariff_in
 from .filters import REGION_CODE_RE
 
 PUBLIC_STATUSES = ("open", "full", "closed", "offline")
@@ -62,7 +62,8 @@ class LotSerializer(serializers.ModelSerializer):
 
 
 class LotDetailSerializer(LotSerializer):
-    tariff_text = serializers.SerializerMethodField(help_text=_("小型车收费标准的文字说明（随请求语言中文或英文）"))
+    tariff_text = serializers.SerializerMethodField(
+        help_text=_("收费标准的文字说明，含各车型（如大型车的倍数），随请求语言中文或英文"))
 
     class Meta(LotSerializer.Meta):
         fields = [*LotSerializer.Meta.fields, "tariff_text"]
@@ -71,9 +72,7 @@ class LotDetailSerializer(LotSerializer):
     def get_tariff_text(self, lot: ParkingLot) -> str | None:
         if lot.tariff is None:
             return None
-        rules = lot.tariff.rules
-        vehicle_class = "small" if "small" in rules else next(iter(rules))
-        return describe_rules_in(translation.get_language(), rules, vehicle_class)
+        return describe_tariff_in(translation.get_language(), lot.tariff.rules)
 
 
 class NearestLotSerializer(LotSerializer):
