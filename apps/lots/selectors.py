@@ -8,9 +8,11 @@ import json
 import math
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import NamedTuple
 
 from django.core.cache import cache
@@ -320,11 +322,45 @@ class PublicLot(NamedTuple):
 
 @dataclass(frozen=True)
 class LotSnapshot:
-    """Every lot ordered by code, as of ``built_at`` (the same build as the map's GeoJSON)."""
+    """Every lot ordered by code, as of ``built_at`` (the same build as the map's GeoJSON).
+
+    Each process decodes a build once and keeps it; the indexes below are worked out on first use
+    and live as long as the build does."""
 
     lots: tuple[PublicLot, ...]
     build_id: str
     built_at: float
+
+    @cached_property
+    def _by_lat(self) -> tuple[list[float], list[int]]:
+        order = sorted(range(len(self.lots)), key=lambda index: self.lots[index].lat)
+        return [self.lots[index].lat for index in order], order
+
+    @cached_property
+    def _memo(self) -> dict:
+        return {}
+
+    def positions_in_band(self, min_lat: float, max_lat: float) -> list[int]:
+        """Positions (in code order) of the lots with min_lat ≤ lat ≤ max_lat, by bisection."""
+        lats, order = self._by_lat
+        return order[bisect_left(lats, min_lat):bisect_right(lats, max_lat)]
+
+    def remember(self, key: tuple, compute: Callable[[], object]):
+        """``compute()``, remembered under ``key`` for as long as this build is the current one: the
+        same filters asked again (a sweep's pages, a popular box, nearest's defaults) cost a lookup."""
+        memo = self._memo
+        try:
+            return memo[key]
+        except KeyError:
+            pass
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        found = memo[key] = compute()
+        return found
+
+
+# Entries remembered per build and process: parsed filters and lists of references to the lots.
+_MEMO_SIZE = 512
 
 
 def map_snapshot_key(*, region: str | None, kind: str | None) -> str:
@@ -444,13 +480,32 @@ def _build_snapshot(queryset: QuerySet) -> tuple[MapSnapshot, tuple[PublicLot, .
 # ---------------------------------------------------------------------------------------------------
 # Public reads from the snapshot: filters and nearest in memory, the same rules as LotFilter's SQL
 
-def snapshot_lots_filtered(lots: Iterable[PublicLot], *, region: frozenset[int] | None = None,
+def snapshot_lots_filtered(snapshot: LotSnapshot, *, region: frozenset[int] | None = None,
                            kind: str | None = None, has_ev: bool | None = None,
                            has_accessible: bool | None = None, min_free: int | None = None,
                            bbox: BBox | None = None, q: str | None = None) -> list[PublicLot]:
     """The lots matching the public list's filters (``apps.lots.api.filters.LotFilter``, whose
-    cleaned values these are), in the snapshot's order."""
-    selected = list(lots)
+    cleaned values these are), in code order."""
+    needle = (q or "").strip().upper()
+    key = ("lots", region, kind, has_ev, has_accessible, min_free or 0, bbox, needle)
+    return snapshot.remember(key, lambda: _lots_matching(
+        snapshot, region=region, kind=kind, has_ev=has_ev, has_accessible=has_accessible, min_free=min_free,
+        bbox=bbox, needle=needle))
+
+
+def _lots_matching(snapshot: LotSnapshot, *, region, kind, has_ev, has_accessible, min_free, bbox,
+                   needle) -> list[PublicLot]:
+    if bbox is None:
+        selected = list(snapshot.lots)
+    else:  # the latitude band by bisection, then the longitudes
+        band = sorted(snapshot.positions_in_band(bbox.min_lat, bbox.max_lat))
+        selected = [lot for lot in (snapshot.lots[index] for index in band)
+                    if bbox_contains(bbox, lot.lat, lot.lon)]
+    return _apply(selected, region=region, kind=kind, has_ev=has_ev, has_accessible=has_accessible,
+                  min_free=min_free, needle=needle)
+
+
+def _apply(selected: list[PublicLot], *, region, kind, has_ev, has_accessible, min_free, needle) -> list[PublicLot]:
     if region is not None:
         selected = [lot for lot in selected if lot.region_id in region]
     if kind:
@@ -461,31 +516,41 @@ def snapshot_lots_filtered(lots: Iterable[PublicLot], *, region: frozenset[int] 
         selected = [lot for lot in selected if (lot.accessible_berths > 0) is has_accessible]
     if min_free:  # > 0: only open, online lots (a closed or offline lot's count is not trusted)
         selected = [lot for lot in selected if lot.status == "open" and lot.free_berths >= min_free]
-    if bbox is not None:
-        selected = [lot for lot in selected if bbox_contains(bbox, lot.lat, lot.lon)]
-    needle = (q or "").strip().upper()
     if needle:  # icontains, as the database compares: both sides upper-cased
         selected = [lot for lot in selected
                     if needle in lot.name.upper() or needle in lot.address.upper() or needle in lot.code.upper()]
     return selected
 
 
-def snapshot_lots_nearest(lots: Sequence[PublicLot], *, lat: float, lon: float,
-                          limit: int) -> list[tuple[int, PublicLot]]:
-    """``lots_nearest`` over snapshot lots: the ``limit`` closest, nearest first, with their
-    distance in metres; the same growing box, so the answer is exact."""
-    radius = _NEAREST_FIRST_RADIUS_M
+# In memory a box that must grow costs a bisection, not a query: start small (the city centre has
+# hundreds of lots within a kilometre, each one distance to compute).
+_SNAPSHOT_NEAREST_FIRST_RADIUS_M = 250.0
+
+
+def snapshot_lots_nearest(snapshot: LotSnapshot, *, lat: float, lon: float, limit: int,
+                          **filters) -> list[tuple[int, PublicLot]]:
+    """``lots_nearest`` over the snapshot: the ``limit`` lots matching ``filters`` (as
+    ``snapshot_lots_filtered``'s) closest to (lat, lon), nearest first, with their distance in
+    metres. The same growing box, read from the latitude index, so the answer is exact."""
+    needle = (filters.pop("q", None) or "").strip().upper()
+    bbox = filters.pop("bbox", None)
+    radius = _SNAPSHOT_NEAREST_FIRST_RADIUS_M
     while True:
         box = _box_around(lat, lon, radius) if radius <= _NEAREST_MAX_RADIUS_M else None
         if box is None:
-            candidates = lots
+            candidates = snapshot_lots_filtered(snapshot, bbox=bbox, q=needle, **filters)
         else:
             min_lat, max_lat, min_lon, max_lon = box
-            candidates = [lot for lot in lots if min_lat <= lot.lat <= max_lat and min_lon <= lot.lon <= max_lon]
-        scored = sorted(((distance_m(lat, lon, lot.lat, lot.lon), index) for index, lot in enumerate(candidates)))
+            near = [snapshot.lots[index] for index in snapshot.positions_in_band(min_lat, max_lat)]
+            near = [lot for lot in near if min_lon <= lot.lon <= max_lon
+                    and (bbox is None or bbox_contains(bbox, lot.lat, lot.lon))]
+            candidates = _apply(near, needle=needle, **{"region": None, "kind": None, "has_ev": None,
+                                                       "has_accessible": None, "min_free": None, **filters})
+        scored = sorted((distance_m(lat, lon, lot.lat, lot.lon), lot.code) for lot in candidates)
         if box is not None:
             scored = [item for item in scored if item[0] <= radius]
         if box is None or len(scored) >= limit:
             break
         radius *= 2
-    return [(round(distance), candidates[index]) for distance, index in scored[:limit]]
+    by_code = {lot.code: lot for lot in candidates}
+    return [(round(distance), by_code[code]) for distance, code in scored[:limit]]

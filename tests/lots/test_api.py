@@ -574,6 +574,11 @@ def test_warm_list_and_nearest_cost_no_query(api_client, city, django_assert_num
     selectors._local_snapshot = None
     with django_assert_num_queries(0):
         assert len(api_client.get(LIST, {"bbox": "120.0,31.0,121.0,32.0"}).json()["results"]) == 30
+    # A filter's cleaned value is kept with the build: the region's subtree is looked up once.
+    with django_assert_num_queries(2):
+        assert api_client.get(LIST, {"region": "320200"}).json()["count"] == 30
+    with django_assert_num_queries(0):
+        assert api_client.get(LIST, {"region": "320200", "page_size": 5}).json()["count"] == 30
 
 
 def test_a_stale_list_is_served_while_another_request_rebuilds_the_snapshot(api_client, city,

@@ -22,6 +22,7 @@ from apps.common.errors import NotFound
 
 from ..models import LOT_CODE_VALIDATOR, ParkingLot
 from ..selectors import (
+    LotSnapshot,
     StayNotPriceable,
     fee_for_stay,
     lot_snapshot,
@@ -66,17 +67,29 @@ class SnapshotReadMixin:
     so a page costs no query and no serializer per row, and its counts are as fresh as the map's.
     The FilterSet still validates every parameter (a bad value is the same 400)."""
 
-    def snapshot_filters(self, request) -> dict | None:
+    def snapshot_filters(self, request, snapshot: LotSnapshot) -> dict | None:
         """The filter values given, cleaned; None when the snapshot cannot answer (a filter it does
-        not know, or a renderer other than JSON, as the browsable API in DEBUG)."""
+        not know, or a renderer other than JSON, as the browsable API in DEBUG).
+
+        Building and validating a FilterSet costs more than the rest of the request; the cleaned
+        values of a query string are remembered with the snapshot build (a region's subtree, the
+        only thing they read from the database, is then as fresh as the lots are)."""
         if request.accepted_renderer.format != "json" or request.accepted_renderer.media_type != "application/json":
             return None
+        names = self.filterset_class.base_filters
+        given = tuple(sorted((name, tuple(request.query_params.getlist(name)))
+                             for name in request.query_params if name in names))
+        known, values = snapshot.remember(("filters", self.filterset_class, given),
+                                          lambda: self._clean_filters(request))
+        return values if known else None
+
+    def _clean_filters(self, request) -> tuple[bool, dict]:
         filterset = DjangoFilterBackend().get_filterset(request, ParkingLot.objects.none(), self)
         if not filterset.is_valid():
             raise translate_validation(filterset.errors)
         values = {name: value for name, value in filterset.form.cleaned_data.items()
                   if value is not None and value != ""}
-        return values if values.keys() <= SNAPSHOT_FILTERS else None
+        return values.keys() <= SNAPSHOT_FILTERS, values
 
     @staticmethod
     def json_response(text: str) -> HttpResponse:
@@ -97,10 +110,11 @@ class LotListView(PublicAPIMixin, SnapshotReadMixin, generics.ListAPIView):
         return public_lots().order_by("code")
 
     def list(self, request, *args, **kwargs):
-        filters = self.snapshot_filters(request)
+        snapshot = lot_snapshot()
+        filters = self.snapshot_filters(request, snapshot)
         if filters is None:
             return super().list(request, *args, **kwargs)
-        page = self.paginate_queryset(snapshot_lots_filtered(lot_snapshot().lots, **filters))
+        page = self.paginate_queryset(snapshot_lots_filtered(snapshot, **filters))
         paginator = self.paginator
         return self.json_response(
             f'{{"count":{paginator.page.paginator.count},"next":{_encode(paginator.get_next_link())},'
@@ -146,12 +160,12 @@ class LotNearestView(PublicAPIMixin, SnapshotReadMixin, generics.GenericAPIView)
     def get(self, request):
         params = NearestQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        filters = self.snapshot_filters(request)
+        snapshot = lot_snapshot()
+        filters = self.snapshot_filters(request, snapshot)
         if filters is None:
             lots = lots_nearest(queryset=self.filter_queryset(self.get_queryset()), **params.validated_data)
             return Response(self.get_serializer(lots, many=True).data)
-        nearest = snapshot_lots_nearest(snapshot_lots_filtered(lot_snapshot().lots, **filters),
-                                        **params.validated_data)
+        nearest = snapshot_lots_nearest(snapshot, **params.validated_data, **filters)
         return self.json_response(
             "[" + ",".join(f'{lot.json[:-1]},"distance_m":{distance}}}' for distance, lot in nearest) + "]")
 
