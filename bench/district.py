@@ -147,11 +147,14 @@ def plan_poster(key: tuple[str, str], codes: list[str], *, batches: int, batch_s
 
 
 def plan(variant: str, keys: list[tuple[str, str]], lot_groups: list[list[str]], *, connections: int, batches: int,
-         batch_size: int, seed: int, prefix: str) -> list[Poster]:
+         batch_size: int, seed: int, prefix: str, taken: set[str] | None = None) -> list[Poster]:
     """The posters of one run. ``spread``: one per key, each with its own lots; ``shared``: ``connections``
-    posters on the first key and its lots. Event ids and plates are unique to the run (``prefix``)."""
+    posters on the first key and its lots. Event ids are unique to the run (``prefix``); plates are
+    never one of ``taken`` (the earlier runs' plates, which this adds to): a car of an earlier run
+    still parked in the lot, with a later entry time, would turn this run's entry into a late
+    event that supersedes nothing and its exit into one for staff review, as SPEC §3.2 says."""
     rng = random.Random(f"{seed}-{prefix}")
-    taken: set[str] = set()
+    taken = set() if taken is None else taken
     now = timezone.now()
     start = now - timedelta(hours=9)  # all in the past: stays are charged by the tariff, none ahead
     step = timedelta(hours=8.5) / max(1, batches * batch_size)
@@ -353,6 +356,7 @@ def run(env: BenchEnv, servers: Servers, *, variants: tuple[str, ...] = VARIANTS
         keys.append((device.access_key, secret))
     codes = [[lot.code for lot in group] for group in groups]
     note = statements_ready(env) if profile else "profiling off (--no-profile)"
+    plates: set[str] = set()  # every run's cars are new to the lots
     results = {}
     for variant in variants:
         used = groups if variant == "spread" else groups[:1]
@@ -364,7 +368,7 @@ def run(env: BenchEnv, servers: Servers, *, variants: tuple[str, ...] = VARIANTS
         for number in range(runs):
             prefix = f"d{uuid.uuid4().hex[:6]}"
             posters = plan(variant, keys, codes, connections=connections, batches=batches, batch_size=batch_size,
-                           seed=seed + number, prefix=prefix)
+                           seed=seed + number, prefix=prefix, taken=plates)
             reset_counts([lot.pk for lot in lots.values()])
             profiled = profile and not note and number == runs - 1
             sampler = WaitSampler(env) if profiled else None

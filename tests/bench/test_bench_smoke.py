@@ -101,8 +101,13 @@ def test_district_plan_keeps_each_connection_in_order_and_spans_its_lots():
 
     keys = [("k1", "s1"), ("k2", "s2")]
     lots = [[f"A-{i}" for i in range(10)], [f"B-{i}" for i in range(10)]]
+    earlier: set[str] = set()
     for variant in ("spread", "shared"):
-        posters = district.plan(variant, keys, lots, connections=3, batches=4, batch_size=20, seed=1, prefix="t")
+        before = set(earlier)
+        posters = district.plan(variant, keys, lots, connections=3, batches=4, batch_size=20, seed=1, prefix="t",
+                                taken=earlier)
+        plates = {e["plate"] for p in posters for b in p.bodies for e in json.loads(b)["events"]}
+        assert not plates & before  # a later run never reuses an earlier run's cars
         assert len(posters) == (2 if variant == "spread" else 3)
         for poster in posters:
             parked = set()
