@@ -1,4 +1,4 @@
-"""``python -m bench [ingest|push|map ...]`` — run the benchmarks and update docs/benchmarks.md.
+"""``python -m bench [ingest|district|push|map|reads ...]`` — run the benchmarks and update docs/benchmarks.md.
 
 Needs PostgreSQL and Redis on 127.0.0.1 (``DATABASE_URL`` / ``REDIS_URL``, see ``bench.env``).
 Stops by itself: every phase is bounded, and the whole run is cut off after ``--time-limit``
@@ -23,7 +23,8 @@ from .env import (
     require_loopback,
 )
 
-BENCHMARKS = ("ingest", "push", "map")
+# In the order they run: the reads on a quiet database first, then the writes.
+BENCHMARKS = ("map", "reads", "district", "ingest", "push")
 
 
 class _Stop(BaseException):
@@ -51,7 +52,8 @@ def _check_services(database_url: str, redis_url: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description="Wuxi Parking benchmarks")
-    parser.add_argument("benchmarks", nargs="*", metavar="{ingest,push,map}", help="which to run (default: all)")
+    parser.add_argument("benchmarks", nargs="*", metavar="{" + ",".join(BENCHMARKS) + "}",
+                        help="which to run (default: all)")
     parser.add_argument("--keep-db", action="store_true", help="reuse the benchmark database if it is seeded")
     parser.add_argument("--lots", type=int, default=5000, help="demo lots to seed (map and push)")
     parser.add_argument("--ingest-lots", type=int, default=20, help="lots fed by the ingest benchmark")
@@ -60,6 +62,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=30, help="push samples")
     parser.add_argument("--requests", type=int, default=50, help="warm map requests")
     parser.add_argument("--servers", type=int, default=2, help="daphne processes")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each district workload")
+    parser.add_argument("--platforms", type=int, default=8,
+                        help="district platforms (spread) and connections (shared lots)")
+    parser.add_argument("--platform-lots", type=int, default=100, help="lots per district platform")
+    parser.add_argument("--district-batches", type=int, default=13,
+                        help="batches of 100 per district connection (the first is warm-up)")
+    parser.add_argument("--no-profile", action="store_true",
+                        help="district: skip pg_stat_statements and the lock-wait sampling")
+    parser.add_argument("--sweeps", type=int, default=20, help="reads: sweeps of the whole list")
+    parser.add_argument("--read-seconds", type=float, default=4.0, help="reads: seconds per throughput round")
+    parser.add_argument("--read-rounds", type=int, default=3, help="reads: throughput rounds")
+    parser.add_argument("--read-clients", type=int, default=4, help="reads: concurrent clients")
     parser.add_argument("--per-server", type=int, default=2, help="ingest client workers per server process")
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument("--time-limit", type=int, default=3600, help="stop everything after this many seconds")
@@ -93,12 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
-    from . import ingest, push, report
+    from . import district, ingest, push, reads, report
     from . import map as map_bench
     from .env import BenchEnv, Servers, machine_notes, prepare
 
     env = BenchEnv.from_settings(database_url=database_url, redis_url=redis_url)
-    needs_city = any(name in selected for name in ("map", "push"))
+    needs_city = any(name in selected for name in ("map", "push", "reads", "district"))
     started = time.monotonic()
     results: dict = {}
     try:
@@ -107,6 +121,13 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"servers: daphne on ports {', '.join(map(str, servers.ports))}")
             if "map" in selected:
                 results["map"] = map_bench.run(env, servers, requests=args.requests, say=_say)
+            if "reads" in selected:
+                results["reads"] = reads.run(servers, sweeps=args.sweeps, seconds=args.read_seconds,
+                                             rounds=args.read_rounds, clients=args.read_clients, say=_say)
+            if "district" in selected:
+                results["district"] = district.run(
+                    env, servers, platforms=args.platforms, lots_per_platform=args.platform_lots,
+                    batches=args.district_batches, runs=args.runs, profile=not args.no_profile, say=_say)
             if "ingest" in selected:
                 results["ingest"] = ingest.run(env, servers, lots=args.ingest_lots, batches_per_lot=args.batches,
                                                per_server=args.per_server, say=_say)
@@ -122,17 +143,27 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         signal.alarm(0)
     raw = env.log_dir / "results.json"
-    raw.write_text(json.dumps({name: {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
-                               for name, result in results.items()}, indent=1))
+    raw.write_text(json.dumps({name: _plain(result) for name, result in results.items()}, indent=1, default=str))
     print()
     print(report.table(results))
     for name, result in results.items():
-        print(f"{name} CPU: {report.cpu_line(result.cpu)}")
+        for label, cpu in report.cpu_lines(name, result):
+            print(f"{label} CPU: {report.cpu_line(cpu)}")
     print(f"raw figures: {raw.relative_to(report.REPO)}")
     print(f"\n({time.monotonic() - started:.0f} s)")
     if not args.no_doc:
         print(f"updated {report.update_doc(results, notes).relative_to(report.REPO)}")
     return 0
+
+
+def _plain(value):
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _say(line: str) -> None:

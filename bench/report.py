@@ -11,13 +11,17 @@ import re
 import statistics
 from pathlib import Path
 
+from . import reads as reads_bench
+from .district import EXIT_SHARE, DistrictResult
 from .env import REPO
 from .ingest import IngestResult
 from .map import MapResult
 from .push import PushResult
+from .reads import ReadsResult
 
 DOC = REPO / "docs" / "benchmarks.md"
-ORDER = ("machine", "ingest", "push", "map")
+ORDER = ("machine", "ingest", "district", "push", "map", "reads")
+DISTRICT_GOAL_RATE = 3000.0
 
 INGEST_GOAL_RATE = 2000.0
 INGEST_GOAL_RATIO = 0.25
@@ -26,15 +30,21 @@ MAP_GOAL_S = 0.100
 
 INTRO = """# Benchmarks
 
-`make bench` (= `python -m bench`, or `python -m bench ingest|push|map` for some of them) measures
-the three figures issue 3 asks for, each beside a baseline measured in the same run, and rewrites
-the sections below with what it measured. Everything runs on 127.0.0.1 against PostgreSQL and
+`make bench` (= `python -m bench`, or `python -m bench ingest|district|push|map|reads` for some of
+them) measures the figures issues 3 and 6 ask for, each beside a baseline measured in the same run,
+and rewrites the sections below with what it measured. Everything runs on 127.0.0.1 against PostgreSQL and
 Redis (`DATABASE_URL` / `REDIS_URL`, defaulting to `postgres://postgres@127.0.0.1:5432/wuxi_parking_bench`
 and `redis://127.0.0.1:6379/1`). The benchmark database is dropped, recreated, migrated and seeded
 with `seed_demo --lots 5000` and `ANALYZE`d on each run (`--keep-db` reuses it, and picks lots no
 earlier run has parked in); a database name without "bench" in it gets `_bench` appended, so the
 benchmarks never touch a working database. Redis is shared safely: the benchmark servers use their
 own key prefix (`bench/settings.py`). Raw figures of the last run: `var/bench/results.json`.
+
+They run in this order, on one pair of servers: `map`, `reads` (on a database nothing writes to yet),
+`district`, `ingest`, `push`. Each can run alone (`python -m bench reads`, `python -m bench district`);
+`python -m bench --help` lists the sizes that can be changed. `district` also profiles PostgreSQL
+(`pg_stat_statements`, which must be in `shared_preload_libraries`; without it the section says so)
+and samples lock waits during its last run of each workload.
 
 **Servers.** Two daphne processes (`python -m daphne -v 0 wuxi_parking.asgi:application`, one port
 each; `--servers N` to change) with the production settings (`DEBUG` off, Redis channel layer and
@@ -65,6 +75,31 @@ def _p(values: list[float], pct: float) -> float:
 BUSY_MACHINE_PCT = 25.0
 
 
+def cpu_lines(name: str, result) -> list[tuple[str, dict[str, float]]]:
+    """(label, CPU shares) of each timed part of a benchmark's result."""
+    if name == "district":
+        return [(f"district {variant} run {i + 1}", run.cpu) for variant, r in result.items()
+                for i, run in enumerate(r.runs)]
+    if name == "reads":
+        return [("reads sweep", result.sweep_cpu),
+                *((f"reads page round {i + 1}", t.cpu) for i, t in enumerate(result.page)),
+                *((f"reads nearest round {i + 1}", t.cpu) for i, t in enumerate(result.nearest))]
+    return [(name, result.cpu)]
+
+
+def _spread(values: list[float], fmt) -> str:
+    """median (min–max, n runs)."""
+    if not values:
+        return "n/a"
+    if len(values) == 1:
+        return fmt(values[0])
+    return f"{fmt(statistics.median(values))} ({fmt(min(values))}–{fmt(max(values))}, {len(values)} runs)"
+
+
+def _rate(value: float) -> str:
+    return f"{value:,.0f}"
+
+
 def cpu_line(cpu: dict[str, float]) -> str:
     line = ", ".join(f"{name} {pct:.0f}%" for name, pct in cpu.items()) + " (100% = one core)"
     if cpu.get("other processes", 0.0) > BUSY_MACHINE_PCT:
@@ -93,6 +128,25 @@ def table(results: dict) -> str:
                      f"median {_ms(statistics.median(m.warm))}, p95 {_ms(m.p95(m.warm))}",
                      f"SQL+json.dumps median {_ms(statistics.median(m.baseline))}",
                      f"≤ 100 ms {_tick(m.p95(m.warm) <= MAP_GOAL_S)}"))
+    if "district" in results:
+        one_lot = f"{results['ingest'].rate:,.0f} events/s one-lot ingest" if "ingest" in results else "—"
+        for variant, d in results["district"].items():
+            label = (f"district: {d.platforms} platforms × {d.lots // d.platforms} lots" if variant == "spread"
+                     else f"district: 1 platform, {d.connections} connections, shared lots")
+            rows.append((label, f"{_spread(d.rates, _rate)} events/s", one_lot,
+                         f"≥ 3,000/s {_tick(d.median_rate >= DISTRICT_GOAL_RATE)}; "
+                         + ("nothing lost" if not d.problems else f"{len(d.problems)} PROBLEMS")))
+    if "reads" in results:
+        rd: ReadsResult = results["reads"]
+        geo = f"GeoJSON {_ms(statistics.median(rd.geojson_single))}"
+        rows.append((f"reads: list sweep, {rd.lots:,} lots in {rd.sweep_pages} pages",
+                     f"median {_ms(statistics.median(rd.sweeps))}, p95 {_ms(MapResult.p95(rd.sweeps))}", geo,
+                     f"≤ 220 ms {_tick(statistics.median(rd.sweeps) <= reads_bench.SWEEP_GOAL_S)}"))
+        geo_rate = f"GeoJSON {_spread(rd.rates(rd.geojson), _rate)} req/s"
+        rows.append((f"reads: {rd.page_lots}-lot page", f"{_spread(rd.rates(rd.page), _rate)} req/s", geo_rate,
+                     f"≥ 125/s {_tick(statistics.median(rd.rates(rd.page)) >= reads_bench.PAGE_GOAL_RPS)}"))
+        rows.append(("reads: nearest, limit 10", f"{_spread(rd.rates(rd.nearest), _rate)} req/s", geo_rate,
+                     f"≥ 200/s {_tick(statistics.median(rd.rates(rd.nearest)) >= reads_bench.NEAREST_GOAL_RPS)}"))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -185,13 +239,120 @@ def map_section(m: MapResult) -> str:
     )
 
 
+def _short_sql(query: str, width: int = 150) -> str:
+    query = query.replace("|", "\\|").replace("`", "'")
+    return query if len(query) <= width else query[:width - 1] + "…"
+
+
+def district_section(results: dict[str, DistrictResult]) -> str:
+    lines = ["## District platforms: many lots under one key\n"]
+    any_result = next(iter(results.values()))
+    lines.append(
+        f"Batches of {any_result.batch_size} signed events over {any_result.servers} daphne processes, each "
+        f"connection posting its batches in order; every batch spans its platform's lots, "
+        f"{EXIT_SHARE:.0%} exits (of the cars in longest) and the rest entries; each connection's first "
+        f"batch (all entries) warms up and is not timed, {any_result.batches - 1} timed batches follow. Every run "
+        "starts each lot empty (free = total) and is checked in the database afterwards: an event row per event, "
+        "a session per entry, an ended stay per exit, and every lot's `free_berths` = total − the run's cars still "
+        "parked. **spread**: each platform its own key for its own lots. **shared lots**: one platform, one key, "
+        "its connections posting at once to the same lots (each connection with its own cars, so an exit never "
+        "overtakes its entry). Baseline: the one-lot ingest figure of the same run (section above), when it ran.\n")
+    lines.append("| workload | events/s, each run | median | events per run | checked |\n|---|---|---:|---:|---|")
+    for variant, r in results.items():
+        label = (f"spread: {r.platforms} platforms × {r.lots // r.platforms} lots" if variant == "spread"
+                 else f"shared lots: 1 platform, {r.connections} connections, {r.lots} lots")
+        each = ", ".join(f"{rate:,.0f}" for rate in r.rates)
+        checked = "nothing lost or double-counted" if not r.problems else "; ".join(r.problems)
+        lines.append(f"| {label} | {each} | **{r.median_rate:,.0f}** | {r.runs[0].events:,} | {checked} |")
+    lines.append("")
+    lines.append("Goal ≥ 3,000 events/s for every workload — "
+                 + ", ".join(f"{v}: {_tick(r.median_rate >= DISTRICT_GOAL_RATE)}" for v, r in results.items()) + ".\n")
+    for variant, r in results.items():
+        for i, run in enumerate(r.runs):
+            releases = ", ".join(f"{k} {v}" for k, v in sorted(run.releases.items(), key=lambda kv: -kv[1]))
+            lines.append(f"- {variant} run {i + 1}: {run.events:,} events in {run.seconds:.2f} s; exit releases "
+                         f"{releases or 'none'}; CPU {cpu_line(run.cpu)}.")
+    lines.append("")
+    for variant, r in results.items():
+        if r.profile_note:
+            lines.append(f"Profile ({variant}): {r.profile_note}.\n")
+            continue
+        if not r.statements:
+            continue
+        first = r.statements[0]
+        total_ms, calls = first.get("all_total_ms", 0.0), first.get("all_calls", 0)
+        lines.append(f"### Where PostgreSQL's time went: {variant}, last run\n")
+        lines.append(f"`pg_stat_statements` (reset before the run): {calls:,} statements, {total_ms:,.0f} ms of "
+                     f"execution in all, over {r.profiled_batches} batches "
+                     f"({calls / max(1, r.profiled_batches):.1f} statements and "
+                     f"{total_ms / max(1, r.profiled_batches):.1f} ms a batch). Top statements by total time:\n")
+        lines.append("| share | total ms | calls | calls/batch | mean ms | rows | statement |\n"
+                     "|---:|---:|---:|---:|---:|---:|---|")
+        for st in r.statements:
+            lines.append(f"| {st['share']:.1f}% | {st['total_ms']:,.0f} | {st['calls']:,} | "
+                         f"{st['calls'] / max(1, r.profiled_batches):.1f} | "
+                         f"{st['total_ms'] / max(1, st['calls']):.2f} | "
+                         f"{st['rows']:,} | `{_short_sql(st['query'])}` |")
+        if r.wait_samples:
+            seen = sum(r.waits.values())
+            lines.append(f"\nWhat the benchmark's active backends were doing, {r.wait_samples:,} samples of "
+                         f"`pg_stat_activity` every 20 ms ({seen / r.wait_samples:.2f} active backends on average):\n")
+            lines.append("| wait | share of active samples |\n|---|---:|")
+            for wait, n in r.waits.items():
+                lines.append(f"| {wait} | {100 * n / max(1, seen):.0f}% |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def reads_section(r: ReadsResult) -> str:
+    sweep_med = statistics.median(r.sweeps)
+    page_rates, near_rates, geo_rates = r.rates(r.page), r.rates(r.nearest), r.rates(r.geojson)
+
+    def lat(series) -> str:
+        values = [x for t in series for x in t.latencies]
+        return f"{_ms(statistics.median(values))} / {_ms(MapResult.p95(values))}" if values else "n/a"
+
+    fresh = ("n/a" if r.freshness_list_s is None else f"{r.freshness_list_s:.1f} s")
+    fresh_geo = ("n/a" if r.freshness_geojson_s is None else f"{r.freshness_geojson_s:.1f} s")
+    return (
+        "## Reads: the lot list, a 100-lot page and nearest, beside the GeoJSON\n\n"
+        f"{r.lots:,} lots. **Sweep**: every lot through `GET /api/v1/lots/?page_size=1000`, following `next` "
+        f"({r.sweep_pages} pages, {r.sweep_bytes / 1e6:.1f} MB of JSON in all), one keep-alive "
+        f"client alternating between the {r.servers} servers, timed from the first request to the last byte "
+        f"of the last page; {len(r.sweeps)} sweeps, each followed by one GeoJSON request (gzip) on the same "
+        f"client. **Page**: `?bbox={r.bbox}&page_size=100` ({r.page_lots} lots); **nearest**: "
+        f"`/api/v1/lots/nearest?lat=&lon=&limit=10` at 200 points around the centre; each as requests per "
+        f"second from {r.clients} concurrent keep-alive clients (half on each server) for a few seconds, "
+        f"{len(r.page)} rounds, the GeoJSON measured the same way in each round. Baseline for the sweep: "
+        "the same five pages built in this process as every request built them before (the FilterSet's query, "
+        "`LotSerializer` per row, DRF's `JSONRenderer`).\n\n"
+        "| | measured | median / p95 latency | beside it, same run | goal |\n|---|---|---:|---|---|\n"
+        f"| list sweep ({r.sweep_pages} pages) | median **{_ms(sweep_med)}**, p95 {_ms(MapResult.p95(r.sweeps))} "
+        f"(min {_ms(min(r.sweeps))}, max {_ms(max(r.sweeps))}) | | one GeoJSON request: median "
+        f"{_ms(statistics.median(r.geojson_single))}; serializer baseline: {_ms(statistics.median(r.baseline_sweeps))} "
+        f"| ≤ 220 ms — {_tick(sweep_med <= reads_bench.SWEEP_GOAL_S)} |\n"
+        f"| {r.page_lots}-lot page | **{_spread(page_rates, _rate)}** req/s | {lat(r.page)} | GeoJSON "
+        f"{_spread(geo_rates, _rate)} req/s ({lat(r.geojson)}) | ≥ 125 req/s — "
+        f"{_tick(statistics.median(page_rates) >= reads_bench.PAGE_GOAL_RPS)} |\n"
+        f"| nearest, limit 10 | **{_spread(near_rates, _rate)}** req/s | {lat(r.nearest)} | (same) | ≥ 200 req/s — "
+        f"{_tick(statistics.median(near_rates) >= reads_bench.NEAREST_GOAL_RPS)} |\n\n"
+        "Freshness: the list and nearest are answered from the same snapshot the GeoJSON is served from (fresh for "
+        f"3 s, then rebuilt by one request). A count changed in the database showed in the list after {fresh} and "
+        f"in the GeoJSON after {fresh_geo}.\n\n"
+        f"CPU during the sweeps: {cpu_line(r.sweep_cpu)}.\n"
+        + "".join(f"CPU, round {i + 1}: page {cpu_line(p.cpu)}; nearest {cpu_line(n.cpu)}.\n"
+                  for i, (p, n) in enumerate(zip(r.page, r.nearest, strict=True)))
+    )
+
+
 def _marked(name: str, body: str) -> str:
     return f"<!-- bench:{name}:start -->\n{body.rstrip()}\n<!-- bench:{name}:end -->"
 
 
 def update_doc(results: dict, notes: dict[str, str], path: Path = DOC) -> Path:
     sections = {"machine": machine_section(notes)}
-    renderers = {"ingest": ingest_section, "push": push_section, "map": map_section}
+    renderers = {"ingest": ingest_section, "district": district_section, "push": push_section, "map": map_section,
+                 "reads": reads_section}
     for name, result in results.items():
         sections[name] = renderers[name](result)
     text = path.read_text() if path.exists() else INTRO

@@ -45,5 +45,9 @@ def cache_set(key: str, value: Any, *, timeout: float) -> None:
     _call("set", key, value, timeout=timeout)
 
 
+def cache_set_many(values: dict[str, Any], *, timeout: float) -> None:
+    _call("set_many", values, timeout=timeout)
+
+
 def cache_delete(key: str) -> None:
     _call("delete", key)

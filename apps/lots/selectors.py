@@ -7,18 +7,22 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Iterable, Sequence
+import uuid
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
+from typing import NamedTuple
 
 from django.db.models import Case, F, Q, QuerySet, TextField, Value, When
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.common.cache import cache_add, cache_delete, cache_get, cache_set
+from apps.common.cache import cache_add, cache_delete, cache_get, cache_set, cache_set_many
 from apps.common.errors import Conflict, DomainError
-from apps.common.geo import EARTH_RADIUS_M, distance_m
+from apps.common.geo import EARTH_RADIUS_M, BBox, bbox_contains, distance_m
 from apps.regions.models import Region
 from apps.regions.selectors import region_with_descendants
 
@@ -272,17 +276,19 @@ def _box_around(lat: float, lon: float, radius_m: float) -> tuple[float, float, 
 
 
 # ---------------------------------------------------------------------------------------------------
-# The map's GeoJSON snapshot
+# The shared snapshot of the public lots: the map's GeoJSON and the public list and nearest reads
 
-# The map page loads this first, and every viewer asks for the same thing: build it once per
+# The map page loads the GeoJSON first, and every viewer asks for the same thing: build it once per
 # MAP_SNAPSHOT_FRESH_S and hand the same gzip bytes to everyone. Live changes reach open pages
-# over the WebSocket, so a few seconds of age costs nothing.
+# over the WebSocket, so a few seconds of age costs nothing. The public list and nearest reads are
+# answered from the same build (``lot_snapshot``), so their counts are exactly as fresh as the map's.
 MAP_SNAPSHOT_FRESH_S = 3
 # A stale snapshot is kept this long so that while one request rebuilds, the others are answered
 # from it at once instead of all rebuilding together.
 MAP_SNAPSHOT_KEEP_S = 120
 _MAP_SNAPSHOT_LOCK_S = 30
-_MAP_SNAPSHOT_VERSION = 1
+_MAP_SNAPSHOT_VERSION = 2
+_LOTS_STATE_KEY = f"lots-snapshot:v{_MAP_SNAPSHOT_VERSION}:state"
 
 
 @dataclass(frozen=True)
@@ -296,8 +302,73 @@ class MapSnapshot:
         return gzip.decompress(self.body_gzip)
 
 
+class PublicLot(NamedTuple):
+    """One lot of the shared snapshot: the values the public filters look at, and the lot's SPEC §4
+    object already encoded as JSON (``json``), so a page of lots is a join of texts."""
+
+    code: str
+    name: str
+    address: str
+    region_id: int
+    kind: str
+    lat: float
+    lon: float
+    free_berths: int
+    ev_berths: int
+    accessible_berths: int
+    status: str
+    json: str
+
+
+@dataclass(frozen=True)
+class LotSnapshot:
+    """Every lot ordered by code, as of ``built_at`` (the same build as the map's GeoJSON).
+
+    Each process decodes a build once and keeps it; the indexes below are worked out on first use
+    and live as long as the build does."""
+
+    lots: tuple[PublicLot, ...]
+    build_id: str
+    built_at: float
+
+    @cached_property
+    def _by_lat(self) -> tuple[list[float], list[int]]:
+        order = sorted(range(len(self.lots)), key=lambda index: self.lots[index].lat)
+        return [self.lots[index].lat for index in order], order
+
+    @cached_property
+    def _memo(self) -> dict:
+        return {}
+
+    def positions_in_band(self, min_lat: float, max_lat: float) -> list[int]:
+        """Positions (in code order) of the lots with min_lat ≤ lat ≤ max_lat, by bisection."""
+        lats, order = self._by_lat
+        return order[bisect_left(lats, min_lat):bisect_right(lats, max_lat)]
+
+    def remember(self, key: tuple, compute: Callable[[], object]):
+        """``compute()``, remembered under ``key`` for as long as this build is the current one: the
+        same filters asked again (a sweep's pages, a popular box, nearest's defaults) cost a lookup."""
+        memo = self._memo
+        try:
+            return memo[key]
+        except KeyError:
+            pass
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        found = memo[key] = compute()
+        return found
+
+
+# Entries remembered per build and process: parsed filters and lists of references to the lots.
+_MEMO_SIZE = 512
+
+
 def map_snapshot_key(*, region: str | None, kind: str | None) -> str:
     return f"lots-geojson:v{_MAP_SNAPSHOT_VERSION}:{region or '*'}:{kind or '*'}"
+
+
+def _lots_key(build_id: str) -> str:
+    return f"lots-snapshot:v{_MAP_SNAPSHOT_VERSION}:{build_id}"
 
 
 def map_geojson(*, region: str | None = None, kind: str | None = None) -> MapSnapshot | None:
@@ -315,6 +386,8 @@ def map_geojson(*, region: str | None = None, kind: str | None = None) -> MapSna
     if snapshot is not None and not locked:
         return snapshot  # someone else is rebuilding it right now
     try:
+        if not region and not kind:
+            return _rebuild_all()[0]
         queryset = ParkingLot.objects.all()
         if region:
             region_ids = region_ids_for_code(region)
@@ -323,7 +396,7 @@ def map_geojson(*, region: str | None = None, kind: str | None = None) -> MapSna
             queryset = queryset.filter(region_id__in=region_ids)
         if kind:
             queryset = queryset.filter(kind=kind)
-        snapshot = _build_map_snapshot(queryset)
+        snapshot, _lots = _build_snapshot(queryset)
         cache_set(key, snapshot, timeout=MAP_SNAPSHOT_KEEP_S)
     finally:
         if locked:
@@ -331,28 +404,153 @@ def map_geojson(*, region: str | None = None, kind: str | None = None) -> MapSna
     return snapshot
 
 
-def _build_map_snapshot(queryset: QuerySet) -> MapSnapshot:
+# This process's decoded copy of the last snapshot it read: a warm public read fetches only the
+# small state entry from the cache and finds the lots here.
+_local_snapshot: LotSnapshot | None = None
+
+
+def lot_snapshot() -> LotSnapshot:
+    """Every lot as the public sees it, from the build the map's GeoJSON is served from: rebuilt
+    (with the GeoJSON) once it is MAP_SNAPSHOT_FRESH_S old, by one request while the others read
+    the stale one. A warm read costs no query and one small cache read."""
+    global _local_snapshot
+    state = cache_get(_LOTS_STATE_KEY)  # (build_id, built_at); None too when the cache is unreachable
+    if state is not None and time.time() - state[1] >= MAP_SNAPSHOT_FRESH_S:
+        lock = map_snapshot_key(region=None, kind=None) + ":lock"
+        if cache_add(lock, 1, timeout=_MAP_SNAPSHOT_LOCK_S):
+            try:
+                return _rebuild_all()[1]
+            finally:
+                cache_delete(lock)
+        # someone else is rebuilding it right now: the stale one below
+    local = _local_snapshot
+    if state is not None and local is not None and local.build_id == state[0]:
+        return local
+    lots = cache_get(_lots_key(state[0])) if state is not None else None
+    if lots is None:
+        return _rebuild_all()[1]
+    local = _local_snapshot = LotSnapshot(lots=lots, build_id=state[0], built_at=state[1])
+    return local
+
+
+def _rebuild_all() -> tuple[MapSnapshot, LotSnapshot]:
+    """Build the whole city's snapshot once and share it: the GeoJSON and the lots for the API."""
+    global _local_snapshot
+    geojson, lots = _build_snapshot(ParkingLot.objects.all())
+    snapshot = LotSnapshot(lots=lots, build_id=uuid.uuid4().hex, built_at=geojson.built_at)
+    cache_set_many({
+        _lots_key(snapshot.build_id): lots,
+        map_snapshot_key(region=None, kind=None): geojson,
+        _LOTS_STATE_KEY: (snapshot.build_id, snapshot.built_at),
+    }, timeout=MAP_SNAPSHOT_KEEP_S)
+    _local_snapshot = snapshot
+    return geojson, snapshot
+
+
+def _build_snapshot(queryset: QuerySet) -> tuple[MapSnapshot, tuple[PublicLot, ...]]:
     formatter = PublicLotFormatter()
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     encoded_tariffs: dict[str | None, str] = {}
-    features = []
-    for row in public_lot_rows(queryset.order_by("code")):
+    lots, features = [], []
+    for row in public_lot_rows(queryset.order_by("code"), extra=("region_id",)):
         properties = formatter(row)
-        tariff = properties.pop("tariff")
+        tariff, operator = properties.pop("tariff"), properties.pop("operator")
         if row["tariff_json"] not in encoded_tariffs:
             encoded_tariffs[row["tariff_json"]] = encode(tariff)
-        feature = encode({
-            "type": "Feature",
-            "id": properties["code"],
-            "geometry": {"type": "Point", "coordinates": [properties["lon"], properties["lat"]]},
-            "properties": properties,
-        })
-        # Each tariff is encoded once and put back as the last property (``properties`` is the
-        # feature's last member, so the text ends with "}}"): re-encoding the same dozen rule sets
-        # for thousands of lots was half of the build time.
-        features.append(f'{feature[:-2]},"tariff":{encoded_tariffs[row["tariff_json"]]}}}}}')
+        # Each tariff is encoded once and put back in its place (the lot's last members are the
+        # tariff and the operator, as in LotSerializer): re-encoding the same dozen rule sets for
+        # thousands of lots was half of the build time.
+        tariff_text = encoded_tariffs[row["tariff_json"]]
+        text = f'{encode(properties)[:-1]},"tariff":{tariff_text},"operator":{encode(operator)}}}'
+        lots.append(PublicLot(
+            code=row["code"], name=row["name"], address=row["address"], region_id=row["region_id"],
+            kind=row["kind"], lat=row["lat"], lon=row["lon"], free_berths=row["free_berths"],
+            ev_berths=row["ev_berths"], accessible_berths=row["accessible_berths"], status=row["public_status"],
+            json=text))
+        features.append(f'{{"type":"Feature","id":{encode(row["code"])},"geometry":{{"type":"Point",'
+                        f'"coordinates":{encode([row["lon"], row["lat"]])}}},"properties":{text}}}')
     body = ('{"type":"FeatureCollection","features":[' + ",".join(features) + "]}").encode()
     # Level 6: within 2 % of level 9's size at half its time (measured on 5,000 lots: 280 kB of 5 MB).
-    return MapSnapshot(body_gzip=gzip.compress(body, compresslevel=6, mtime=0),
-                       etag='"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"',
-                       built_at=time.time())
+    geojson = MapSnapshot(body_gzip=gzip.compress(body, compresslevel=6, mtime=0),
+                          etag='"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"',
+                          built_at=time.time())
+    return geojson, tuple(lots)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Public reads from the snapshot: filters and nearest in memory, the same rules as LotFilter's SQL
+
+def snapshot_lots_filtered(snapshot: LotSnapshot, *, region: frozenset[int] | None = None,
+                           kind: str | None = None, has_ev: bool | None = None,
+                           has_accessible: bool | None = None, min_free: int | None = None,
+                           bbox: BBox | None = None, q: str | None = None) -> list[PublicLot]:
+    """The lots matching the public list's filters (``apps.lots.api.filters.LotFilter``, whose
+    cleaned values these are), in code order."""
+    needle = (q or "").strip().upper()
+    key = ("lots", region, kind, has_ev, has_accessible, min_free or 0, bbox, needle)
+    return snapshot.remember(key, lambda: _lots_matching(
+        snapshot, region=region, kind=kind, has_ev=has_ev, has_accessible=has_accessible, min_free=min_free,
+        bbox=bbox, needle=needle))
+
+
+def _lots_matching(snapshot: LotSnapshot, *, region, kind, has_ev, has_accessible, min_free, bbox,
+                   needle) -> list[PublicLot]:
+    if bbox is None:
+        selected = list(snapshot.lots)
+    else:  # the latitude band by bisection, then the longitudes
+        band = sorted(snapshot.positions_in_band(bbox.min_lat, bbox.max_lat))
+        selected = [lot for lot in (snapshot.lots[index] for index in band)
+                    if bbox_contains(bbox, lot.lat, lot.lon)]
+    return _apply(selected, region=region, kind=kind, has_ev=has_ev, has_accessible=has_accessible,
+                  min_free=min_free, needle=needle)
+
+
+def _apply(selected: list[PublicLot], *, region, kind, has_ev, has_accessible, min_free, needle) -> list[PublicLot]:
+    if region is not None:
+        selected = [lot for lot in selected if lot.region_id in region]
+    if kind:
+        selected = [lot for lot in selected if lot.kind == kind]
+    if has_ev is not None:
+        selected = [lot for lot in selected if (lot.ev_berths > 0) is has_ev]
+    if has_accessible is not None:
+        selected = [lot for lot in selected if (lot.accessible_berths > 0) is has_accessible]
+    if min_free:  # > 0: only open, online lots (a closed or offline lot's count is not trusted)
+        selected = [lot for lot in selected if lot.status == "open" and lot.free_berths >= min_free]
+    if needle:  # icontains, as the database compares: both sides upper-cased
+        selected = [lot for lot in selected
+                    if needle in lot.name.upper() or needle in lot.address.upper() or needle in lot.code.upper()]
+    return selected
+
+
+# In memory a box that must grow costs a bisection, not a query: start small (the city centre has
+# hundreds of lots within a kilometre, each one distance to compute).
+_SNAPSHOT_NEAREST_FIRST_RADIUS_M = 250.0
+
+
+def snapshot_lots_nearest(snapshot: LotSnapshot, *, lat: float, lon: float, limit: int,
+                          **filters) -> list[tuple[int, PublicLot]]:
+    """``lots_nearest`` over the snapshot: the ``limit`` lots matching ``filters`` (as
+    ``snapshot_lots_filtered``'s) closest to (lat, lon), nearest first, with their distance in
+    metres. The same growing box, read from the latitude index, so the answer is exact."""
+    needle = (filters.pop("q", None) or "").strip().upper()
+    bbox = filters.pop("bbox", None)
+    radius = _SNAPSHOT_NEAREST_FIRST_RADIUS_M
+    while True:
+        box = _box_around(lat, lon, radius) if radius <= _NEAREST_MAX_RADIUS_M else None
+        if box is None:
+            candidates = snapshot_lots_filtered(snapshot, bbox=bbox, q=needle, **filters)
+        else:
+            min_lat, max_lat, min_lon, max_lon = box
+            near = [snapshot.lots[index] for index in snapshot.positions_in_band(min_lat, max_lat)]
+            near = [lot for lot in near if min_lon <= lot.lon <= max_lon
+                    and (bbox is None or bbox_contains(bbox, lot.lat, lot.lon))]
+            candidates = _apply(near, needle=needle, **{"region": None, "kind": None, "has_ev": None,
+                                                       "has_accessible": None, "min_free": None, **filters})
+        scored = sorted((distance_m(lat, lon, lot.lat, lot.lon), lot.code) for lot in candidates)
+        if box is not None:
+            scored = [item for item in scored if item[0] <= radius]
+        if box is None or len(scored) >= limit:
+            break
+        radius *= 2
+    by_code = {lot.code: lot for lot in candidates}
+    return [(round(distance), by_code[code]) for distance, code in scored[:limit]]

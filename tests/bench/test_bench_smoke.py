@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from bench import ingest, push, report
+from bench import district, ingest, push, reads, report
 from bench import map as map_bench
 from bench.env import BenchEnv, Servers, bench_database_url, machine_notes, prepare
 
@@ -40,6 +40,9 @@ def test_every_benchmark_runs_end_to_end(tmp_path):
         mapped = map_bench.run(env, servers, requests=3, cold=1, say=_quiet)
         ingested = ingest.run(env, servers, lots=4, batches_per_lot=2, batch_size=10, say=_quiet)
         pushed = push.run(env, servers, clients=6, samples=2, gap_s=(0.1, 0.2), wait_s=4.0, say=_quiet)
+        read = reads.run(servers, sweeps=2, seconds=0.3, rounds=1, clients=2, points=5, say=_quiet)
+        districts = district.run(env, servers, platforms=2, lots_per_platform=5, batches=3, batch_size=10, runs=2,
+                                 say=_quiet)
     assert all(proc.poll() is not None for proc in servers.procs), "the servers are stopped on the way out"
 
     assert mapped.lots == 60
@@ -58,15 +61,70 @@ def test_every_benchmark_runs_end_to_end(tmp_path):
     assert all(latency > 0 for latency in pushed.latencies)
     assert len(pushed.post_latencies) == 2 and len(pushed.layer_latencies) == 200
 
+    assert read.lots == 60 and len(read.sweeps) == 2 and read.sweep_pages == 1
+    assert read.page_lots == 60  # fewer lots than a page: the box holds them all
+    assert all(t.requests > 0 and t.rate > 0 for t in (*read.page, *read.nearest, *read.geojson))
+    assert read.freshness_list_s is not None and read.freshness_geojson_s is not None
+    assert len(read.baseline_sweeps) == 3
+
+    assert set(districts) == {"spread", "shared"}
+    for variant, result in districts.items():
+        assert len(result.runs) == 2
+        assert result.problems == [], (variant, result.problems)
+        for run in result.runs:
+            assert run.events == 2 * 2 * 10  # two connections, two timed batches of ten each
+            assert run.accepted == 2 * 3 * 10 and run.rejected == 0 and run.duplicates == 0
+            assert run.checks["event rows"] == run.checks["events sent"] == 60
+            assert run.checks["stays ended"] == run.checks["exits"] == 2 * 2 * 4  # 45% of 10, rounded
+            assert run.checks["lots with a wrong count"] == 0
+    assert districts["spread"].lots == 10 and districts["shared"].lots == 5
+    profiled = districts["shared"]
+    assert profiled.profile_note or (profiled.statements and profiled.wait_samples > 0)
+
     doc = tmp_path / "benchmarks.md"
     notes = machine_notes(env)
-    report.update_doc({"ingest": ingested, "push": pushed, "map": mapped}, notes, path=doc)
+    everything = {"ingest": ingested, "district": districts, "push": pushed, "map": mapped, "reads": read}
+    report.update_doc(everything, notes, path=doc)
     first = doc.read_text()
-    for name in ("machine", "ingest", "push", "map"):
+    for name in ("machine", "ingest", "district", "push", "map", "reads"):
         assert first.count(f"<!-- bench:{name}:start -->") == 1
     report.update_doc({"map": mapped}, notes, path=doc)  # a partial run keeps the other sections
     assert doc.read_text().count("## Ingest") == 1
-    assert "ingest (HTTP" in report.table({"ingest": ingested, "push": pushed, "map": mapped})
+    assert doc.read_text().count("## District platforms") == 1
+    table = report.table(everything)
+    assert "ingest (HTTP" in table and "shared lots" in table and "nearest" in table
+
+
+def test_district_plan_keeps_each_connection_in_order_and_spans_its_lots():
+    """An exit is only ever planned after its car's entry on the same connection, 45% of a batch."""
+    import json
+
+    keys = [("k1", "s1"), ("k2", "s2")]
+    lots = [[f"A-{i}" for i in range(10)], [f"B-{i}" for i in range(10)]]
+    earlier: set[str] = set()
+    for variant in ("spread", "shared"):
+        before = set(earlier)
+        posters = district.plan(variant, keys, lots, connections=3, batches=4, batch_size=20, seed=1, prefix="t",
+                                taken=earlier)
+        plates = {e["plate"] for p in posters for b in p.bodies for e in json.loads(b)["events"]}
+        assert not plates & before  # a later run never reuses an earlier run's cars
+        assert len(posters) == (2 if variant == "spread" else 3)
+        for poster in posters:
+            parked = set()
+            for number, body in enumerate(poster.bodies):
+                events = json.loads(body)["events"]
+                exits = [e for e in events if e["type"] == "exit"]
+                assert len(exits) == (0 if number == 0 else 9)
+                assert {e["lot_code"] for e in events if e["type"] == "entry"} <= set(lots[0] + lots[1])
+                for event in events:
+                    if event["type"] == "entry":
+                        parked.add(event["plate"])
+                    else:
+                        assert event["plate"] in parked
+                        parked.remove(event["plate"])
+            assert sum(poster.net.values()) == len(parked)
+        if variant == "shared":
+            assert {e["lot_code"] for p in posters for b in p.bodies for e in json.loads(b)["events"]} == set(lots[0])
 
 
 def test_benchmark_database_is_never_a_working_one():

@@ -249,17 +249,24 @@ def test_parameter_errors_in_english(api_client, city):
 
 
 def test_list_queries_do_not_grow_with_rows(api_client, city, django_assert_num_queries):
+    """The list is read from the map's shared snapshot: one query builds it, whatever the rows,
+    and a warm page costs none (a region filter looks its code up, once per request)."""
+    from django.core.cache import cache
+
     def make(n):
         for _ in range(n):
             LotFactory(region=city["320211"], tariff=TariffFactory(), operator=OperatorFactory())
 
     make(5)
-    with django_assert_num_queries(2):  # count + one joined page
+    with django_assert_num_queries(1):  # the snapshot, built once
         assert len(api_client.get(LIST, {"page_size": 100}).json()["results"]) == 5
     make(45)
-    with django_assert_num_queries(2):
+    cache.clear()
+    with django_assert_num_queries(1):
         assert len(api_client.get(LIST, {"page_size": 100}).json()["results"]) == 50
-    with django_assert_num_queries(4):  # + the region and its subtree, once
+    with django_assert_num_queries(0):
+        assert len(api_client.get(LIST, {"page_size": 100, "page": 1}).json()["results"]) == 50
+    with django_assert_num_queries(2):  # the region and its subtree
         assert api_client.get(LIST, {"page_size": 100, "region": "320200"}).json()["count"] == 50
 
 
@@ -583,3 +590,144 @@ def test_geojson_accepts_a_geojson_or_json_accept_header(api_client, city):
     LotFactory()
     assert api_client.get(GEOJSON, HTTP_ACCEPT="application/geo+json").status_code == 200
     assert api_client.get(GEOJSON, HTTP_ACCEPT="application/json").status_code == 200
+
+
+# --- list and nearest from the map's snapshot -------------------------------------------------
+
+
+def _mixed_city(city, n=40):
+    """Lots of every state, kind and region, with names that a search can tell apart."""
+    rng = random.Random(11)
+    regions = [city["320213"], city["320211"], city["3202JK"]]
+    for i in range(n):
+        changes = rng.choice([{}, {}, {"free_berths": 0}, {"status": ParkingLot.Status.CLOSED},
+                              {"offline_since": datetime(2026, 3, 1, tzinfo=UTC)}])
+        LotFactory(code=f"M-{i:03d}", name=rng.choice(["恒隆广场", "蠡湖公园", "Mall B"]) + f"停车场{i}",
+                   region=rng.choice(regions), ev_berths=rng.choice([0, 4]), accessible_berths=rng.choice([0, 2]),
+                   kind=rng.choice([ParkingLot.Kind.OFF_STREET, ParkingLot.Kind.ON_STREET]),
+                   lat=31.57 + rng.uniform(-0.05, 0.05), lon=120.30 + rng.uniform(-0.05, 0.05),
+                   free_berths=changes.pop("free_berths", rng.randint(1, 80)), total_berths=80,
+                   operator=rng.choice([None, OperatorFactory()]), tariff=rng.choice([None, TariffFactory()]),
+                   occupancy_updated_at=rng.choice([None, timezone.now()]), **changes)
+
+
+@pytest.mark.parametrize("params", [
+    {}, {"region": "320211"}, {"region": "320200", "kind": "on_street"}, {"has_ev": "true"},
+    {"has_accessible": "false", "kind": "off_street"}, {"min_free": 1}, {"min_free": 30, "has_ev": "1"},
+    {"min_free": 0}, {"bbox": "120.28,31.55,120.31,31.58"}, {"q": "mall b"}, {"q": "蠡湖", "region": "320213"},
+    {"page_size": 7, "page": 3}, {"page_size": 1000},
+])
+def test_list_from_the_snapshot_is_what_the_serializer_gives_for_the_same_filters(api_client, city, params):
+    """The snapshot path must answer exactly as the FilterSet's SQL and LotSerializer did."""
+    from django.test import RequestFactory
+
+    from apps.lots.api.filters import LotFilter
+    from apps.lots.api.serializers import LotSerializer
+    from apps.lots.selectors import public_lots
+
+    _mixed_city(city)
+    filtered = LotFilter({k: str(v) for k, v in params.items()}, queryset=public_lots().order_by("code"),
+                         request=RequestFactory().get(LIST)).qs
+    size, page = int(params.get("page_size", 50)), int(params.get("page", 1))
+    expected = json.loads(json.dumps(LotSerializer(filtered[(page - 1) * size:page * size], many=True).data))
+
+    response = api_client.get(LIST, params)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["count"] == filtered.count()
+    assert body["results"] == expected
+    if expected:  # the members in LotSerializer's order, too
+        assert list(body["results"][0]) == list(LotSerializer.Meta.fields)
+    assert (body["next"] is None) == (page * size >= body["count"])
+    assert (body["previous"] is None) == (page == 1)
+
+
+@pytest.mark.parametrize("params", [
+    {"lat": 31.57, "lon": 120.30}, {"lat": 31.60, "lon": 120.27, "limit": 25, "min_free": 0},
+    {"lat": 31.55, "lon": 120.33, "limit": 100, "kind": "off_street", "has_ev": "true"},
+    {"lat": 32.5, "lon": 121.0, "limit": 3, "region": "320211"},
+])
+def test_nearest_from_the_snapshot_is_what_the_database_path_gives(api_client, city, params):
+    from apps.lots.api.filters import NearestLotFilter
+    from apps.lots.api.serializers import NearestLotSerializer
+    from apps.lots.selectors import lots_nearest, public_lots
+
+    _mixed_city(city)
+    filters = {k: str(v) for k, v in params.items() if k not in ("lat", "lon", "limit")}
+    queryset = NearestLotFilter(filters, queryset=public_lots()).qs
+    lots = lots_nearest(queryset=queryset, lat=params["lat"], lon=params["lon"], limit=params.get("limit", 10))
+    expected = json.loads(json.dumps(NearestLotSerializer(lots, many=True).data))
+
+    body = api_client.get(NEAREST, params).json()
+
+    assert body == expected
+    assert len(body) == min(params.get("limit", 10), queryset.count())
+
+
+def test_list_and_nearest_are_exactly_as_fresh_as_the_map(api_client, city):
+    """One build serves the map and the list: they never disagree, and a change shows in both
+    once the snapshot is MAP_SNAPSHOT_FRESH_S old."""
+    lot = LotFactory(code="F-1", free_berths=10, lat=31.5748, lon=120.2990)
+
+    def seen():
+        listed = api_client.get(LIST).json()["results"][0]["free_berths"]
+        near = api_client.get(NEAREST, {"lat": 31.5748, "lon": 120.2990}).json()[0]["free_berths"]
+        mapped = api_client.get(GEOJSON).json()["features"][0]["properties"]["free_berths"]
+        return listed, near, mapped
+
+    with time_machine.travel(datetime(2026, 3, 17, 9, 0, tzinfo=UTC), tick=False) as traveller:
+        assert seen() == (10, 10, 10)
+        ParkingLot.objects.filter(pk=lot.pk).update(free_berths=4)
+        traveller.shift(2)
+        assert seen() == (10, 10, 10)
+        traveller.shift(2)
+        assert api_client.get(LIST).json()["results"][0]["free_berths"] == 4  # the list rebuilds it…
+        assert seen() == (4, 4, 4)  # …and the map is served from that same build
+
+
+def test_warm_list_and_nearest_cost_no_query(api_client, city, django_assert_num_queries):
+    from apps.lots import selectors
+
+    for _ in range(30):
+        LotFactory(tariff=TariffFactory(), operator=OperatorFactory())
+    api_client.get(GEOJSON)  # the map built the snapshot
+    with django_assert_num_queries(0):
+        assert api_client.get(LIST, {"page_size": 1000}).json()["count"] == 30
+        assert len(api_client.get(NEAREST, {"lat": 31.58, "lon": 120.30, "limit": 10}).json()) == 10
+    # Another server process built it: this one reads the lots from the shared cache, no query.
+    selectors._local_snapshot = None
+    with django_assert_num_queries(0):
+        assert len(api_client.get(LIST, {"bbox": "120.0,31.0,121.0,32.0"}).json()["results"]) == 30
+    # A filter's cleaned value is kept with the build: the region's subtree is looked up once.
+    with django_assert_num_queries(2):
+        assert api_client.get(LIST, {"region": "320200"}).json()["count"] == 30
+    with django_assert_num_queries(0):
+        assert api_client.get(LIST, {"region": "320200", "page_size": 5}).json()["count"] == 30
+
+
+def test_a_stale_list_is_served_while_another_request_rebuilds_the_snapshot(api_client, city,
+                                                                           django_assert_num_queries):
+    from django.core.cache import cache
+
+    from apps.lots.selectors import map_snapshot_key
+
+    lot = LotFactory(free_berths=10)
+    with time_machine.travel(datetime(2026, 3, 17, 9, 0, tzinfo=UTC), tick=False) as traveller:
+        api_client.get(LIST)
+        ParkingLot.objects.filter(pk=lot.pk).update(free_berths=4)
+        traveller.shift(10)
+        assert cache.add(map_snapshot_key(region=None, kind=None) + ":lock", 1)  # a rebuild is under way
+        with django_assert_num_queries(0):
+            assert api_client.get(LIST).json()["results"][0]["free_berths"] == 10
+        cache.delete(map_snapshot_key(region=None, kind=None) + ":lock")
+        assert api_client.get(LIST).json()["results"][0]["free_berths"] == 4
+
+
+def test_bad_filters_are_still_400_on_the_snapshot_path(api_client, city):
+    LotFactory()
+    api_client.get(LIST)  # warm
+    _error(api_client.get(LIST, {"has_ev": "maybe"}), 400, "invalid", "has_ev")
+    _error(api_client.get(NEAREST, {"lat": 31.5, "lon": 120.3, "bbox": "1,2"}), 400, "invalid", "bbox")
+    _error(api_client.get(LIST, {"page": 4}), 404, "not_found", "page")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
+from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
@@ -19,8 +23,18 @@ from apps.common.api.exceptions import error_responses
 from apps.common.api.params import StrictQueryParamsMixin
 from apps.common.errors import NotFound
 
-from ..models import LOT_CODE_VALIDATOR
-from ..selectors import StayNotPriceable, fee_for_stay, lots_nearest, map_geojson, public_lots
+from ..models import LOT_CODE_VALIDATOR, ParkingLot
+from ..selectors import (
+    LotSnapshot,
+    StayNotPriceable,
+    fee_for_stay,
+    lot_snapshot,
+    lots_nearest,
+    map_geojson,
+    public_lots,
+    snapshot_lots_filtered,
+    snapshot_lots_nearest,
+)
 from .filters import LotFilter, NearestLotFilter
 from .serializers import (
     LotDetailSerializer,
@@ -45,18 +59,70 @@ class PublicAPIMixin(StrictQueryParamsMixin):
     permission_classes = [AllowAny]
 
 
+# The filters ``selectors.snapshot_lots_filtered`` applies the way LotFilter's SQL does. A request
+# using any other filter is answered from the database, through the FilterSet, as before.
+SNAPSHOT_FILTERS = frozenset({"region", "kind", "has_ev", "has_accessible", "min_free", "bbox", "q"})
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class SnapshotReadMixin:
+    """Public lot reads answered from the map's shared snapshot (``selectors.lot_snapshot``): the
+    lots are filtered in memory and each lot's JSON was encoded once when the snapshot was built,
+    so a page costs no query and no serializer per row, and its counts are as fresh as the map's.
+    The FilterSet still validates every parameter (a bad value is the same 400)."""
+
+    def snapshot_filters(self, request, snapshot: LotSnapshot) -> dict | None:
+        """The filter values given, cleaned; None when the snapshot cannot answer (a filter it does
+        not know, or a renderer other than JSON, as the browsable API in DEBUG).
+
+        Building and validating a FilterSet costs more than the rest of the request; the cleaned
+        values of a query string are remembered with the snapshot build (a region's subtree, the
+        only thing they read from the database, is then as fresh as the lots are)."""
+        if request.accepted_renderer.format != "json" or request.accepted_renderer.media_type != "application/json":
+            return None
+        names = self.filterset_class.base_filters
+        given = tuple(sorted((name, tuple(request.query_params.getlist(name)))
+                             for name in request.query_params if name in names))
+        known, values = snapshot.remember(("filters", self.filterset_class, given),
+                                          lambda: self._clean_filters(request))
+        return values if known else None
+
+    def _clean_filters(self, request) -> tuple[bool, dict]:
+        filterset = DjangoFilterBackend().get_filterset(request, ParkingLot.objects.none(), self)
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        values = {name: value for name, value in filterset.form.cleaned_data.items()
+                  if value is not None and value != ""}
+        return values.keys() <= SNAPSHOT_FILTERS, values
+
+    @staticmethod
+    def json_response(text: str) -> HttpResponse:
+        return HttpResponse(text.encode(), content_type="application/json")
+
+
 @extend_schema(
     tags=TAGS,
     summary="停车场列表",
     description="分页的停车场列表（含已关闭和离线的停车场，以 status 区分），按编码排序。",
     responses={200: LotSerializer(many=True), **error_responses(400, 404)},
 )
-class LotListView(PublicAPIMixin, generics.ListAPIView):
+class LotListView(PublicAPIMixin, SnapshotReadMixin, generics.ListAPIView):
     serializer_class = LotSerializer
     filterset_class = LotFilter
 
     def get_queryset(self):
         return public_lots().order_by("code")
+
+    def list(self, request, *args, **kwargs):
+        snapshot = lot_snapshot()
+        filters = self.snapshot_filters(request, snapshot)
+        if filters is None:
+            return super().list(request, *args, **kwargs)
+        page = self.paginate_queryset(snapshot_lots_filtered(snapshot, **filters))
+        paginator = self.paginator
+        return self.json_response(
+            f'{{"count":{paginator.page.paginator.count},"next":{_encode(paginator.get_next_link())},'
+            f'"previous":{_encode(paginator.get_previous_link())},"results":[{",".join(lot.json for lot in page)}]}}')
 
 
 @extend_schema(
@@ -87,7 +153,7 @@ class LotDetailView(PublicAPIMixin, generics.RetrieveAPIView):
     parameters=[NearestQuerySerializer],
     responses={200: NearestLotSerializer(many=True), **error_responses(400)},
 )
-class LotNearestView(PublicAPIMixin, generics.GenericAPIView):
+class LotNearestView(PublicAPIMixin, SnapshotReadMixin, generics.GenericAPIView):
     serializer_class = NearestLotSerializer
     filterset_class = NearestLotFilter
     pagination_class = None
@@ -99,8 +165,14 @@ class LotNearestView(PublicAPIMixin, generics.GenericAPIView):
     def get(self, request):
         params = NearestQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        lots = lots_nearest(queryset=self.filter_queryset(self.get_queryset()), **params.validated_data)
-        return Response(self.get_serializer(lots, many=True).data)
+        snapshot = lot_snapshot()
+        filters = self.snapshot_filters(request, snapshot)
+        if filters is None:
+            lots = lots_nearest(queryset=self.filter_queryset(self.get_queryset()), **params.validated_data)
+            return Response(self.get_serializer(lots, many=True).data)
+        nearest = snapshot_lots_nearest(snapshot, **params.validated_data, **filters)
+        return self.json_response(
+            "[" + ",".join(f'{lot.json[:-1]},"distance_m":{distance}}}' for distance, lot in nearest) + "]")
 
 
 class GeoJSONRenderer(JSONRenderer):
