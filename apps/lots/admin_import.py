@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.common.errors import DomainError
 
 from . import inventory
-from .choices import lot_choices
+from .choices import import_regions
 from .errors import ImportStale
 from .services import lots_import
 
@@ -38,7 +38,7 @@ class ImportForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        regions = lot_choices("region", user)  # the regions the lot form offers this member of staff
+        regions = import_regions(user)  # the lot form's regions that this member of staff may write to
         self.fields["region"].queryset = regions
         if regions.count() == 1:
             self.fields["region"].initial = regions.first()
@@ -60,7 +60,7 @@ class InventoryImportMixin:
 
     def has_import_permission(self, request) -> bool:
         return (self.has_add_permission(request) and self.has_change_permission(request)
-                and lot_choices("region", request.user).exists())
+                and import_regions(request.user).exists())
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "has_import_permission": self.has_import_permission(request)}
@@ -117,7 +117,7 @@ class InventoryImportMixin:
             request.session.pop(PENDING_KEY, None)
             self.message_user(request, gettext("已取消导入，未保存任何数据"), messages.INFO)
             return HttpResponseRedirect(reverse("admin:lots_parkinglot_import"))
-        region = lot_choices("region", request.user).filter(pk=pending["region"]).first()
+        region = import_regions(request.user).filter(pk=pending["region"]).first()
         rows = [inventory.InventoryRow(number, values) for number, values in pending["rows"]]
         form = ImportForm(user=request.user, initial={"region": region})
         if region is None:

@@ -23,12 +23,13 @@ _MODELS = {"region": Region, "operator": Operator, "tariff": Tariff}
 def lot_choices(field: str, actor) -> QuerySet:
     """The rows ``actor`` may pick for the lot field ``field`` (``actor`` None: the system, anything).
 
-    A region is one the actor may write to (``writable_by``); an operator or a tariff is one their
-    scope lets them see (``for_user``), city-wide tariffs included.
+    Today this is what the actor's scope lets them see (``for_user``), city-wide tariffs included; the
+    import narrows regions further to those the actor may write to (``import_regions``).
     """
     queryset = _MODELS[field].objects.all()
-    if actor is None:
-        return queryset
-    if field == "region":
-        return queryset.writable_by(actor)  # a lot may only be placed where its officer may change it
-    return queryset.for_user(actor)
+    return queryset if actor is None else queryset.for_user(actor)
+
+
+def import_regions(actor) -> QuerySet:
+    """The regions ``actor`` may import lots into: offered by the lot form and within the write rule."""
+    return lot_choices("region", actor).writable_by(actor)
