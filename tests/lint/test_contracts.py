@@ -89,7 +89,7 @@ def test_planned_modules_must_be_forbidden_ones(tmp_path):
     assert "planned_modules must also be forbidden_modules: town.payments" in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("contract", ["demo", "channel-layer", "fee-engine", "sessions"])
+@pytest.mark.parametrize("contract", ["registry", "demo", "channel-layer", "fee-engine", "sessions"])
 def test_the_project_keeps_its_layer_contract(contract):
     """The project's own .importlinter, one contract at a time, as `make lint` runs it."""
     result = _lint(REPO, "--contract", contract)
