@@ -178,22 +178,30 @@ def test_a_connection_dropped_under_a_request_is_replaced_and_the_batch_succeeds
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_restarts_during_a_stream_of_batches_lose_nothing_and_never_answer_500():
-    lot = LotFactory(total_berths=10_000, free_berths=10_000)
+    lot = LotFactory(total_berths=100_000, free_berths=100_000)
     device, secret = DeviceFactory.issue(lots=[lot])
-    batches = [[f"苏B{n:03d}{i:02d}" for i in range(10)] for n in range(40)]
     statuses: list[int] = []
+    sent: list[int] = []  # batches answered 200
+    dropped = threading.Event()  # five restarts are over
     stop = threading.Event()
     errors: list[BaseException] = []
 
     def send():
         client = Client()
         try:
-            for n, plates in enumerate(batches):
+            # Batches flow until the restarts are over (at least 40, at most 2,000 however fast the
+            # machine is), so every restart falls while batches are in flight.
+            for n in range(2000):
+                if n >= 40 and dropped.is_set():
+                    break
+                plates = [f"苏B{n % 1000:03d}{i:02d}" for i in range(10)]
+                ids = [f"{n}-{i}" for i in range(10)]
                 for _attempt in range(10):  # a lot system resends a batch until it is answered 200
-                    response = signed_post(client, device, secret, {"events": [entry_event(lot, p, event_id=p)
-                                                                               for p in plates]})
+                    response = signed_post(client, device, secret, {"events": [
+                        entry_event(lot, p, event_id=e) for p, e in zip(plates, ids, strict=True)]})
                     statuses.append(response.status_code)
                     if response.status_code == 200:
+                        sent.append(n)
                         break
                     time.sleep(0.05)
                 if n % 2:
@@ -211,13 +219,15 @@ def test_restarts_during_a_stream_of_batches_lose_nothing_and_never_answer_500()
         while drops < 5 and not stop.wait(0.3):  # five restarts while the batches flow
             drops += 1
             _drop_every_other_connection(own)
+    dropped.set()
     sender.join(timeout=120)
     connection.close()  # this thread's connection was dropped too
     assert not errors, errors
-    assert drops >= 3
+    assert drops == 5
     assert 500 not in statuses
     assert set(statuses) <= {200, 503}
-    assert IngestEvent.objects.count() == sum(len(plates) for plates in batches)
+    assert len(sent) >= 40
+    assert IngestEvent.objects.count() == 10 * len(sent)
 
 
 @pytest.mark.postgres
