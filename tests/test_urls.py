@@ -140,3 +140,9 @@ def test_the_empty_audiences_answer_the_json_404_under_api(client):
     response = client.get("/api/v1/me/plates")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_favicon_ico_leads_to_the_platform_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("/favicon-32.png")

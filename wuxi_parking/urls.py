@@ -1,5 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
@@ -11,8 +13,14 @@ admin.site.site_header = _("无锡停车 · 城市停车管理平台")
 admin.site.site_title = _("无锡停车")
 admin.site.index_title = _("管理首页")
 
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages that link no icon (the admin, the API docs)."""
+    return HttpResponsePermanentRedirect(static("favicon-32.png"))
+
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/map/", permanent=False)),
+    path("favicon.ico", favicon),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     # One URL module per audience (wuxi_parking/audiences): the caller decides the mount and the login.
