@@ -45,7 +45,7 @@ from apps.sessions.models import IngestEvent, ParkingSession
 from apps.sessions.signing import signed_headers
 
 from .env import BenchEnv, BenchError, CpuMeter, Servers
-from .ingest import PATH, TIMESPEC, PlateGenerator, _plated, bench_lots
+from .ingest import PATH, TIMESPEC, PlateGenerator, _plated, bench_lots, tally_response
 
 EXIT_SHARE = 0.45
 VARIANTS = ("spread", "shared")
@@ -195,14 +195,7 @@ def send(servers: Servers, posters: list[Poster], *, meter: CpuMeter,
                              f"(the servers' logs: var/bench/daphne-*.log)")
         data = response.json()
         with lock:
-            counts["accepted"] += data["accepted"]
-            counts["duplicates"] += data["duplicates"]
-            counts["rejected"] += data["rejected"]
-            for result in data["results"]:
-                if result["status"] == "rejected":
-                    counts["code:" + result.get("error", {}).get("code", "?")] += 1
-                if result.get("session"):
-                    releases[result["session"]["release_reason"]] += 1
+            tally_response(data, counts=counts, releases=releases)
 
     def work(index: int) -> None:
         poster = posters[index]

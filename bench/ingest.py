@@ -159,6 +159,18 @@ def _post(client: httpx.Client, key: tuple[str, str], batch: list[dict]) -> dict
     return response.json()
 
 
+def tally_response(data: dict, *, counts: Counter, releases: Counter) -> None:
+    """Add one ingest response (SPEC §3.2) to the run's result counts and exit release reasons."""
+    counts["accepted"] += data["accepted"]
+    counts["duplicates"] += data["duplicates"]
+    counts["rejected"] += data["rejected"]
+    for result in data["results"]:
+        if result["status"] == "rejected":
+            counts["code:" + result.get("error", {}).get("code", "?")] += 1
+        if result.get("session"):
+            releases[result["session"]["release_reason"]] += 1
+
+
 def run_http(servers: Servers, plan: dict[str, list[list[dict]]], keys: dict[str, tuple[str, str]], *,
              per_server: int = 2) -> tuple[int, float, Counter, Counter, dict[str, float]]:
     """Send the plan; returns (timed events, seconds, result counts, release reasons, CPU use)."""
@@ -184,14 +196,7 @@ def run_http(servers: Servers, plan: dict[str, list[list[dict]]], keys: dict[str
 
     def tally(data: dict) -> None:
         with lock:
-            counts["accepted"] += data["accepted"]
-            counts["duplicates"] += data["duplicates"]
-            counts["rejected"] += data["rejected"]
-            for result in data["results"]:
-                if result["status"] == "rejected":
-                    counts["code:" + result.get("error", {}).get("code", "?")] += 1
-                if result.get("session"):
-                    releases[result["session"]["release_reason"]] += 1
+            tally_response(data, counts=counts, releases=releases)
 
     def work(index: int) -> None:
         mine = owned[index]
