@@ -349,10 +349,8 @@ class LotSnapshot:
         """``compute()``, remembered under ``key`` for as long as this build is the current one: the
         same filters asked again (a sweep's pages, a popular box, nearest's defaults) cost a lookup."""
         memo = self._memo
-        try:
+        if key in memo:
             return memo[key]
-        except KeyError:
-            pass
         if len(memo) >= _MEMO_SIZE:
             memo.clear()
         found = memo[key] = compute()
