@@ -45,7 +45,7 @@ from apps.sessions.models import IngestEvent, ParkingSession
 from apps.sessions.signing import signed_headers
 
 from .env import BenchEnv, BenchError, CpuMeter, Servers
-from .ingest import PATH, TIMESPEC, PlateGenerator, _plated, bench_lots, tally_response
+from .ingest import PATH, TIMESPEC, PlateGenerator, _plated, bench_lots, run_threads, tally_response
 
 EXIT_SHARE = 0.45
 VARIANTS = ("spread", "shared")
@@ -210,17 +210,7 @@ def send(servers: Servers, posters: list[Poster], *, meter: CpuMeter,
             errors.append(exc)
             barrier.abort()
 
-    threads = [threading.Thread(target=work, args=(index,), daemon=True) for index in range(len(posters))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=1800)
-    end = time.monotonic()
-    broken = [e for e in errors if not isinstance(e, threading.BrokenBarrierError)]
-    if broken or errors:
-        raise (broken or errors)[0]
-    if any(thread.is_alive() for thread in threads):
-        raise BenchError("district posters did not finish within 30 minutes")
+    end = run_threads(work, len(posters), errors=errors, what="district posters")
     meter.__exit__(None, None, None)
     return sum(timed), end - clock["start"], counts, releases
 

@@ -159,6 +159,24 @@ def _post(client: httpx.Client, key: tuple[str, str], batch: list[dict]) -> dict
     return response.json()
 
 
+def run_threads(work, count: int, *, errors: list[BaseException], what: str) -> float:
+    """Run ``work(index)`` on ``count`` threads, wait for them (30 minutes at most) and return the
+    monotonic time they ended; the first error a thread recorded in ``errors`` is raised here (a
+    broken barrier only when nothing else went wrong, since it follows from another thread's error)."""
+    threads = [threading.Thread(target=work, args=(index,), daemon=True) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=1800)
+    end = time.monotonic()
+    broken = [e for e in errors if not isinstance(e, threading.BrokenBarrierError)]
+    if broken or errors:
+        raise (broken or errors)[0]
+    if any(thread.is_alive() for thread in threads):
+        raise BenchError(f"{what} did not finish within 30 minutes")
+    return end
+
+
 def tally_response(data: dict, *, counts: Counter, releases: Counter) -> None:
     """Add one ingest response (SPEC §3.2) to the run's result counts and exit release reasons."""
     counts["accepted"] += data["accepted"]
@@ -215,17 +233,7 @@ def run_http(servers: Servers, plan: dict[str, list[list[dict]]], keys: dict[str
             errors.append(exc)
             barrier.abort()
 
-    threads = [threading.Thread(target=work, args=(index,), daemon=True) for index in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=1800)
-    end = time.monotonic()
-    broken = [e for e in errors if not isinstance(e, threading.BrokenBarrierError)]
-    if broken or errors:
-        raise (broken or errors)[0]
-    if any(thread.is_alive() for thread in threads):
-        raise BenchError("ingest workers did not finish within 30 minutes")
+    end = run_threads(work, workers, errors=errors, what="ingest workers")
     meter.__exit__(None, None, None)
     return sum(timed), end - clock["start"], counts, releases, meter.percent
 
