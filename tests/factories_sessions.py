@@ -14,11 +14,14 @@ import factory
 from django.utils import timezone
 
 from apps.berths.models import Berth
+from apps.lots.fees import SHANGHAI
 from apps.sessions.models import ParkingSession
 from apps.sessions.signing import signed_headers
 from tests.factories import LotFactory
 
 INGEST_PATH = "/api/v1/ingest/events"
+#: the clock of the session-service tests: a Tuesday afternoon
+AFTERNOON = datetime(2026, 3, 17, 14, 0, tzinfo=SHANGHAI)
 
 _ids = itertools.count(1)
 

@@ -22,11 +22,6 @@ def lot():
 
 
 @pytest.fixture
-def issued(lot):
-    return DeviceFactory.issue(lots=[lot])
-
-
-@pytest.fixture
 def post(api_client, issued):
     device, secret = issued
 

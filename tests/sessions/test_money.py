@@ -10,41 +10,24 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.common.errors import DomainError
-from apps.lots.fees import SHANGHAI
 from apps.lots.models import ParkingLot
 from apps.sessions import selectors
 from apps.sessions.models import Arrears, ParkingSession, SessionMoneyEntry
 from apps.sessions.services import (
     arrears_apply_payment,
-    events_record,
     session_apply_payment,
     session_apply_refund,
 )
-from tests.factories import DeviceFactory, LotFactory
-from tests.factories_sessions import entry_event, exit_event
+from tests.factories_sessions import AFTERNOON, entry_event, exit_event
 
 pytestmark = pytest.mark.django_db
 
-NOW = datetime(2026, 3, 17, 14, 0, tzinfo=SHANGHAI)
+NOW = AFTERNOON
 State = ParkingSession.State
 
 
 def at(hour: int, minute: int = 0) -> datetime:
     return NOW.replace(hour=hour, minute=minute)
-
-
-@pytest.fixture
-def lot():
-    return LotFactory(total_berths=100, free_berths=50)
-
-
-@pytest.fixture
-def record(lot):
-    device = DeviceFactory.issue(lots=[lot])[0]
-
-    def send(*events):
-        return events_record(device=device, events=list(events), now=NOW).as_dict()
-    return send
 
 
 @pytest.fixture

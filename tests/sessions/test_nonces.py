@@ -31,11 +31,6 @@ def lot():
 
 
 @pytest.fixture
-def issued(lot):
-    return DeviceFactory.issue(lots=[lot])
-
-
-@pytest.fixture
 def redis_down(settings):
     settings.CACHES = UNREACHABLE_REDIS
 

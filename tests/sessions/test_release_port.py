@@ -11,17 +11,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from apps.lots.fees import SHANGHAI
 from apps.lots.models import ParkingLot
 from apps.sessions import release, selectors
 from apps.sessions.models import Arrears, ParkingSession, SessionMoneyEntry
-from apps.sessions.services import events_record
-from tests.factories import DeviceFactory, LotFactory
-from tests.factories_sessions import entry_event, exit_event
+from tests.factories_sessions import AFTERNOON, entry_event, exit_event
 
 pytestmark = pytest.mark.django_db
 
-NOW = datetime(2026, 3, 17, 14, 0, tzinfo=SHANGHAI)
+NOW = AFTERNOON
 
 
 def at(hour: int, minute: int = 0) -> datetime:
@@ -58,20 +55,6 @@ def register():
     yield add
     for name in names:
         release.unregister_release_provider(name)
-
-
-@pytest.fixture
-def lot():
-    return LotFactory(total_berths=100, free_berths=50)
-
-
-@pytest.fixture
-def record(lot):
-    device = DeviceFactory.issue(lots=[lot])[0]
-
-    def send(*events):
-        return events_record(device=device, events=list(events), now=NOW).as_dict()
-    return send
 
 
 def _exit(record, lot, plate, *, entry=(10, 0), leave=(11, 30)):

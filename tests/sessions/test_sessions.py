@@ -7,39 +7,21 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from apps.lots.fees import SHANGHAI
 from apps.lots.models import FreeWindow, ParkingLot
 from apps.sessions import release
 from apps.sessions.models import Arrears, ParkingSession
 from apps.sessions.services import events_record
 from tests.factories import DeviceFactory, LotFactory, TariffFactory
-from tests.factories_sessions import SessionFactory, entry_event, exit_event
+from tests.factories_sessions import AFTERNOON, SessionFactory, entry_event, exit_event
 
 pytestmark = pytest.mark.django_db
 
-NOW = datetime(2026, 3, 17, 14, 0, tzinfo=SHANGHAI)  # a Tuesday afternoon
+NOW = AFTERNOON
 State = ParkingSession.State
 
 
 def at(hour: int, minute: int = 0) -> datetime:
     return NOW.replace(hour=hour, minute=minute)
-
-
-@pytest.fixture
-def lot():
-    return LotFactory(total_berths=100, free_berths=50)
-
-
-@pytest.fixture
-def device(lot):
-    return DeviceFactory.issue(lots=[lot])[0]
-
-
-@pytest.fixture
-def record(device):
-    def send(*events, now=NOW):
-        return events_record(device=device, events=list(events), now=now).as_dict()
-    return send
 
 
 def _exit_session(body, index=-1):
