@@ -41,7 +41,9 @@
       } else {
         marker.setLatLng(latlng);
       }
-      if (pan) map.setView(latlng, Math.max(map.getZoom(), 16));
+      // No animation: a zoom animation in flight swallows the next setView, so typing a
+      // coordinate key by key would leave the map centred on a half-typed value.
+      if (pan) map.setView(latlng, Math.max(map.getZoom(), 16), { animate: false });
     }
 
     map.on("click", function (e) { place(e.latlng, false); write(e.latlng); });
