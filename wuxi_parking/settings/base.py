@@ -47,6 +47,9 @@ INSTALLED_APPS = [
     "apps.berths",
     "apps.sessions.apps.ParkingSessionsConfig",
     "apps.realtime",
+    "apps.payments",
+    "apps.complaints",
+    "apps.reservations",
     "apps.analytics",
     "apps.demo",  # the demo city's commands; its guard refuses them under production settings
 ]
