@@ -2,6 +2,8 @@
 
 Empty until citizen login lands; the mount is in place so those routes get the right prefix."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, include, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", include("apps.reservations.api.citizen_urls")),
+]
