@@ -45,7 +45,7 @@ def _iso(value: datetime) -> str:
 def _bound_plate(user, plate: str) -> str:
     """The plate normalised, and bound to ``user`` (through the bound-plates port)."""
     if not isinstance(plate, str) or not plate.strip():
-        raise plates.PlateError(_("请填写车牌"), field="plate")
+        raise plates.PlateError(_("请填写车牌"))
     normalised = plates.validate(plate)
     if normalised not in bound_plates(user):
         raise errors.PlateNotBound(_("该车牌未绑定到您的账号"), field="plate")
@@ -76,8 +76,9 @@ def _rows_save(*, obj, actor, fields: tuple[str, ...], action: str):
         created = obj.pk is None
         _full_clean(obj)
         obj.save()
+        after = field_values(type(obj).objects.get(pk=obj.pk), fields)  # as stored: times in one zone
         audit_record(action=f"{action}.{'created' if created else 'changed'}", actor=actor, obj=obj,
-                     changes=diff(before, field_values(obj, fields)))
+                     changes=diff(before, after))
     return obj
 
 
