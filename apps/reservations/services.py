@@ -109,7 +109,8 @@ def slot_delete(*, slot: Slot, actor) -> None:
             raise errors.StateConflict(_("该时段已有预约，不能删除；可把可预约数调为已预约数"),
                                        code="slot_has_bookings")
         audit_record(action="slot.deleted", actor=actor, obj=locked,
-                     changes=field_values(locked, ("hospital", "berth_kind", "starts_at", "ends_at", "quota")))
+                     changes={name: [value, None] for name, value in field_values(
+                         locked, ("hospital", "berth_kind", "starts_at", "ends_at", "quota")).items()})
         locked.delete()
 
 
@@ -335,7 +336,7 @@ def sharing_application_approve(*, application_id: int, actor, now: datetime | N
         except IntegrityError:
             raise errors.StateConflict(_("该车牌在此停车场已有生效的共享合同"), code="duplicate_contract") from None
         audit_record(action="sharing_application.approved", actor=actor, obj=application,
-                     changes={"state": ["pending", "approved"], "contract": contract.number})
+                     changes={"state": ["pending", "approved"], "contract": [None, contract.number]})
         notify_after_commit("sharing.approved", application.user_id, {"number": contract.number})
     return contract
 
@@ -353,7 +354,7 @@ def sharing_application_reject(*, application_id: int, actor, note: str = "",
             SharingApplication.State.REJECTED, now, user_of(actor), note[:200])
         application.save(update_fields=["state", "decided_at", "decided_by", "note"])
         audit_record(action="sharing_application.rejected", actor=actor, obj=application,
-                     changes={"state": ["pending", "rejected"], "note": note[:200]})
+                     changes={"state": ["pending", "rejected"], "note": ["", note[:200]]})
     return application
 
 
