@@ -9,6 +9,10 @@ Two providers, registered in ``ReservationsConfig.ready()``, one query per batch
 - ``sharing``: at exit an active off-peak contract of the plate in that lot brings its windows
   as free windows; the car leaves as ``sharing_contract`` when nothing is left to charge, and time
   outside the windows is billed as usual.
+
+Most lots take no bookings and share nothing: which lots do is kept in the shared cache (one
+query to rebuild it, forgotten whenever a site or an offer is saved or deleted), so a batch from
+any other lot costs the port no query at all.
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ from datetime import timedelta
 from functools import reduce
 from operator import or_
 
-from django.db.models import Case, Q, Value, When
+from django.db import transaction
+from django.db.models import Case, CharField, Q, Value, When
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
+from apps.common.cache import cache_delete, cache_get, cache_set
 from apps.sessions import release
 
-from .models import BerthKind, Reservation, SharingContract
+from .models import BerthKind, Hospital, Reservation, SharingContract, SharingOffer
 from .windows import offer_windows
 
 #: how far back from an exit a contract's windows are laid out (a stay longer than this is priced
@@ -33,11 +40,35 @@ HOSPITAL_WAIVER_RULE = "hospital_reservation_free"
 EV_CHARGING_RULE = "ev_charging_free_minutes"
 SHARING_RULE = "sharing_contract_windows"
 
+_LOTS_KEY = "reservations:gate-lots:v1"
+_LOTS_TIMEOUT = 300
+SITES, OFFERS = "sites", "offers"
+
+
+def gate_lots() -> dict[str, frozenset[int]]:
+    """The ids of the lots with a booking site and of those with a sharing offer."""
+    found = cache_get(_LOTS_KEY)
+    if found is None:
+        rows = (Hospital.objects.order_by().values_list("lot_id", Value(SITES, output_field=CharField()))
+                .union(SharingOffer.objects.order_by().values_list("lot_id", Value(OFFERS, output_field=CharField()))))
+        found = {SITES: frozenset(), OFFERS: frozenset()}
+        for lot_id, kind in rows:
+            found[kind] = found[kind] | {lot_id}
+        cache_set(_LOTS_KEY, found, timeout=_LOTS_TIMEOUT)
+    return found
+
+
+def forget_gate_lots(**_kwargs) -> None:
+    cache_delete(_LOTS_KEY)
+    transaction.on_commit(lambda: cache_delete(_LOTS_KEY))  # and again once the change is visible to all
+
 
 class ReservationGate:
-    name = "reservations"
+    name = "reservations.bookings"
 
     def at_entry(self, entries: Sequence[release.EntryQuery]) -> None:
+        lots = gate_lots()[SITES]
+        entries = [e for e in entries if e.lot_id in lots]
         whens = [Q(lot_id=e.lot_id, plate=e.plate, arrive_from__lte=e.entry_at, arrive_until__gte=e.entry_at)
                  for e in entries]
         if not whens:
@@ -49,6 +80,8 @@ class ReservationGate:
         )
 
     def at_exit(self, exits: Sequence[release.ExitQuery]) -> dict[release.ExitQuery, release.Cover]:
+        lots = gate_lots()[SITES]
+        exits = [q for q in exits if q.lot_id in lots]
         if not exits:
             return {}
         rows = (Reservation.objects.filter(
@@ -70,12 +103,14 @@ class ReservationGate:
 
 
 class SharingGate:
-    name = "sharing"
+    name = "reservations.sharing"
 
     def at_entry(self, entries: Sequence[release.EntryQuery]) -> None:
         return None
 
     def at_exit(self, exits: Sequence[release.ExitQuery]) -> dict[release.ExitQuery, release.Cover]:
+        lots = gate_lots()[OFFERS]
+        exits = [q for q in exits if q.lot_id in lots]
         if not exits:
             return {}
         rows = (SharingContract.objects.filter(
@@ -109,3 +144,6 @@ class SharingGate:
 def register() -> None:
     release.register_release_provider(ReservationGate())
     release.register_release_provider(SharingGate())
+    for model in (Hospital, SharingOffer):
+        post_save.connect(forget_gate_lots, sender=model, dispatch_uid=f"forget-gate-lots-{model.__name__}")
+        post_delete.connect(forget_gate_lots, sender=model, dispatch_uid=f"forget-gate-lots-del-{model.__name__}")

@@ -130,6 +130,8 @@ def test_providers_answer_a_batch_with_one_query_each(bound, hospital):
     entries = [release.EntryQuery(hospital.lot_id, p, at(9, 30), 1000 + i) for i, p in enumerate(plates)]
     exits = [release.ExitQuery(hospital.lot_id, p, at(12)) for p in plates]
     provider, sharing = gate.ReservationGate(), gate.SharingGate()
+    SharingOfferFactory(lot=hospital.lot)
+    gate.gate_lots()  # the lots that take bookings, read once and kept in the cache
     with CaptureQueriesContext(connection) as entry_queries:
         provider.at_entry(entries)
     with CaptureQueriesContext(connection) as exit_queries:
@@ -204,3 +206,27 @@ def test_applying_twice_or_for_an_unbound_plate_is_refused(contract, bound):
     with pytest.raises(errors.PlateNotBound):
         services.sharing_apply(user=stranger, offer_id=contract.offer_id, plate="苏B77777", address="x", now=at(1))
     assert SharingApplication.objects.count() == 1
+
+
+def test_a_lot_without_bookings_or_sharing_costs_the_port_no_query(hospital, city):
+    from tests.factories import LotFactory
+
+    plain = LotFactory()
+    gate.gate_lots()
+    with CaptureQueriesContext(connection) as queries:
+        gate.ReservationGate().at_entry([release.EntryQuery(plain.pk, "苏B12345", at(9), 1)])
+        assert gate.ReservationGate().at_exit([release.ExitQuery(plain.pk, "苏B12345", at(10))]) == {}
+        assert gate.SharingGate().at_exit([release.ExitQuery(plain.pk, "苏B12345", at(10))]) == {}
+    assert len(queries) == 0
+
+
+def test_a_new_site_is_seen_by_the_gate_at_once(citizen, city):
+    from tests.factories import LotFactory
+
+    lot = LotFactory()
+    assert lot.pk not in gate.gate_lots()[gate.SITES]
+    site = SlotFactory(hospital__lot=lot, starts_at=at(10), ends_at=at(11)).hospital
+    assert lot.pk in gate.gate_lots()[gate.SITES]
+    services.reservation_book(user=citizen, slot_id=site.slots.get().pk, plate="苏B12345", now=at(8))
+    recorder(lot)(entry_event(lot, "苏B12345", at=at(9, 30)), now=at(9, 30))
+    assert Reservation.objects.get().state == "arrived"
