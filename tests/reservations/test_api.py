@@ -204,3 +204,29 @@ def test_my_routes_need_a_login(api_client, db):
     for path in ("/api/v1/me/reservations", "/api/v1/me/sharing", "/api/v1/me/booking-suspensions"):
         assert _error(api_client.get(path)) == (401, "not_authenticated"), path
     assert _error(api_client.post("/api/v1/sharing/applications", {}, format="json")) == (401, "not_authenticated")
+
+
+def test_end_to_end_book_enter_arrive_and_leave_released_as_reservation(authed, hospital):
+    """Book on the API, the lot's camera posts a signed entry inside the arrival window, the
+    booking is arrived; the exit is released ``reservation`` with the fee waived as configured."""
+    from rest_framework.test import APIClient
+
+    from tests.factories import DeviceFactory
+    from tests.factories_sessions import entry_event, exit_event, signed_post
+
+    starts = timezone.now() + timedelta(minutes=50)
+    slot = SlotFactory(hospital=hospital, starts_at=starts, ends_at=starts + timedelta(hours=1))
+    booked = authed.post("/api/v1/reservations/", {"slot": slot.pk, "plate": "苏B12345"}, format="json").json()
+    device, secret = DeviceFactory.issue(lots=[hospital.lot])
+    lot_system = APIClient()
+    entered = timezone.now() - timedelta(minutes=5)  # the arrival window opened ten minutes ago
+    response = signed_post(lot_system, device, secret, {"events": [entry_event(hospital.lot, "苏B 12345", at=entered)]})
+    assert response.status_code == 200 and response.json()["accepted"] == 1
+    assert authed.get(f"/api/v1/reservations/{booked['id']}").json()["state"] == "arrived"
+
+    response = signed_post(lot_system, device, secret, {"events": [exit_event(hospital.lot, "苏B12345")]})
+    session = response.json()["results"][0]["session"]
+    assert (session["release"], session["release_reason"], session["amount_fen"], session["due_fen"]) == (
+        True, "reservation", 100, 0)
+    services.reservations_sweep()
+    assert authed.get(f"/api/v1/reservations/{booked['id']}").json()["state"] == "completed"
