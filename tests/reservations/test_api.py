@@ -167,7 +167,7 @@ def test_the_code_as_a_qr_code_and_my_reservations(authed, slot):
     body = authed.post("/api/v1/reservations/", {"slot": slot.pk, "plate": "苏B12345"}, format="json").json()
     qr = authed.get(body["qr_url"])
     assert qr.status_code == 200 and qr["Content-Type"] == "image/svg+xml"
-    assert qr.content.startswith(b"<svg") and b"path" in qr.content
+    assert qr.content.startswith(b'<svg xmlns="http://www.w3.org/2000/svg"') and b"<path" in qr.content
     mine = authed.get("/api/v1/me/reservations")
     assert [r["code"] for r in mine.json()] == [body["code"]]
     assert authed.get(f"/api/v1/reservations/{body['id']}").json()["code"] == body["code"]

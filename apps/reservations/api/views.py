@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import segno
 from django.http import HttpResponse
 from django.utils import timezone
@@ -95,8 +97,9 @@ class ReservationQRView(CitizenView):
                    summary="The reservation's code as a QR code, to show at the gate")
     def get(self, request, pk: int):
         reservation = _own_reservation(request, pk)
-        svg = segno.make(reservation.code, error="m").svg_inline(scale=6, border=2)
-        response = HttpResponse(svg, content_type="image/svg+xml")
+        svg = io.BytesIO()
+        segno.make(reservation.code, error="m").save(svg, kind="svg", scale=6, border=2, xmldecl=False)
+        response = HttpResponse(svg.getvalue(), content_type="image/svg+xml")
         response["Cache-Control"] = "private, max-age=3600"
         return response
 
