@@ -230,3 +230,16 @@ def test_end_to_end_book_enter_arrive_and_leave_released_as_reservation(authed, 
         True, "reservation", 100, 0)
     services.reservations_sweep()
     assert authed.get(f"/api/v1/reservations/{booked['id']}").json()["state"] == "completed"
+
+
+def test_lots_booking_accessible_and_ev_berths_are_listed_apart(api_client, hospital):
+    from apps.reservations.models import Hospital
+
+    garage = HospitalFactory(kind=Hospital.Kind.LOT, name="万达广场充电泊位", waives_fee=False)
+    SlotFactory(hospital=garage, starts_at=tomorrow(9), berth_kind="ev", quota=4)
+    SlotFactory(hospital=hospital, starts_at=tomorrow(9))
+    hospitals = api_client.get("/api/v1/reservations/hospitals/").json()
+    assert [h["name"] for h in hospitals] == [hospital.name]
+    (lot,) = api_client.get("/api/v1/reservations/hospitals/?site_kind=lot").json()
+    assert (lot["name"], lot["site_kind"], lot["slots"][0]["berth_kind"], lot["slots"][0]["remaining"]) == (
+        "万达广场充电泊位", "lot", "ev", 4)

@@ -20,10 +20,12 @@ class HospitalSerializer(serializers.ModelSerializer):
     lot_code = serializers.CharField(source="lot.code", read_only=True)
     slots = SlotSerializer(source="bookable", many=True, read_only=True)
     rules = serializers.SerializerMethodField()
+    # Not "kind": a lot's kind (SPEC §4) is another choice set under that name.
+    site_kind = serializers.ChoiceField(source="kind", choices=Hospital.Kind.choices, read_only=True)
 
     class Meta:
         model = Hospital
-        fields = ["id", "name", "lot_code", "slots", "kind", "rules"]
+        fields = ["id", "name", "lot_code", "slots", "site_kind", "rules"]
 
     def get_rules(self, obj) -> dict[str, int | bool]:
         return {"booking_window_days": obj.booking_window_days, "booking_cutoff_minutes": obj.booking_cutoff_minutes,
@@ -35,7 +37,8 @@ class HospitalSerializer(serializers.ModelSerializer):
 
 
 class HospitalQuerySerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=Hospital.Kind.choices, required=False, default=Hospital.Kind.HOSPITAL)
+    site_kind = serializers.ChoiceField(choices=Hospital.Kind.choices, required=False, default=Hospital.Kind.HOSPITAL,
+                                        help_text="hospital (default) or lot: lots booking accessible or EV berths")
 
 
 class ReservationCreateSerializer(serializers.Serializer):

@@ -55,7 +55,7 @@ class HospitalListView(PublicView):
     def get(self, request):
         query = HospitalQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        sites = selectors.bookable_sites(now=timezone.now(), kind=query.validated_data["kind"])
+        sites = selectors.bookable_sites(now=timezone.now(), kind=query.validated_data["site_kind"])
         return Response(HospitalSerializer(sites, many=True).data)
 
 
