@@ -149,23 +149,23 @@ class SharingApplicationAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelA
             actions.pop("reject", None)
         return actions
 
-    @admin.action(description=_("批准所选的申请（签约）"))
-    def approve(self, request, queryset):
+    def _decide(self, request, queryset, decide, message):
         actor = Actor.from_request(request)
         done = 0
         for application in self.scoped_objects(request, queryset).filter(state=SharingApplication.State.PENDING):
-            services.sharing_application_approve(application_id=application.pk, actor=actor)
+            decide(application_id=application.pk, actor=actor)
             done += 1
-        self.message_user(request, ngettext("已批准 %d 份申请", "已批准 %d 份申请", done) % done, messages.SUCCESS)
+        self.message_user(request, message(done) % done, messages.SUCCESS)
+
+    @admin.action(description=_("批准所选的申请（签约）"))
+    def approve(self, request, queryset):
+        self._decide(request, queryset, services.sharing_application_approve,
+                     lambda n: ngettext("已批准 %d 份申请", "已批准 %d 份申请", n))
 
     @admin.action(description=_("驳回所选的申请"))
     def reject(self, request, queryset):
-        actor = Actor.from_request(request)
-        done = 0
-        for application in self.scoped_objects(request, queryset).filter(state=SharingApplication.State.PENDING):
-            services.sharing_application_reject(application_id=application.pk, actor=actor)
-            done += 1
-        self.message_user(request, ngettext("已驳回 %d 份申请", "已驳回 %d 份申请", done) % done, messages.SUCCESS)
+        self._decide(request, queryset, services.sharing_application_reject,
+                     lambda n: ngettext("已驳回 %d 份申请", "已驳回 %d 份申请", n))
 
 
 @admin.register(SharingContract)

@@ -87,17 +87,26 @@ def hospital_save(*, hospital: Hospital, actor) -> Hospital:
     return _rows_save(obj=hospital, actor=actor, fields=Hospital.RULE_FIELDS, action="hospital")
 
 
+SLOT_FIELDS = ("hospital", "berth_kind", "starts_at", "ends_at", "quota")
+
+
+def _save_above_held(*, obj, actor, limit: str, held: str, message, code: str, fields, action: str):
+    """Save a slot or an offer whose ``limit`` (places, berths) never drops below what it already
+    ``held`` (bookings, contracts): that counter is read under the row's lock and kept as stored."""
+    with transaction.atomic():
+        if obj.pk is not None:
+            taken = getattr(type(obj).objects.select_for_update().get(pk=obj.pk), held)
+            if getattr(obj, limit) < taken:
+                raise errors.ReservationError(message % {"n": taken}, code=code, field=limit)
+            setattr(obj, held, taken)
+        return _rows_save(obj=obj, actor=actor, fields=fields, action=action)
+
+
 def slot_save(*, slot: Slot, actor) -> Slot:
     """A slot's quota never drops below the bookings it already holds."""
-    with transaction.atomic():
-        if slot.pk is not None:
-            held = Slot.objects.select_for_update().get(pk=slot.pk).booked
-            if slot.quota < held:
-                raise errors.ReservationError(
-                    _("可预约数不能少于已预约数 %(n)d") % {"n": held}, code="quota_below_booked", field="quota")
-            slot.booked = held
-        return _rows_save(obj=slot, actor=actor, fields=("hospital", "berth_kind", "starts_at", "ends_at", "quota"),
-                          action="slot")
+    return _save_above_held(obj=slot, actor=actor, limit="quota", held="booked",
+                            message=_("可预约数不能少于已预约数 %(n)d"), code="quota_below_booked",
+                            fields=SLOT_FIELDS, action="slot")
 
 
 def slot_delete(*, slot: Slot, actor) -> None:
@@ -109,21 +118,15 @@ def slot_delete(*, slot: Slot, actor) -> None:
             raise errors.StateConflict(_("该时段已有预约，不能删除；可把可预约数调为已预约数"),
                                        code="slot_has_bookings")
         audit_record(action="slot.deleted", actor=actor, obj=locked,
-                     changes={name: [value, None] for name, value in field_values(
-                         locked, ("hospital", "berth_kind", "starts_at", "ends_at", "quota")).items()})
+                     changes={name: [value, None] for name, value in field_values(locked, SLOT_FIELDS).items()})
         locked.delete()
 
 
 def offer_save(*, offer: SharingOffer, actor) -> SharingOffer:
     """An offer's berths never drop below the contracts it holds."""
-    with transaction.atomic():
-        if offer.pk is not None:
-            held = SharingOffer.objects.select_for_update().get(pk=offer.pk).taken
-            if offer.berths < held:
-                raise errors.ReservationError(
-                    _("共享泊位数不能少于已签约数 %(n)d") % {"n": held}, code="quota_below_taken", field="berths")
-            offer.taken = held
-        return _rows_save(obj=offer, actor=actor, fields=SharingOffer.RULE_FIELDS, action="sharing_offer")
+    return _save_above_held(obj=offer, actor=actor, limit="berths", held="taken",
+                            message=_("共享泊位数不能少于已签约数 %(n)d"), code="quota_below_taken",
+                            fields=SharingOffer.RULE_FIELDS, action="sharing_offer")
 
 
 # ---------------------------------------------------------------------------------------------------

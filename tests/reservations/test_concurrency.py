@@ -3,12 +3,10 @@ last places of a slot, the same plate booking twice at once, and approvals past 
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from apps.common.citizens import register_bound_plates
@@ -17,36 +15,21 @@ from apps.reservations import services
 from apps.reservations.models import Reservation, SharingApplication, SharingContract, SharingOffer, Slot
 from tests.factories import UserFactory
 from tests.factories_reservations import BoundPlates, SharingOfferFactory, SlotFactory
+from tests.threads import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def _run_together(jobs):
-    """Run the callables in threads released at the same moment; each result is the value or the
-    DomainError code it raised."""
-    barrier = threading.Barrier(len(jobs))
-    results: list = [None] * len(jobs)
-    errors: list = []
-
-    def run(index, job):
-        try:
-            barrier.wait()
-            results[index] = job()
-        except DomainError as refused:
-            results[index] = refused.code
-        except BaseException as exc:  # surfaced in the main thread below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    if errors:
-        raise errors[0]
-    return results
+    """``run_together`` where a refusal is an answer: each result is the value or its DomainError code."""
+    def answering(job):
+        def run():
+            try:
+                return job()
+            except DomainError as refused:
+                return refused.code
+        return run
+    return run_together([answering(job) for job in jobs])
 
 
 @pytest.fixture
