@@ -171,14 +171,16 @@ def reservation_book(*, user, slot_id, plate: str, now: datetime | None = None) 
         raise duplicate
     try:
         with transaction.atomic():
-            if not Slot.objects.filter(pk=slot.pk, booked__lt=F("quota")).update(booked=F("booked") + 1):
-                raise errors.SlotFull(_("该时段已约满"), field="slot")
             reservation = Reservation.objects.create(
                 code=new_code(), slot=slot, hospital=hospital, lot_id=hospital.lot_id, day=day, user=user,
                 plate=normalised, created_at=now,
                 arrive_from=slot.starts_at - timedelta(minutes=hospital.arrive_before_minutes),
                 arrive_until=slot.starts_at + timedelta(minutes=hospital.arrive_after_minutes),
             )
+            # The place last: the slot's row stays locked from here to the commit, so every booking of a
+            # hot slot waits for the others only that long. No place, and the insert rolls back with it.
+            if not Slot.objects.filter(pk=slot.pk, booked__lt=F("quota")).update(booked=F("booked") + 1):
+                raise errors.SlotFull(_("该时段已约满"), field="slot")
     except IntegrityError:  # the same plate booked the same day at the same moment: the index said no
         raise duplicate from None
     reservation.slot = slot
