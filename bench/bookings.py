@@ -109,11 +109,11 @@ def run(env, servers: Servers, *, clients: int = 100, seconds: float = 10.0, say
 
     from apps.common.citizens import register_bound_plates
     from apps.lots.models import ParkingLot
-    from apps.reservations.models import Hospital, Slot
+    from apps.reservations.models import BookingSite, Slot
     from apps.reservations.services import reservation_book
 
     lot = ParkingLot.objects.order_by("code").first()
-    site = Hospital.objects.create(name="基准测试医院", lot=lot, booking_window_days=7)
+    site = BookingSite.objects.create(name="基准测试医院", lot=lot, booking_window_days=7)
     starts = timezone.now() + timedelta(days=1)
     slot = Slot.objects.create(hospital=site, starts_at=starts, ends_at=starts + timedelta(hours=1), quota=10**7)
     users = get_user_model().objects.bulk_create(

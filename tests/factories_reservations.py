@@ -8,7 +8,7 @@ from datetime import time, timedelta
 import factory
 from django.utils import timezone
 
-from apps.reservations.models import Hospital, SharingOffer, Slot
+from apps.reservations.models import BookingSite, SharingOffer, Slot
 from tests.factories import LotFactory, TariffFactory
 
 #: a tariff charging 100 fen every started hour, all day, nothing free: easy to price by hand
@@ -18,7 +18,7 @@ HOURLY = {"small": {"free_minutes": 0, "bands": [
 
 class HospitalFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = Hospital
+        model = BookingSite
 
     name = factory.Sequence(lambda n: f"无锡市第{n}人民医院")
     lot = factory.SubFactory(LotFactory, tariff=factory.SubFactory(TariffFactory, rules=HOURLY))

@@ -22,7 +22,7 @@ from apps.common.citizens import register_bound_plates
 from apps.common.errors import DomainError
 from apps.lots.models import ParkingLot
 from apps.reservations import services as booking
-from apps.reservations.models import BerthKind, Hospital, Reservation, SharingApplication, SharingOffer, Slot
+from apps.reservations.models import BerthKind, BookingSite, Reservation, SharingApplication, SharingOffer, Slot
 
 SLOT_HOURS = range(8, 17)  # 08:00–16:00 starts, an hour each
 DAYS_AHEAD = 7
@@ -54,18 +54,18 @@ def bookings_seed(*, lots: list[ParkingLot], now: datetime, rng: random.Random) 
     """Sites, slots and bookings for the coming days; offers with contracts. Rows, straight: the
     demo's own bookings are data, written with the counters they imply."""
     patient = _patient()
-    sites: list[Hospital] = []
+    sites: list[BookingSite] = []
     for n, lot in enumerate(lot for lot in lots if lot.category == ParkingLot.Category.HOSPITAL):
-        sites.append(Hospital(name=lot.name.removesuffix("停车场"), lot=lot, waives_fee=n % 2 == 0,
+        sites.append(BookingSite(name=lot.name.removesuffix("停车场"), lot=lot, waives_fee=n % 2 == 0,
                               booking_window_days=DAYS_AHEAD))
     for lot in [lot for lot in lots if lot.category == ParkingLot.Category.MALL and lot.ev_berths][:2]:
-        sites.append(Hospital(name=_("%(lot)s充电泊位") % {"lot": lot.name}, kind=Hospital.Kind.LOT, lot=lot,
+        sites.append(BookingSite(name=_("%(lot)s充电泊位") % {"lot": lot.name}, kind=BookingSite.Kind.LOT, lot=lot,
                               waives_fee=False, ev_free_minutes=120))
-    Hospital.objects.bulk_create(sites)
+    BookingSite.objects.bulk_create(sites)
     today = timezone.localtime(now).date()
     slots: list[Slot] = []
     for site in sites:
-        kind = BerthKind.EV if site.kind == Hospital.Kind.LOT else BerthKind.STANDARD
+        kind = BerthKind.EV if site.kind == BookingSite.Kind.LOT else BerthKind.STANDARD
         for day in range(DAYS_AHEAD + 1):
             for hour in SLOT_HOURS:
                 starts = timezone.make_aware(datetime.combine(today + timedelta(days=day), time(hour)))

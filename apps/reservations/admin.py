@@ -12,7 +12,7 @@ from apps.common.actor import Actor
 from apps.common.admin import ReadOnlyAdminMixin, ScopedAdminMixin, export_csv
 
 from . import services
-from .models import Hospital, Reservation, SharingApplication, SharingContract, SharingOffer, Slot, Suspension
+from .models import BookingSite, Reservation, SharingApplication, SharingContract, SharingOffer, Slot, Suspension
 
 
 class SlotInline(ScopedAdminMixin, admin.TabularInline):
@@ -27,7 +27,7 @@ class SlotInline(ScopedAdminMixin, admin.TabularInline):
         return super().get_queryset(request).filter(starts_at__gte=timezone.now() - timezone.timedelta(days=1))
 
 
-@admin.register(Hospital)
+@admin.register(BookingSite)
 class HospitalAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "kind", "lot", "active", "booking_window_days", "booking_cutoff_minutes",
                     "waives_fee", "no_show_limit")

@@ -17,7 +17,7 @@ class ReservationsConfig(AppConfig):
         # applications, suspensions and contracts; bookings are the citizens' and only read here.
         for kind in StaffScope.Kind.values:
             extend_staff_permissions(kind, self.label, [
-                "view_hospital", "add_hospital", "change_hospital", "view_slot", "add_slot", "change_slot",
+                "view_bookingsite", "add_bookingsite", "change_bookingsite", "view_slot", "add_slot", "change_slot",
                 "delete_slot", "view_reservation", "view_suspension", "change_suspension", "view_sharingoffer",
                 "add_sharingoffer", "change_sharingoffer", "view_sharingapplication", "change_sharingapplication",
                 "view_sharingcontract", "change_sharingcontract"])

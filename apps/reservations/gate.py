@@ -30,7 +30,7 @@ from django.utils import timezone
 from apps.common.cache import cache_delete, cache_get, cache_set
 from apps.sessions import release
 
-from .models import BerthKind, Hospital, Reservation, SharingContract, SharingOffer
+from .models import BerthKind, BookingSite, Reservation, SharingContract, SharingOffer
 from .windows import offer_windows
 
 #: how far back from an exit a contract's windows are laid out (a stay longer than this is priced
@@ -49,7 +49,7 @@ def gate_lots() -> dict[str, frozenset[int]]:
     """The ids of the lots with a booking site and of those with a sharing offer."""
     found = cache_get(_LOTS_KEY)
     if found is None:
-        rows = (Hospital.objects.order_by().values_list("lot_id", Value(SITES, output_field=CharField()))
+        rows = (BookingSite.objects.order_by().values_list("lot_id", Value(SITES, output_field=CharField()))
                 .union(SharingOffer.objects.order_by().values_list("lot_id", Value(OFFERS, output_field=CharField()))))
         found = {SITES: frozenset(), OFFERS: frozenset()}
         for lot_id, kind in rows:
@@ -144,6 +144,6 @@ class SharingGate:
 def register() -> None:
     release.register_release_provider(ReservationGate())
     release.register_release_provider(SharingGate())
-    for model in (Hospital, SharingOffer):
+    for model in (BookingSite, SharingOffer):
         post_save.connect(forget_gate_lots, sender=model, dispatch_uid=f"forget-gate-lots-{model.__name__}")
         post_delete.connect(forget_gate_lots, sender=model, dispatch_uid=f"forget-gate-lots-del-{model.__name__}")

@@ -1,4 +1,4 @@
-"""Hospital appointment parking (就诊预约停车), accessible and EV berth booking, off-peak sharing (错时共享).
+"""BookingSite appointment parking (就诊预约停车), accessible and EV berth booking, off-peak sharing (错时共享).
 
 Everything staff change is a row: a site's booking rules (window, cut-offs, arrival window, default
 stay, fee waiver, no-show policy), its slots and their quotas, sharing offers and their windows.
@@ -29,7 +29,7 @@ class BerthKind(models.TextChoices):
     EV = "ev", _("充电")
 
 
-class Hospital(models.Model):
+class BookingSite(models.Model):
     """A place that takes bookings: a hospital (就诊预约) or a lot offering its accessible or EV
     berths for booking, with the rules its staff set."""
 
@@ -88,7 +88,7 @@ class Slot(models.Model):
     """Bookable berths of one kind at a site for one time slot. ``booked`` counts the active
     bookings (booked or arrived); cancellations and no-shows give their place back."""
 
-    hospital = models.ForeignKey(Hospital, verbose_name=_("预约点"), on_delete=models.CASCADE, related_name="slots")
+    hospital = models.ForeignKey(BookingSite, verbose_name=_("预约点"), on_delete=models.CASCADE, related_name="slots")
     berth_kind = models.CharField(_("泊位类型"), max_length=12, choices=BerthKind.choices,
                                   default=BerthKind.STANDARD)
     starts_at = models.DateTimeField(_("开始"))
@@ -137,7 +137,7 @@ class Reservation(models.Model):
     slot = models.ForeignKey(Slot, verbose_name=_("时段"), on_delete=models.PROTECT, related_name="reservations")
     # The slot's site and lot and its local day, kept on the row: the one-a-day rule is a unique
     # index, and the gate matches a batch's entries with one UPDATE on this table alone.
-    hospital = models.ForeignKey(Hospital, verbose_name=_("预约点"), on_delete=models.PROTECT,
+    hospital = models.ForeignKey(BookingSite, verbose_name=_("预约点"), on_delete=models.PROTECT,
                                  related_name="reservations")
     lot = models.ForeignKey("lots.ParkingLot", verbose_name=_("停车场"), on_delete=models.PROTECT,
                             related_name="reservations")
@@ -177,7 +177,7 @@ class Reservation(models.Model):
 class Suspension(models.Model):
     """Booking at a site suspended for a citizen after too many no-shows; staff may lift it."""
 
-    hospital = models.ForeignKey(Hospital, verbose_name=_("预约点"), on_delete=models.CASCADE,
+    hospital = models.ForeignKey(BookingSite, verbose_name=_("预约点"), on_delete=models.CASCADE,
                                  related_name="suspensions")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("市民"), on_delete=models.CASCADE,
                              related_name="booking_suspensions")

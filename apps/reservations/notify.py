@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from django.db import transaction
 
-Notifier = Callable[[str, object, dict], None]  # (event, user, data)
+Notifier = Callable[[str, int, dict], None]  # (event, the citizen's user id, data)
 
 _notifiers: list[Notifier] = []
 
@@ -25,10 +25,10 @@ def unregister_notifier(notifier: Notifier) -> None:
         _notifiers.remove(notifier)
 
 
-def notify_after_commit(event: str, user, data: dict) -> None:
+def notify_after_commit(event: str, user_id: int, data: dict) -> None:
     """``event``: ``reservation.no_show``, ``booking.suspended``, ``sharing.approved`` …"""
     def send():
         for notifier in list(_notifiers):
-            notifier(event, user, dict(data))
+            notifier(event, user_id, dict(data))
 
     transaction.on_commit(send)

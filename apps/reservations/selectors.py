@@ -8,17 +8,17 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Prefetch, Q, Sum
 from django.utils import timezone
 
-from .models import Hospital, Reservation, SharingApplication, SharingContract, SharingOffer, Slot
+from .models import BookingSite, Reservation, SharingApplication, SharingContract, SharingOffer, Slot
 
 MAX_WINDOW_DAYS = 60
 
 
-def bookable_sites(*, now: datetime, kind: str = Hospital.Kind.HOSPITAL) -> list[Hospital]:
+def bookable_sites(*, now: datetime, kind: str = BookingSite.Kind.HOSPITAL) -> list[BookingSite]:
     """Active sites of ``kind`` with their slots still open for booking (inside each site's booking
     window, before its cut-off), as ``site.bookable``: two queries."""
     today = timezone.localtime(now).date()
     horizon = now + timedelta(days=MAX_WINDOW_DAYS + 1)
-    sites = list(Hospital.objects.filter(active=True, kind=kind).select_related("lot").prefetch_related(
+    sites = list(BookingSite.objects.filter(active=True, kind=kind).select_related("lot").prefetch_related(
         Prefetch("slots", queryset=Slot.objects.filter(starts_at__gt=now, starts_at__lt=horizon)
                  .order_by("starts_at", "pk"), to_attr="upcoming")))
     for site in sites:
@@ -65,7 +65,7 @@ def hospital_daily_stats(*, user, start: datetime, end: datetime) -> list[dict]:
                       no_show=Count("pk", filter=Q(state="no_show")),
                       cancelled=Count("pk", filter=Q(state="cancelled")))
             .order_by("hospital__name", "day"))
-    names = dict(Hospital.objects.for_user(user).values_list("pk", "name"))
+    names = dict(BookingSite.objects.for_user(user).values_list("pk", "name"))
     stats = {(r["hospital_id"], r["day"]): r for r in rows}
     out = []
     for key in sorted(set(offered) | set(stats), key=lambda k: (names.get(k[0], ""), k[1])):

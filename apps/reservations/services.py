@@ -26,7 +26,7 @@ from apps.common.citizens import bound_plates
 from apps.common.scope import may_change
 
 from . import errors
-from .models import Hospital, Reservation, SharingApplication, SharingContract, SharingOffer, Slot, Suspension
+from .models import BookingSite, Reservation, SharingApplication, SharingContract, SharingOffer, Slot, Suspension
 from .notify import notify_after_commit
 
 State = Reservation.State
@@ -82,9 +82,9 @@ def _rows_save(*, obj, actor, fields: tuple[str, ...], action: str):
     return obj
 
 
-def hospital_save(*, hospital: Hospital, actor) -> Hospital:
+def hospital_save(*, hospital: BookingSite, actor) -> BookingSite:
     """A site's booking rules, as staff set them."""
-    return _rows_save(obj=hospital, actor=actor, fields=Hospital.RULE_FIELDS, action="hospital")
+    return _rows_save(obj=hospital, actor=actor, fields=BookingSite.RULE_FIELDS, action="hospital")
 
 
 SLOT_FIELDS = ("hospital", "berth_kind", "starts_at", "ends_at", "quota")
@@ -137,7 +137,7 @@ def active_suspension(*, user, hospital_id: int, now: datetime) -> Suspension | 
                                       starts_at__lte=now, until__gt=now).order_by("-until").first())
 
 
-def booking_open(*, slot: Slot, hospital: Hospital, now: datetime) -> bool:
+def booking_open(*, slot: Slot, hospital: BookingSite, now: datetime) -> bool:
     """Inside the site's booking window and before its cut-off."""
     last_day = timezone.localtime(now).date() + timedelta(days=hospital.booking_window_days)
     return (timezone.localtime(slot.starts_at).date() <= last_day
@@ -234,7 +234,7 @@ def reservations_sweep(*, now: datetime | None = None, limit: int = 2000) -> dic
 def _suspend_repeat_no_shows(pairs: set[tuple[int, int]], *, now: datetime) -> int:
     if not pairs:
         return 0
-    hospitals = Hospital.objects.in_bulk({h for _u, h in pairs})
+    hospitals = BookingSite.objects.in_bulk({h for _u, h in pairs})
     made = 0
     for user_id, hospital_id in sorted(pairs):
         hospital = hospitals[hospital_id]

@@ -13,7 +13,7 @@ from apps.demo.bookings import SimulatedPatients
 from apps.demo.seed import demo_city_seed
 from apps.demo.simulation import CityModel, LotSpec
 from apps.lots.models import ParkingLot
-from apps.reservations.models import Hospital, Reservation, SharingContract, SharingOffer, Slot
+from apps.reservations.models import BookingSite, Reservation, SharingContract, SharingOffer, Slot
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def seeded():
 
 def test_the_demo_hospitals_have_slots_for_the_coming_days_some_nearly_full_some_full(seeded):
     hospitals = ParkingLot.objects.filter(category="hospital").count()
-    assert Hospital.objects.filter(kind="hospital").count() == hospitals > 0
+    assert BookingSite.objects.filter(kind="hospital").count() == hospitals > 0
     upcoming = Slot.objects.filter(starts_at__gt=timezone.now())
     assert upcoming.filter(booked=F("quota")).exists()
     assert upcoming.filter(booked__gt=0, booked__lt=F("quota"), booked__gte=F("quota") - 40).exists()
@@ -42,7 +42,7 @@ def test_the_demo_hospitals_have_slots_for_the_coming_days_some_nearly_full_some
 def test_the_simulators_patients_book_arrive_and_now_and_then_fail_to_show(seeded):
     from apps.common.citizens import register_bound_plates
 
-    codes = set(Hospital.objects.values_list("lot__code", flat=True))
+    codes = set(BookingSite.objects.values_list("lot__code", flat=True))
     try:
         patients = SimulatedPatients(rng=random.Random(3), lot_codes=codes)
         before = Reservation.objects.count()

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEntry
 from apps.reservations import services
-from apps.reservations.models import Hospital, SharingApplication, SharingContract, Slot, Suspension
+from apps.reservations.models import BookingSite, SharingApplication, SharingContract, Slot, Suspension
 from tests.factories import LotFactory, OperatorFactory, UserFactory
 from tests.factories_reservations import HospitalFactory, SharingOfferFactory, SlotFactory
 
@@ -36,31 +36,31 @@ def two_regions(city):
     return made
 
 
-@pytest.mark.parametrize("path", ["hospital", "slot", "suspension", "sharingoffer", "sharingapplication",
+@pytest.mark.parametrize("path", ["bookingsite", "slot", "suspension", "sharingoffer", "sharingapplication",
                                   "reservation", "sharingcontract"])
 def test_an_officer_sees_only_their_regions_rows(logged_in, two_regions, path):
     response = logged_in.get(f"/admin/reservations/{path}/")
     assert response.status_code == 200
     body = response.content.decode()
-    if path in ("hospital", "slot"):
+    if path in ("bookingsite", "slot"):
         assert "医院320213" in body and "医院320211" not in body
 
 
 def test_another_regions_site_is_not_found(logged_in, two_regions):
     theirs = two_regions["320211"]["site"]
-    response = logged_in.get(f"/admin/reservations/hospital/{theirs.pk}/change/")
+    response = logged_in.get(f"/admin/reservations/bookingsite/{theirs.pk}/change/")
     assert response.status_code in (302, 404)
     assert two_regions["320213"]["site"].name in logged_in.get(
-        f"/admin/reservations/hospital/{two_regions['320213']['site'].pk}/change/").content.decode()
+        f"/admin/reservations/bookingsite/{two_regions['320213']['site'].pk}/change/").content.decode()
 
 
 def test_scopes_by_the_one_mechanism(two_regions, officer, staff_factory):
     ours, theirs = two_regions["320213"], two_regions["320211"]
-    for model in (Hospital, Slot, Suspension, SharingApplication):
+    for model in (BookingSite, Slot, Suspension, SharingApplication):
         assert model.objects.for_user(officer).count() == 1, model
     operator_staff = staff_factory("operator", theirs["operator"])
-    assert list(Hospital.objects.for_user(operator_staff)) == [theirs["site"]]
-    assert list(Hospital.objects.writable_by(officer)) == [ours["site"]]
+    assert list(BookingSite.objects.for_user(operator_staff)) == [theirs["site"]]
+    assert list(BookingSite.objects.writable_by(officer)) == [ours["site"]]
 
 
 def test_lifting_a_suspension_in_the_admin_is_audited_and_scoped(logged_in, two_regions, officer):
@@ -99,9 +99,9 @@ def test_editing_a_sites_rules_goes_through_the_service(logged_in, two_regions):
                  "slots-0-ends_at_0": timezone.localtime(slot.ends_at).strftime("%Y-%m-%d"),
                  "slots-0-ends_at_1": timezone.localtime(slot.ends_at).strftime("%H:%M:%S"),
                  "slots-0-quota": 4})
-    response = logged_in.post(f"/admin/reservations/hospital/{site.pk}/change/", data)
+    response = logged_in.post(f"/admin/reservations/bookingsite/{site.pk}/change/", data)
     assert response.status_code == 302, response.content.decode()[:3000]
-    assert Hospital.objects.get(pk=site.pk).booking_window_days == 3
+    assert BookingSite.objects.get(pk=site.pk).booking_window_days == 3
     assert Slot.objects.get(pk=slot.pk).quota == 4
     assert AuditEntry.objects.get(action="hospital.changed").changes == {"booking_window_days": [7, 3]}
     assert AuditEntry.objects.get(action="slot.changed").changes == {"quota": [10, 4]}

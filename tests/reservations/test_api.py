@@ -233,9 +233,9 @@ def test_end_to_end_book_enter_arrive_and_leave_released_as_reservation(authed, 
 
 
 def test_lots_booking_accessible_and_ev_berths_are_listed_apart(api_client, hospital):
-    from apps.reservations.models import Hospital
+    from apps.reservations.models import BookingSite
 
-    garage = HospitalFactory(kind=Hospital.Kind.LOT, name="万达广场充电泊位", waives_fee=False)
+    garage = HospitalFactory(kind=BookingSite.Kind.LOT, name="万达广场充电泊位", waives_fee=False)
     SlotFactory(hospital=garage, starts_at=tomorrow(9), berth_kind="ev", quota=4)
     SlotFactory(hospital=hospital, starts_at=tomorrow(9))
     hospitals = api_client.get("/api/v1/reservations/hospitals/").json()

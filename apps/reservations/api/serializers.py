@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
-from ..models import Hospital, Reservation, SharingApplication, SharingContract, SharingOffer, Slot
+from ..models import BookingSite, Reservation, SharingApplication, SharingContract, SharingOffer, Slot
 
 
 class SlotSerializer(serializers.ModelSerializer):
@@ -21,10 +21,10 @@ class HospitalSerializer(serializers.ModelSerializer):
     slots = SlotSerializer(source="bookable", many=True, read_only=True)
     rules = serializers.SerializerMethodField()
     # Not "kind": a lot's kind (SPEC §4) is another choice set under that name.
-    site_kind = serializers.ChoiceField(source="kind", choices=Hospital.Kind.choices, read_only=True)
+    site_kind = serializers.ChoiceField(source="kind", choices=BookingSite.Kind.choices, read_only=True)
 
     class Meta:
-        model = Hospital
+        model = BookingSite
         fields = ["id", "name", "lot_code", "slots", "site_kind", "rules"]
 
     def get_rules(self, obj) -> dict[str, int | bool]:
@@ -37,8 +37,9 @@ class HospitalSerializer(serializers.ModelSerializer):
 
 
 class HospitalQuerySerializer(serializers.Serializer):
-    site_kind = serializers.ChoiceField(choices=Hospital.Kind.choices, required=False, default=Hospital.Kind.HOSPITAL,
-                                        help_text="hospital (default) or lot: lots booking accessible or EV berths")
+    site_kind = serializers.ChoiceField(
+        choices=BookingSite.Kind.choices, required=False, default=BookingSite.Kind.HOSPITAL,
+        help_text="hospital (default) or lot: lots booking accessible or EV berths")
 
 
 class ReservationCreateSerializer(serializers.Serializer):
