@@ -3,7 +3,12 @@ and the lot's operator), saves and actions through the services, each audited.""
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -11,8 +16,27 @@ from django.utils.translation import ngettext
 from apps.common.actor import Actor
 from apps.common.admin import ReadOnlyAdminMixin, ScopedAdminMixin, export_csv
 
-from . import services
+from . import selectors, services
 from .models import BookingSite, Reservation, SharingApplication, SharingContract, SharingOffer, Slot, Suspension
+
+STATS_TEMPLATE = "admin/reservations/stats.html"
+
+
+class StatsPageMixin:
+    """A statistics page beside the changelist (``…/stats/``), scoped as the list is."""
+
+    stats_title = ""
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_stats"
+        return [path("stats/", self.admin_site.admin_view(self.stats_view), name=name), *super().get_urls()]
+
+    def stats_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "title": self.stats_title,
+                   **self.stats_context(request)}
+        return TemplateResponse(request, STATS_TEMPLATE, context)
 
 
 class SlotInline(ScopedAdminMixin, admin.TabularInline):
@@ -24,11 +48,12 @@ class SlotInline(ScopedAdminMixin, admin.TabularInline):
     show_change_link = True
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(starts_at__gte=timezone.now() - timezone.timedelta(days=1))
+        return super().get_queryset(request).filter(starts_at__gte=timezone.now() - timedelta(days=1))
 
 
 @admin.register(BookingSite)
-class HospitalAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class BookingSiteAdmin(StatsPageMixin, ScopedAdminMixin, admin.ModelAdmin):
+    stats_title = _("预约统计（前后 7 天）")
     list_display = ("name", "kind", "lot", "active", "booking_window_days", "booking_cutoff_minutes",
                     "waives_fee", "no_show_limit")
     list_filter = ("kind", "active", "waives_fee", ("lot__region", admin.RelatedOnlyFieldListFilter))
@@ -43,6 +68,13 @@ class HospitalAdmin(ScopedAdminMixin, admin.ModelAdmin):
         (_("收费"), {"fields": ("waives_fee", "ev_free_minutes")}),
         (_("爽约规则"), {"fields": ("no_show_limit", "no_show_period_days", "suspension_days")}),
     )
+
+    def stats_context(self, request) -> dict:
+        today = timezone.localdate()
+        tz = timezone.get_current_timezone()
+        start = datetime.combine(today - timedelta(days=7), time(0), tzinfo=tz)
+        end = datetime.combine(today + timedelta(days=8), time(0), tzinfo=tz)
+        return {"sites": True, "rows": selectors.hospital_daily_stats(user=request.user, start=start, end=end)}
 
     def save_model(self, request, obj, form, change):
         services.hospital_save(hospital=obj, actor=Actor.from_request(request))
@@ -169,7 +201,16 @@ class SharingApplicationAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelA
 
 
 @admin.register(SharingContract)
-class SharingContractAdmin(ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class SharingContractAdmin(StatsPageMixin, ScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    stats_title = _("错时共享统计（按停车场）")
+
+    def stats_context(self, request) -> dict:
+        rows = selectors.sharing_lot_stats(user=request.user, now=timezone.now())
+        for row in rows:
+            row["revenue_yuan"] = f"{row['revenue_fen'] / 100:.2f}"
+            row["billed_yuan"] = f"{row['billed_fen'] / 100:.2f}"
+        return {"sites": False, "rows": rows}
+
     list_display = ("number", "lot", "plate", "state", "starts_at", "ends_at", "monthly_price_fen", "months",
                     "ended_by")
     list_filter = ("state", ("lot", admin.RelatedOnlyFieldListFilter))

@@ -122,3 +122,16 @@ def test_staff_stats_are_scoped(api_client, two_regions, officer, bound):
         (ours["site"].lot.code, 1, 1, 15000)]
     api_client.force_authenticate(UserFactory())
     assert api_client.get("/api/v1/staff/sharing/stats").status_code == 403
+
+
+def test_the_stats_pages_in_the_admin_are_scoped(logged_in, two_regions, officer, bound):
+    services.reservation_book(user=bound.bind(UserFactory(), "苏B55555"), slot_id=two_regions["320213"]["slot"].pk,
+                              plate="苏B55555")
+    services.sharing_application_approve(application_id=two_regions["320213"]["application"].pk, actor=officer)
+    page = logged_in.get("/admin/reservations/bookingsite/stats/").content.decode()
+    assert "医院320213" in page and "医院320211" not in page
+    assert 'href="/admin/reservations/bookingsite/stats/"' in logged_in.get(
+        "/admin/reservations/bookingsite/").content.decode()
+    sharing = logged_in.get("/admin/reservations/sharingcontract/stats/").content.decode()
+    assert two_regions["320213"]["site"].lot.code in sharing and "150.00" in sharing
+    assert two_regions["320211"]["site"].lot.code not in sharing
