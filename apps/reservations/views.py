@@ -29,12 +29,14 @@ def _page_text() -> dict[str, str]:
         "weekend": _("周末"), "address": _("住址"), "noOffers": _("暂无错时共享泊位"),
         "contracts": _("我的共享"), "berthKind_standard": _("普通泊位"), "berthKind_accessible": _("无障碍泊位"),
         "berthKind_ev": _("充电泊位"), "noShowRule": _("爽约规则"), "times": _("次"), "days": _("天"),
+        "evFree": _("充停一体化：预约充电泊位，到达后 {minutes} 分钟内停车免费"),
     }
 
 
 @require_GET
 @ensure_csrf_cookie
 def reservations_page(request):
+    """Hospitals first, then the lots that book their accessible or EV berths."""
     user = request.user if request.user.is_authenticated else None
     last = (SharingApplication.objects.filter(user=user).order_by("-created_at").values_list("address", flat=True)
             .first() if user else None)

@@ -89,6 +89,8 @@
       var card = el("article", {cls: "card", "data-hospital": site.id}, [
         el("h2", {text: site.name}),
         rules.waives_fee ? el("p", {cls: "tag", text: T.waives}) : null,
+        rules.ev_free_minutes ? el("p", {cls: "tag", text: T.evFree.replace("{minutes}", rules.ev_free_minutes)})
+          : null,
         el("p", {cls: "muted small", text: T.noShowRule + "：" + rules.no_show_limit + T.times + "/" +
           rules.no_show_period_days + T.days}),
       ]);
@@ -103,7 +105,9 @@
 
   function loadHospitals() {
     $("hospitals").textContent = T.loading;
-    api("GET", config.hospitalsUrl).then(renderHospitals, function (error) { notice(error.message, "error"); });
+    Promise.all([api("GET", config.hospitalsUrl), api("GET", config.hospitalsUrl + "?site_kind=lot")])
+      .then(function (both) { renderHospitals(both[0].concat(both[1])); },
+            function (error) { notice(error.message, "error"); });
     if (config.loggedIn) {
       api("GET", config.suspensionsUrl).then(function (rows) {
         var box = $("suspensions");

@@ -46,6 +46,8 @@ def test_a_citizen_books_on_a_phone_and_sees_the_code_to_show_at_the_gate(live_s
     starts = (timezone.localtime() + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0)
     slot = SlotFactory(hospital=hospital, starts_at=starts, quota=3)
     SlotFactory(hospital=hospital, starts_at=starts + timedelta(hours=1), quota=0)  # full
+    garage = HospitalFactory(name="万达广场", kind="lot", waives_fee=False, ev_free_minutes=120)
+    ev_slot = SlotFactory(hospital=garage, starts_at=starts, quota=4, berth_kind="ev")
     client = Client()
     client.force_login(citizen)
     context = chromium.new_context(**PHONE)
@@ -63,6 +65,9 @@ def test_a_citizen_books_on_a_phone_and_sees_the_code_to_show_at_the_gate(live_s
     full = page.locator("button.slot--full")
     assert full.count() == 1 and full.is_disabled() and "已约满" in full.inner_text()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+    ev_card = page.locator(f"[data-hospital='{garage.pk}']")
+    assert "120 分钟内停车免费" in ev_card.inner_text() and "充电泊位" in ev_card.inner_text()
+    assert "余 4" in page.inner_text(f"[data-slot='{ev_slot.pk}']")
 
     page.click(f"[data-slot='{slot.pk}']")
     page.locator("#booking-code").wait_for(timeout=15_000)
