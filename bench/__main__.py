@@ -24,7 +24,7 @@ from .env import (
 )
 
 # In the order they run: the reads on a quiet database first, then the writes.
-BENCHMARKS = ("map", "reads", "district", "ingest", "push")
+BENCHMARKS = ("map", "reads", "district", "ingest", "push", "bookings")
 
 
 class _Stop(BaseException):
@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--read-rounds", type=int, default=3, help="reads: throughput rounds")
     parser.add_argument("--read-clients", type=int, default=4, help="reads: concurrent clients")
     parser.add_argument("--per-server", type=int, default=2, help="ingest client workers per server process")
+    parser.add_argument("--booking-clients", type=int, default=100, help="bookings: concurrent clients")
+    parser.add_argument("--booking-seconds", type=float, default=10.0, help="bookings: seconds per phase")
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument("--time-limit", type=int, default=3600, help="stop everything after this many seconds")
     args = parser.parse_args(argv)
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
-    from . import district, ingest, push, reads, report
+    from . import bookings, district, ingest, push, reads, report
     from . import map as map_bench
     from .env import BenchEnv, Servers, machine_notes, prepare
 
@@ -133,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
                                                per_server=args.per_server, say=_say)
             if "push" in selected:
                 results["push"] = push.run(env, servers, clients=args.clients, samples=args.samples, say=_say)
+            if "bookings" in selected:
+                results["bookings"] = bookings.run(env, servers, clients=args.booking_clients,
+                                                   seconds=args.booking_seconds, say=_say)
         notes = machine_notes(env)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)

@@ -12,6 +12,7 @@ import statistics
 from pathlib import Path
 
 from . import reads as reads_bench
+from .bookings import BookingsResult
 from .district import EXIT_SHARE, DistrictResult
 from .env import REPO
 from .ingest import IngestResult
@@ -20,7 +21,7 @@ from .push import PushResult
 from .reads import ReadsResult
 
 DOC = REPO / "docs" / "benchmarks.md"
-ORDER = ("machine", "ingest", "district", "push", "map", "reads")
+ORDER = ("machine", "ingest", "district", "push", "map", "reads", "bookings")
 DISTRICT_GOAL_RATE = 3000.0
 
 INGEST_GOAL_RATE = 2000.0
@@ -30,7 +31,7 @@ MAP_GOAL_S = 0.100
 
 INTRO = """# Benchmarks
 
-`make bench` (= `python -m bench`, or `python -m bench ingest|district|push|map|reads` for some of
+`make bench` (= `python -m bench`, or `python -m bench ingest|district|push|map|reads|bookings` for some of
 them) measures the figures issues 3 and 6 ask for, each beside a baseline measured in the same run,
 and rewrites the sections below with what it measured. Everything runs on 127.0.0.1 against PostgreSQL and
 Redis (`DATABASE_URL` / `REDIS_URL`, defaulting to `postgres://postgres@127.0.0.1:5432/wuxi_parking_bench`
@@ -84,6 +85,8 @@ def cpu_lines(name: str, result) -> list[tuple[str, dict[str, float]]]:
         return [("reads sweep", result.sweep_cpu),
                 *((f"reads page round {i + 1}", t.cpu) for i, t in enumerate(result.page)),
                 *((f"reads nearest round {i + 1}", t.cpu) for i, t in enumerate(result.nearest))]
+    if name == "bookings":
+        return [("bookings", result.bookings.cpu), ("bookings read", result.reads.cpu)]
     return [(name, result.cpu)]
 
 
@@ -147,6 +150,12 @@ def table(results: dict) -> str:
                      f"≥ 125/s {_tick(statistics.median(rd.rates(rd.page)) >= reads_bench.PAGE_GOAL_RPS)}"))
         rows.append(("reads: nearest, limit 10", f"{_spread(rd.rates(rd.nearest), _rate)} req/s", geo_rate,
                      f"≥ 200/s {_tick(statistics.median(rd.rates(rd.nearest)) >= reads_bench.NEAREST_GOAL_RPS)}"))
+    if "bookings" in results:
+        b: BookingsResult = results["bookings"]
+        rows.append((f"bookings: one hot slot, {b.clients} clients",
+                     f"{b.bookings.rate:,.0f}/s, p95 {_ms(b.bookings.p95)}",
+                     f"read the slot {b.reads.rate:,.0f}/s, p95 {_ms(b.reads.p95)}",
+                     "never oversold" if b.booked_in_db == b.bookings.done else "COUNTS DIFFER"))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -345,6 +354,25 @@ def reads_section(r: ReadsResult) -> str:
     )
 
 
+def bookings_section(b: BookingsResult) -> str:
+    refused = ", ".join(f"{code} {n}" for code, n in b.bookings.refused.items()) or "none"
+    return (
+        "## Bookings: one hot slot under concurrent clients, beside a plain read of it\n\n"
+        f"{b.clients} clients (threads of the benchmark process, each with its own PostgreSQL connection) call "
+        "the booking service (`reservation_book`: plate check, the site's rules, the one-a-day check, the conditional "
+        f"UPDATE that takes the place, the insert) for {b.seconds:.0f} s, each with plates of its own, all on one slot "
+        "whose quota nobody reaches; then the same clients read that slot (one SELECT) for as long. HTTP and DRF "
+        "are left out of both: the figure is what a booking costs the database under contention. Each client's first "
+        "call (it opens the client's connection) is warm-up, not counted.\n\n"
+        "| | per second | median / p95 latency |\n|---|---:|---:|\n"
+        f"| bookings | **{b.bookings.rate:,.0f}** | {_ms(b.bookings.median)} / {_ms(b.bookings.p95)} |\n"
+        f"| reading the slot (same run) | {b.reads.rate:,.0f} | {_ms(b.reads.median)} / {_ms(b.reads.p95)} |\n\n"
+        f"Bookings made: {b.bookings.done:,} (warm-up included); the slot's counter says {b.booked_in_db:,} "
+        f"({'the same' if b.booked_in_db == b.bookings.done else 'DIFFERENT'}). Refused: {refused}.\n\n"
+        f"CPU while booking: {cpu_line(b.bookings.cpu)}.\nCPU while reading: {cpu_line(b.reads.cpu)}.\n"
+    )
+
+
 def _marked(name: str, body: str) -> str:
     return f"<!-- bench:{name}:start -->\n{body.rstrip()}\n<!-- bench:{name}:end -->"
 
@@ -352,7 +380,7 @@ def _marked(name: str, body: str) -> str:
 def update_doc(results: dict, notes: dict[str, str], path: Path = DOC) -> Path:
     sections = {"machine": machine_section(notes)}
     renderers = {"ingest": ingest_section, "district": district_section, "push": push_section, "map": map_section,
-                 "reads": reads_section}
+                 "reads": reads_section, "bookings": bookings_section}
     for name, result in results.items():
         sections[name] = renderers[name](result)
     text = path.read_text() if path.exists() else INTRO

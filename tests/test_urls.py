@@ -9,6 +9,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
+from apps.common.api.citizen import CITIZEN_AUTHENTICATION, IsCitizen
 from apps.common.api.scope import IsStaff
 from apps.sessions.auth import DeviceSignatureAuthentication, IsSignedDevice
 
@@ -32,6 +33,13 @@ ROUTES = [
     ("open-ngsi-onstreet", {}, "/api/v1/open/ngsi-ld/OnStreetParking"),
     ("open-lots-csv", {}, "/api/v1/open/lots.csv"),
     ("ingest-events", {}, "/api/v1/ingest/events"),
+    ("reservation-hospitals", {}, "/api/v1/reservations/hospitals/"),
+    ("reservation-list", {}, "/api/v1/reservations/"),
+    ("reservation-qr", {"pk": 7}, "/api/v1/reservations/7/qr.svg"),
+    ("sharing-offers", {}, "/api/v1/sharing/offers"),
+    ("sharing-applications", {}, "/api/v1/sharing/applications"),
+    ("me-reservations", {}, "/api/v1/me/reservations"),
+    ("me-sharing", {}, "/api/v1/me/sharing"),
     ("staff-lot-list", {}, "/api/v1/staff/lots/"),
     ("staff-lot-detail", {"code": "LX-0001"}, "/api/v1/staff/lots/LX-0001/"),
     ("schema", {}, "/api/schema/"),
@@ -103,8 +111,22 @@ def test_public_routes_need_no_login():
         view = _drf_view(pattern)
         if view is None:  # the nearest/ redirect: plain Django, no authentication at all
             continue
+        if IsCitizen in view.permission_classes:
+            # SPEC §8.3 puts a citizen's writes under /api/v1/ (booking, applying): a login, never staff's
+            assert list(view.authentication_classes) == CITIZEN_AUTHENTICATION, route
+            continue
         assert list(view.authentication_classes) == [], route
         assert all(issubclass(p, AllowAny) for p in view.permission_classes), route
+
+
+def test_citizen_routes_admit_only_a_login():
+    routes = _audience("wuxi_parking.audiences.citizen")
+    assert routes
+    for route, pattern in routes:
+        view = _drf_view(pattern)
+        assert view is not None, route
+        assert list(view.authentication_classes) == CITIZEN_AUTHENTICATION, route
+        assert IsCitizen in view.permission_classes, route
 
 
 def test_staff_routes_admit_only_staff():

@@ -32,6 +32,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("apps.realtime.urls")),
+    path("", include("apps.reservations.urls")),  # the citizen booking pages (mobile)
 ]
 
 handler404 = "wuxi_parking.urls.not_found"

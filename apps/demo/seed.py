@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,7 @@ from apps.lots.services import tariff_save
 from apps.regions.models import Operator, Region, StaffScope
 from apps.regions.services import regions_load_wuxi, staff_grant_default_permissions
 
+from .bookings import bookings_seed
 from .operators import OPERATORS
 from .places import REGIONS
 from .plan import LotPlan, plan_city
@@ -78,6 +80,7 @@ class DemoCity:
     tariffs: int = 0
     free_windows: int = 0
     logins: list[DemoLogin] = field(default_factory=list)
+    bookings: dict[str, int] = field(default_factory=dict)  # booking sites, slots, bookings, sharing offers
 
 
 def tariffs_load(path: Path = TARIFF_FIXTURE) -> tuple[dict[str, Tariff], list[dict[str, Any]]]:
@@ -252,4 +255,5 @@ def demo_city_seed(*, lots: int = 400, seed: int = 2026, if_empty: bool = False,
     result.tariffs = len(tariffs)
     result.free_windows = _free_windows(lots_by_code, regions)
     result.logins = _logins(regions, operators)
+    result.bookings = bookings_seed(lots=created, now=now, rng=random.Random(seed))
     return result

@@ -427,6 +427,15 @@ class CityModel:
             return [leaving]
         return [leaving, self._sensor_event("berth_vacant", lot, car, at)]
 
+    def arrive_booked(self, code: str, plate: str, at: datetime) -> list[dict]:
+        """A driver who booked a place in this lot drives in with their plate (inside the booking's
+        arrival window); they leave as any other car does. Nothing when the lot is full or unknown."""
+        lot = self.lots.get(code)
+        vehicle = Vehicle(plate=plate, plate_color="blue", vehicle_class="small")
+        if lot is None or self.is_parked(vehicle) or len(lot.parked) >= lot.spec.capacity:
+            return []
+        return self._arrive(lot, vehicle, at)
+
     def status_event(self, code: str, at: datetime) -> dict:
         """The lot system's own count, an absolute snapshot (SPEC §3.3)."""
         lot = self.lots[code]

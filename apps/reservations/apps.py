@@ -5,3 +5,19 @@ from django.utils.translation import gettext_lazy as _
 class ReservationsConfig(AppConfig):
     name = "apps.reservations"
     verbose_name = _("预约与共享停车")
+
+    def ready(self):
+        from apps.regions.models import StaffScope
+        from apps.regions.services import extend_staff_permissions
+
+        from . import gate
+
+        gate.register()
+        # Staff of every kind run the sites, slots and offers of their scope and decide on its
+        # applications, suspensions and contracts; bookings are the citizens' and only read here.
+        for kind in StaffScope.Kind.values:
+            extend_staff_permissions(kind, self.label, [
+                "view_bookingsite", "add_bookingsite", "change_bookingsite", "view_slot", "add_slot", "change_slot",
+                "delete_slot", "view_reservation", "view_suspension", "change_suspension", "view_sharingoffer",
+                "add_sharingoffer", "change_sharingoffer", "view_sharingapplication", "change_sharingapplication",
+                "view_sharingcontract", "change_sharingcontract"])

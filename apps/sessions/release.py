@@ -16,6 +16,11 @@ A provider answers for a whole batch at once (one call, and so one query, per ba
   becomes of what is still due — ``waive`` (forgiven by the rule the cover states: a waiver row in
   the session's ledger) or ``arrears`` (owed later: an arrears record). Never silently dropped: a
   cover that says neither is refused when it is made.
+
+A cover may also bring ``free_windows`` of its own (an off-peak sharing contract's windows, the
+free minutes of a booked EV charging berth): the fee engine prices that plate's stay with them
+(SPEC §6 rule 2) beside the lot's. Such a cover may say ``billed``: it releases the car only when
+its windows leave nothing to charge, and whatever is still due is billed as usual.
 """
 
 from __future__ import annotations
@@ -31,11 +36,12 @@ Reason = ParkingSession.ReleaseReason
 
 WAIVE = "waive"
 ARREARS = "arrears"
+BILLED = "billed"  # the cover releases nothing that is due: its free windows priced the stay, that is all
 
 #: the reasons a provider may release a car for, and what may become of its due under each
 _COVERED = {
-    Reason.RESERVATION: (WAIVE, ARREARS),
-    Reason.SHARING_CONTRACT: (WAIVE, ARREARS),
+    Reason.RESERVATION: (WAIVE, ARREARS, BILLED),
+    Reason.SHARING_CONTRACT: (WAIVE, ARREARS, BILLED),
     Reason.PAY_LATER: (ARREARS,),  # a payment agreement charges later: the due is owed, not forgiven
 }
 # When several providers cover one exit: an arrangement for the stay before a promise to pay later.
@@ -72,6 +78,13 @@ class Cover:
     due: str
     rule: str
     reference: str = ""
+    free_windows: tuple[tuple[datetime, datetime], ...] = ()
+
+    def applies_to(self, entry: datetime | None, exit: datetime) -> bool:
+        """A cover resting only on free windows speaks for a stay those windows touch."""
+        if self.due != BILLED:
+            return True
+        return entry is not None and any(start < exit and end > entry for start, end in self.free_windows)
 
     def __post_init__(self):
         allowed = _COVERED.get(self.reason)
@@ -81,6 +94,8 @@ class Cover:
             raise ValueError(f"what is due under {self.reason!r} must become one of {allowed}, not {self.due!r}")
         if not self.rule:
             raise ValueError("a cover must state the rule it waives or defers the due under")
+        if self.due == BILLED and not self.free_windows:
+            raise ValueError("a cover that bills what is due must bring the free windows it rests on")
 
 
 class ReleaseProvider(Protocol):
@@ -138,18 +153,19 @@ class Release:
 def decide_release(*, amount_fen: int, due_fen: int, entry_known: bool, cover: Cover | None,
                    lot_allows_pay_later: bool) -> Release:
     """The barrier decision, in this order: no known entry → ``review`` (released, nothing charged
-    by guess); nothing to charge → ``free``; nothing left due → ``paid``; a provider's cover (a
-    reservation, a sharing contract, a payment agreement) → its reason, and its due waived or owed
-    as it says; a lot that lets drivers leave first → ``pay_later``, the due owed as arrears;
-    otherwise ``unpaid`` and the barrier stays shut.
+    by guess); nothing to charge → ``free`` (or the reason of the cover whose free windows priced
+    the stay, a sharing contract); nothing left due → ``paid``; a provider's cover (a reservation, a
+    sharing contract, a payment agreement) → its reason, and its due waived or owed as it says — a
+    cover that only ``billed`` does not release what is due; a lot that lets drivers leave first →
+    ``pay_later``, the due owed as arrears; otherwise ``unpaid`` and the barrier stays shut.
     """
     if not entry_known:
         return Release(True, Reason.REVIEW)
     if amount_fen <= 0:
-        return Release(True, Reason.FREE)
+        return Release(True, cover.reason if cover is not None and cover.free_windows else Reason.FREE)
     if due_fen <= 0:
         return Release(True, Reason.PAID)
-    if cover is not None:
+    if cover is not None and cover.due != BILLED:
         return Release(True, cover.reason, cover)
     if lot_allows_pay_later:
         return Release(True, Reason.PAY_LATER, Cover(Reason.PAY_LATER, ARREARS, LOT_PAY_LATER_RULE))

@@ -551,6 +551,9 @@ class _SessionBook:
             return
         self.links[event.index] = current
         self.touch(current)
+        cover = self.covers.get(release.ExitQuery(event.lot.pk, current.plate, at)) if current.plate else None
+        if cover is not None and not cover.applies_to(current.entry_at, at):
+            cover = None
         current.exit_event_id = event.event_id
         arrived_in = current.berth
         current.berth = current.berth or event.berth
@@ -558,7 +561,7 @@ class _SessionBook:
             current.vehicle_class = event.vehicle_class or current.vehicle_class
             current.new_energy = current.new_energy or event.new_energy
             current.exit_at = at
-            amount = self.price(current, event)
+            amount = self.price(current, event, cover)
             if amount is None:
                 # Our data cannot price this stay: the barrier opens, nothing is charged, staff look at it.
                 current.state, current.release_reason, current.closed_at = State.REVIEW, Reason.REVIEW, at
@@ -568,11 +571,9 @@ class _SessionBook:
             current.amount_fen = amount
         # Waiting for payment: the amount stays what it was at the first exit.
         current.due_fen = money.session_due(current)
-        plate = current.plate
         decision = release.decide_release(
-            amount_fen=current.amount_fen, due_fen=current.due_fen, entry_known=True,
-            cover=self.covers.get(release.ExitQuery(event.lot.pk, plate, at)) if plate else None,
-            lot_allows_pay_later=bool(event.lot.allow_pay_later and plate),
+            amount_fen=current.amount_fen, due_fen=current.due_fen, entry_known=True, cover=cover,
+            lot_allows_pay_later=bool(event.lot.allow_pay_later and current.plate),
         )
         current.release_reason = decision.reason
         if not decision.release:
@@ -594,13 +595,15 @@ class _SessionBook:
         else:
             self.arrears.append((session, cover.rule, cover.reference))
 
-    def price(self, session: ParkingSession, event: Event) -> int | None:
-        """The stay's amount (0 in a lot without a tariff), or None when it cannot be priced."""
+    def price(self, session: ParkingSession, event: Event, cover: release.Cover | None = None) -> int | None:
+        """The stay's amount (0 in a lot without a tariff), or None when it cannot be priced; a
+        cover's own free windows (a sharing contract's) count beside the lot's."""
         lot = event.lot
+        windows = self.windows[lot.pk] + list(cover.free_windows) if cover is not None else self.windows[lot.pk]
         try:
             amount = lot_selectors.fee_for_stay(
                 lot=lot, entry=session.entry_at, exit=event.occurred_at, vehicle_class=session.vehicle_class,
-                new_energy=session.new_energy, free_windows=self.windows[lot.pk])
+                new_energy=session.new_energy, free_windows=windows)
         except lot_selectors.NoTariff:
             return 0  # a lot without a tariff charges nothing
         except DomainError as exc:

@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -19,33 +19,9 @@ from apps.sessions.models import IngestEvent, ParkingSession, SessionMoneyEntry
 from apps.sessions.services import events_record, session_apply_payment
 from tests.factories import DeviceFactory, LotFactory
 from tests.factories_sessions import entry_event, event, exit_event, signed_post
+from tests.threads import run_together as _run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _run_together(jobs):
-    """Run the callables in threads released at the same moment; return their results, raise their errors."""
-    barrier = threading.Barrier(len(jobs))
-    results: list = [None] * len(jobs)
-    errors: list = []
-
-    def run(index, job):
-        try:
-            barrier.wait()
-            results[index] = job()
-        except BaseException as exc:  # surfaced in the main thread below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    if errors:
-        raise errors[0]
-    return results
 
 
 def _poster(device, secret, batches):

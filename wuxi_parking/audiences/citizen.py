@@ -1,7 +1,9 @@
-"""A citizen's own data (SPEC: plates, stays, arrears), mounted at ``/api/v1/me/``.
+"""A citizen's own data (SPEC: plates, stays, arrears, bookings, sharing), mounted at ``/api/v1/me/``.
 
-Empty until citizen login lands; the mount is in place so those routes get the right prefix."""
+Every route takes a login (``apps.common.api.citizen``: a session or a DRF token)."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, include, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", include("apps.reservations.api.citizen_urls")),
+]

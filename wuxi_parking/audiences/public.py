@@ -4,5 +4,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("open/", include("apps.analytics.api.urls")),
+    path("", include("apps.reservations.api.urls")),  # SPEC §8.3; its writes are citizen views (login)
     path("", include("apps.lots.api.urls")),
 ]

@@ -156,6 +156,8 @@ CELERY_BEAT_SCHEDULE = {
     "settle-berths": {"task": "apps.berths.tasks.settle_berths", "schedule": 10.0},
     # Nonces recorded in the database while Redis was unreachable (apps.sessions.nonces).
     "purge-nonces": {"task": "apps.sessions.tasks.purge_nonces", "schedule": 300.0},
+    # Bookings nobody arrived for (no-shows, suspensions), completed stays, expired sharing contracts.
+    "sweep-reservations": {"task": "apps.reservations.tasks.sweep_reservations", "schedule": 60.0},
 }
 BERTH_DEBOUNCE_S = 10
 

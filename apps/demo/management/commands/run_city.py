@@ -56,6 +56,7 @@ class Command(BaseCommand):
                 "\n无锡停车 demo city is running:\n"
                 f"  停车地图 map        {base}/map/\n"
                 f"  管理后台 admin      {base}/admin/   (demo users: see seed_demo's output; admin / wuxi-demo-2026)\n"
+                f"  预约停车 booking    {base}/reservations/   (bound plates come with the WeChat login)\n"
                 f"  接口文档 API docs   {base}/api/docs/\n"
                 f"  开放数据 open data  {base}/api/v1/open/lots.csv\n"
                 "Press Ctrl-C to stop.\n"))

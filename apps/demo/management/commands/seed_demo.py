@@ -38,6 +38,8 @@ class Command(BaseCommand):
                 "seed": seed, "s": time.monotonic() - started, "lots": city.lots, "street": city.on_street_lots,
                 "berths": city.berths, "hospitals": city.hospitals, "operators": city.operators,
                 "tariffs": city.tariffs, "windows": city.free_windows}))
+        self.stdout.write(_("预约点 %(sites)d 个，预约时段 %(slots)d 个，预约 %(reservations)d 个，"
+                            "错时共享 %(offers)d 个。") % city.bookings)
         self.stdout.write(_("演示账号（仅供演示，切勿用于生产环境）："))
         for login in city.logins:
             password = login.password if login.password is not None else _("（已存在，未修改）")

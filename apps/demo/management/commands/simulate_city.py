@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from apps.berths.models import Berth
+from apps.demo.bookings import SimulatedPatients
 from apps.demo.guard import refuse_production
 from apps.demo.simulation import CityModel, Dispatcher, LotSpec, ParkedCar, Vehicle
 from apps.lots.credentials import decrypt_secret
@@ -42,6 +43,7 @@ INGEST_PATH = "/api/v1/ingest/events"
 DEVICE_PREFIX = "模拟器 "
 TICK_S = 1.0
 REPORT_EVERY_S = 10.0
+PATIENTS_EVERY_S = 20.0  # how often the booking sites' patients book and arrive
 MAX_BACKOFF_S = 30.0
 REJECTION_LINES_PER_REPORT = 10
 # Without --lots the whole demo city moves; past this many lots, issuing a device per lot at start
@@ -102,6 +104,9 @@ class Command(BaseCommand):
                           id_prefix=f"sim{secrets.token_hex(4)}")
         self.model = model
         resumed = self._resume(model, chosen)
+        # Patients at the booking sites: they book, drive in inside their window, a few never come.
+        self.patients = SimulatedPatients(rng=rng, lot_codes={lot.code for lot in chosen})
+        self._next_patients = 0.0
         dispatcher = Dispatcher([spec.code for spec in specs], rng=rng, now=now)
 
         self.client = httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0),
@@ -213,6 +218,9 @@ class Command(BaseCommand):
             tick = time.monotonic()
             now = timezone.now()
             dispatcher.add(model.step(now))
+            if tick >= self._next_patients:
+                dispatcher.add(self._patients_step(model, now))
+                self._next_patients = tick + PATIENTS_EVERY_S
             batches = dispatcher.due(now, model.heartbeat_event)
             for index, (code, batch) in enumerate(batches):
                 try:
@@ -233,6 +241,13 @@ class Command(BaseCommand):
                 self._maybe_report(model, dispatcher)  # a long backlog (the warm start) still reports
             self._maybe_report(model, dispatcher)
             self._sleep(min(TICK_S - (time.monotonic() - tick), deadline - time.monotonic()))
+
+    def _patients_step(self, model: CityModel, now) -> list[dict]:
+        self.patients.book_some(now=now)
+        events = []
+        for code, plate in self.patients.arriving(now=now):
+            events += model.arrive_booked(code, plate, now)
+        return events
 
     def _maybe_report(self, model: CityModel, dispatcher: Dispatcher) -> None:
         if time.monotonic() >= self._next_report:
