@@ -148,7 +148,7 @@ def test_the_proxys_request_id_is_kept_logged_and_returned(client, json_lines):
 
 
 @override_settings(ROOT_URLCONF=__name__)
-@pytest.mark.parametrize("given", [None, "", "two words", "x" * 129, "id\nforged line"])
+@pytest.mark.parametrize("given", [None, "", "two words", "x" * 129, "id\nforged line", "trailing-newline\n"])
 def test_a_missing_or_unusable_request_id_is_replaced(client, json_lines, given):
     headers = {} if given is None else {"HTTP_X_REQUEST_ID": given}
     response = client.get("/logs", **headers)

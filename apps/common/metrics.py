@@ -30,6 +30,7 @@ import math
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -71,12 +72,12 @@ def _labels(labels: Mapping[str, object] | None) -> Labels:
 
 
 # --- this process's figures -----------------------------------------------------------------
-_lock = threading.Lock()
+_lock = threading.Lock()  # guards the dicts below, held for microseconds
+_flush_lock = threading.Lock()  # one flush at a time: a scrape waits for the flusher's write to land
 _pending: dict[SeriesKey, float] = {}  # counter and histogram-part deltas not yet flushed
 _gauges: dict[SeriesKey, float] = {}  # this process's gauges (sent whole at every flush)
 _pid: int | None = None
 _flusher: threading.Thread | None = None
-_wake = threading.Event()
 
 
 def count(name: str, labels: Mapping[str, object] | None = None, *, by: float = 1) -> None:
@@ -127,26 +128,35 @@ def _started() -> None:
 def _flush_loop() -> None:
     interval = float(getattr(settings, "METRICS_FLUSH_SECONDS", 5.0))
     while True:
-        _wake.wait(interval)
-        _wake.clear()
+        time.sleep(interval)
         flush()
 
 
 def flush() -> None:
     """Send this process's counts since the last flush, and its gauges, to the shared store."""
-    with _lock:
-        deltas = dict(_pending)
-        _pending.clear()
-        gauges = dict(_gauges)
-    try:
-        _store().write(deltas, gauges)
-    except Exception as exc:  # unreachable, timed out, read-only: keep the counts for the next flush
-        outage.failed(exc)
+    with _flush_lock:
         with _lock:
-            for key, by in deltas.items():
-                _pending[key] = _pending.get(key, 0) + by
-        return
-    outage.answered()
+            deltas = dict(_pending)
+            _pending.clear()
+            gauges = dict(_gauges)
+        try:
+            _store().write(deltas, gauges)
+        except Exception as exc:  # unreachable, timed out, read-only: keep the counts for the next flush
+            outage.failed(exc)
+            with _lock:
+                for key, by in deltas.items():
+                    _pending[key] = _pending.get(key, 0) + by
+            return
+        outage.answered()
+
+
+def _after_fork_in_child() -> None:
+    """A lock another thread held at the fork would stay held in the child forever: start afresh."""
+    global _lock, _flush_lock
+    _lock, _flush_lock = threading.Lock(), threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 atexit.register(lambda: flush() if _pid == os.getpid() and _store().shared else None)

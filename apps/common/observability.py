@@ -25,7 +25,7 @@ logger = logging.getLogger("apps.common.requests")
 
 # A proxy's id is kept when it looks like one (nginx's $request_id is 32 hex digits); anything
 # else (too long, spaces, control characters that would forge log lines) is replaced.
-_VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 metrics.describe("wxp_http_requests_total", "counter", "HTTP requests answered, by audience and status code")
 metrics.describe("wxp_http_request_duration_seconds", "histogram", "Time to answer an HTTP request, by audience")
@@ -60,16 +60,17 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         given = request.headers.get(self.header, "")
-        rid = given if _VALID_ID.match(given) else uuid.uuid4().hex
+        rid = given if _VALID_ID.fullmatch(given) else uuid.uuid4().hex
         request.request_id = rid
         token = request_id.set(rid)
         started = time.monotonic()
         try:
             response = self.get_response(request)
             response[self.header] = rid
-            logger.info("%s %s %s", request.method, request.path, response.status_code,
-                        extra={"method": request.method, "path": request.path, "status": response.status_code,
-                               "duration_ms": round((time.monotonic() - started) * 1000, 1)})
+            if logger.isEnabledFor(logging.INFO):  # LOG_ACCESS: most requests build no log line at all
+                logger.info("%s %s %s", request.method, request.path, response.status_code,
+                            extra={"method": request.method, "path": request.path, "status": response.status_code,
+                                   "duration_ms": round((time.monotonic() - started) * 1000, 1)})
             return response
         finally:
             request_id.reset(token)
