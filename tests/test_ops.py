@@ -20,6 +20,7 @@ from apps.common.observability import note_outcome
 from tests.factories import DeviceFactory, LotFactory
 from tests.factories_sessions import entry_event, signed_post
 from tests.outages import UNREACHABLE_REDIS_CACHES
+from wuxi_parking import ops
 
 pytestmark = pytest.mark.django_db
 
@@ -130,7 +131,7 @@ def fake_provider_notice(request):
 
 
 urlpatterns = [path("logs", log_and_answer), path("healthz", log_and_answer),
-               path("metrics", __import__("wuxi_parking.ops").ops.metrics_view),
+               path("metrics", ops.metrics_view),
                path("payments/notify/", include([path("fakepay/", fake_provider_notice)]))]
 
 
