@@ -77,7 +77,8 @@ def _read_env_file(path: Path) -> dict[str, str]:
 def commands(*, workers: int, host: str, port: int, python: str = sys.executable) -> list[tuple[str, list[str]]]:
     """(name, argv) of every long-running process, as docs/deploy.md runs them."""
     # No --proxy-headers here: nothing stands in front to set X-Forwarded-For (docs/deploy.md adds it behind nginx).
-    procs = [(f"web{i + 1}", [python, "-m", "daphne", "-b", host, "-p", str(port + i),
+    # -v 0: no plain-text access log from daphne; LOG_ACCESS=true logs each request as JSON with its id.
+    procs = [(f"web{i + 1}", [python, "-m", "daphne", "-v", "0", "-b", host, "-p", str(port + i),
                               "wuxi_parking.asgi:application"]) for i in range(workers)]
     procs.append(("worker", [python, "-m", "celery", "-A", "wuxi_parking", "worker", "--loglevel", "INFO",
                              "--concurrency", "2", "--hostname", f"worker-{os.getpid()}@%h"]))

@@ -150,6 +150,8 @@ else:
     CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_TASK_IGNORE_RESULT = True
+# The worker and beat log through LOGGING (JSON in production), not through a format of their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Periodic work. Production runs these with Celery beat; the embedded default runs the same task
 # functions from `manage.py run_scheduler`, which `make run` starts beside the server.
 CELERY_BEAT_SCHEDULE = {
