@@ -57,7 +57,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "apps.common.observability.RequestIdMiddleware",  # first: every log line of the request carries its id
     "apps.common.observability.MetricsMiddleware",  # counts what the client finally got
-    "apps.common.api.exceptions.APIErrorBodyMiddleware",  # outermost: sees every error answered under /api/
+    "apps.common.api.exceptions.APIErrorBodyMiddleware",  # outside the rest: sees every error answered under /api/
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
