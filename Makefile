@@ -7,7 +7,7 @@ MANAGE := $(BIN)/python manage.py
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test bench lint schema clean-db
+.PHONY: run test bench lint schema clean-db serve-prod
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,3 +39,10 @@ bench: $(STAMP)
 
 clean-db:
 	rm -f var/wuxi_parking.sqlite3 var/wuxi_parking.sqlite3-wal var/wuxi_parking.sqlite3-shm
+
+## Production on this machine: migrate, collectstatic, WORKERS daphne workers (ports PORT, PORT+1, …),
+## a Celery worker and beat, against DATABASE_URL / REDIS_URL (default: local PostgreSQL and Redis).
+## Ctrl-C stops them all. See docs/deploy.md.
+WORKERS ?= 2
+serve-prod: $(STAMP)
+	$(BIN)/python deploy/serve_prod.py --workers $(WORKERS) --host $(HOST) --port $(PORT)

@@ -8,3 +8,7 @@ from wuxi_parking.settings.production import CACHES, CHANNEL_LAYERS
 
 CACHES["default"]["KEY_PREFIX"] = REDIS_PREFIX
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = REDIS_PREFIX
+
+# The benchmark clients speak plain http on loopback, as nginx does to the workers once it has
+# terminated TLS; without a proxy to say so, the HTTPS redirect would answer every request 301.
+SECURE_SSL_REDIRECT = False

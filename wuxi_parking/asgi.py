@@ -10,6 +10,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from apps.common.observability import WebSocketViewers  # noqa: E402
 from apps.realtime.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -18,6 +19,7 @@ application = ProtocolTypeRouter(
         # The only socket (/ws/occupancy/) is public and read-only, and mini programs and apps send
         # no Origin header, so no origin check here. A socket that acts on a login must check
         # the origin itself (channels.security.websocket.OriginValidator) against hijacking.
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        # WebSocketViewers counts the open sockets for /metrics (wxp_ws_viewers).
+        "websocket": WebSocketViewers(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

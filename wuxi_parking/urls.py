@@ -8,6 +8,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.common.api.exceptions import json_404, json_500
+from wuxi_parking import ops
 
 admin.site.site_header = _("无锡停车 · 城市停车管理平台")
 admin.site.site_title = _("无锡停车")
@@ -21,6 +22,10 @@ def favicon(request):
 urlpatterns = [
     path("", RedirectView.as_view(url="/map/", permanent=False)),
     path("favicon.ico", favicon),
+    # Probes and Prometheus (wuxi_parking/ops.py): outside /api/, answered by every worker.
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     # One URL module per audience (wuxi_parking/audiences): the caller decides the mount and the login.

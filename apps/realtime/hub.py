@@ -48,6 +48,7 @@ from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
+from apps.common import metrics
 from apps.common.geo import BBox, bbox_contains
 
 from .selectors import latest_marker_id, lot_states, marked_lot_states
@@ -329,6 +330,9 @@ class OccupancyHub:
                 continue
             if message.get("type") == "occupancy.changed":
                 self.apply(message.get("lots") or ())
+                sent_at = message.get("sent_at")
+                if isinstance(sent_at, int | float):  # publish → this hub, across the channel layer
+                    metrics.observe("wxp_push_lag_seconds", max(0.0, time.time() - sent_at))
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, OccupancyHub] = weakref.WeakKeyDictionary()

@@ -14,6 +14,7 @@ reads new markers once a tick (``apps.realtime.hub``).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -54,7 +55,9 @@ def publish_lots(lot_ids: Iterable[int]) -> None:
             return
         lots = lot_states(ids)
         if lots:
-            async_to_sync(layer.group_send)(OCCUPANCY_GROUP, {"type": "occupancy.changed", "lots": lots})
+            # sent_at: each hub measures the push lag (wxp_push_lag_seconds) from it.
+            async_to_sync(layer.group_send)(OCCUPANCY_GROUP, {"type": "occupancy.changed", "lots": lots,
+                                                              "sent_at": time.time()})
     except (OSError, RedisError) as exc:  # Redis unreachable: one warning line a minute, not a traceback a batch
         _outage.failed(exc)
     except Exception:  # a slow or absent channel layer must never break the write path

@@ -55,7 +55,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "apps.common.api.exceptions.APIErrorBodyMiddleware",  # outermost: sees every error answered under /api/
+    "apps.common.observability.RequestIdMiddleware",  # first: every log line of the request carries its id
+    "apps.common.observability.MetricsMiddleware",  # counts what the client finally got
+    "apps.common.api.exceptions.APIErrorBodyMiddleware",  # outside the rest: sees every error answered under /api/
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -148,6 +150,8 @@ else:
     CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_TASK_IGNORE_RESULT = True
+# The worker and beat log through LOGGING (JSON in production), not through a format of their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Periodic work. Production runs these with Celery beat; the embedded default runs the same task
 # functions from `manage.py run_scheduler`, which `make run` starts beside the server.
 CELERY_BEAT_SCHEDULE = {
@@ -180,7 +184,7 @@ USE_TZ = True
 # --- static ---------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.STATIC_ROOT
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -250,16 +254,30 @@ PAYMENT_KEYS = {
     "unionpay": {"mer_id": env.UNIONPAY_MER_ID, "key": env.UNIONPAY_KEY},
 }
 
+# /metrics (wuxi_parking/ops.py): a bearer token or an allowed client network; loopback by default here.
+METRICS_TOKEN = env.METRICS_TOKEN
+METRICS_ALLOW_FROM = env.METRICS_ALLOW_FROM if env.METRICS_ALLOW_FROM is not None else ["127.0.0.1/32", "::1/128"]
+# How often each process sends its counts to the shared store (apps.common.metrics).
+METRICS_FLUSH_SECONDS = 5.0
+READYZ_TIMEOUT_S = 2.0
+
+LOG_FORMAT = env.LOG_FORMAT or "plain"
+if LOG_FORMAT not in {"plain", "json"}:
+    raise env.ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"one_line_refusals": {"()": "apps.common.logging.OneLineRefusals"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
-                             "filters": ["one_line_refusals"]}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+                   "json": {"()": "apps.common.logging.JsonFormatter"}},
+    "filters": {"one_line_refusals": {"()": "apps.common.logging.OneLineRefusals"},
+                "request_id": {"()": "apps.common.logging.RequestIdFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT,
+                             "filters": ["one_line_refusals", "request_id"]}},
     "root": {"handlers": ["console"], "level": env.LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "django.channels.server": {"level": "INFO" if env.LOG_ACCESS else "WARNING"},
+        # One line a request with its id, status and duration (RequestIdMiddleware), with LOG_ACCESS.
+        "apps.common.requests": {"level": "INFO" if env.LOG_ACCESS else "WARNING"},
     },
 }

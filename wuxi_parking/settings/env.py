@@ -5,6 +5,7 @@ Each setting module imports from here; nothing else calls ``os.environ``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -60,3 +61,36 @@ LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 # One line per request from the development server; off by default, as lot systems post several
 # times a second (behind a load balancer, it logs requests).
 LOG_ACCESS = _bool(os.environ.get("LOG_ACCESS"), default=False)
+
+# Logs: "plain" (the default) or "json" (production's default: one JSON object a line, with request ids).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "").strip().lower()
+
+# /metrics: a bearer token, and/or client networks allowed without one (comma-separated CIDRs).
+# Unset, the allowlist is loopback in development and empty in production (token only).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+def _networks(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    for network in _list(value, []):
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"METRICS_ALLOW_FROM: {network!r} is not an address or network") from None
+    return _list(value, [])
+
+
+METRICS_ALLOW_FROM = _networks(os.environ.get("METRICS_ALLOW_FROM"))
+# Where collectstatic puts the files WhiteNoise serves.
+STATIC_ROOT = os.environ.get("STATIC_ROOT", str(BASE_DIR / "staticfiles"))
+
+# Transport security behind the TLS-terminating proxy (production.py). The defaults are the safe
+# ones; `make serve-prod` turns the HTTPS-only ones off for plain http on loopback.
+SECURE_SSL_REDIRECT = _bool(os.environ.get("SECURE_SSL_REDIRECT"), default=True)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS") or 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool(os.environ.get("SECURE_HSTS_INCLUDE_SUBDOMAINS"), default=True)
+SECURE_HSTS_PRELOAD = _bool(os.environ.get("SECURE_HSTS_PRELOAD"), default=True)
+SESSION_COOKIE_SECURE = _bool(os.environ.get("SESSION_COOKIE_SECURE"), default=True)
+CSRF_COOKIE_SECURE = _bool(os.environ.get("CSRF_COOKIE_SECURE"), default=True)
+# The header the proxy sets to the scheme the client used (nginx: X-Forwarded-Proto $scheme);
+# empty: no proxy, trust no header.
+PROXY_SSL_HEADER = os.environ.get("PROXY_SSL_HEADER", "X-Forwarded-Proto").strip()

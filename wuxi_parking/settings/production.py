@@ -1,7 +1,12 @@
-"""Production settings: base plus the transport security a public deployment needs."""
+"""Production settings: base plus the transport security a public deployment needs.
+
+Every worker sits behind a TLS-terminating proxy (docs/deploy.md: nginx). Each setting below comes
+from the environment (``env.py``) with the safe value as its default, so that
+``manage.py check --deploy --fail-level WARNING`` is clean with nothing set but the required keys.
+"""
 
 from .base import *  # noqa: F403
-from .base import DEBUG, REDIS_URL, env
+from .base import DEBUG, LOGGING, MIDDLEWARE, REDIS_URL, env
 
 if DEBUG:
     raise env.ImproperlyConfigured("DEBUG must be off in production")
@@ -12,12 +17,35 @@ if not env.DEVICE_SECRET_KEY:
 if not REDIS_URL:
     raise env.ImproperlyConfigured("REDIS_URL is required in production (channel layer, cache, Celery)")
 
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SESSION_COOKIE_SECURE = True
-CSRF_COOKIE_SECURE = True
-SECURE_HSTS_SECONDS = 31536000
+# --- HTTPS, behind the proxy ------------------------------------------------------------------
+# The proxy says which scheme the client used; a worker must be reachable only through it (it
+# listens on loopback or a private network), or a client could claim https itself.
+SECURE_PROXY_SSL_HEADER = (("HTTP_" + env.PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
+                           if env.PROXY_SSL_HEADER else None)
+SECURE_SSL_REDIRECT = env.SECURE_SSL_REDIRECT
+# The probes and Prometheus talk to a worker directly, over the private network, in plain http.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.SECURE_HSTS_SECONDS
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.SECURE_HSTS_INCLUDE_SUBDOMAINS
+SECURE_HSTS_PRELOAD = env.SECURE_HSTS_PRELOAD
+SESSION_COOKIE_SECURE = env.SESSION_COOKIE_SECURE
+CSRF_COOKIE_SECURE = env.CSRF_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# --- static files: WhiteNoise, from STATIC_ROOT (collectstatic), hashed names, gzip/brotli -------
+MIDDLEWARE = list(MIDDLEWARE)
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                  "whitenoise.middleware.WhiteNoiseMiddleware")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# --- observability --------------------------------------------------------------------------
+LOGGING["handlers"]["console"]["formatter"] = env.LOG_FORMAT or "json"
+# /metrics is never public: a token, or networks named explicitly (the proxy's address is not one).
+METRICS_ALLOW_FROM = env.METRICS_ALLOW_FROM or []
