@@ -410,15 +410,17 @@ class AlipayGateway(FakeGateway):
                 "ALIPAY_API_BASE": self.gateway}
 
     @staticmethod
-    def unsigned(params: dict[str, str]) -> bytes:
-        return "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k not in {"sign", "sign_type"}).encode()
+    def unsigned(params: dict[str, str], drop: tuple[str, ...] = ("sign", "sign_type")) -> bytes:
+        """The string Alipay signs: sorted ``k=v`` joined by ``&``. A request's signature covers
+        ``sign_type``; a notice's does not."""
+        return "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k not in drop).encode()
 
     def verify_request(self, query: str) -> dict[str, str] | None:
         """The request's parameters when the app key signed them, else ``None``."""
         params = dict(parse_qsl(query, keep_blank_values=True))
         if params.get("sign_type") != "RSA2" or params.get("app_id") != self.app_id:
             return None
-        if not self.app.verify(self.unsigned(params), params.get("sign", "")):
+        if not self.app.verify(self.unsigned(params, drop=("sign",)), params.get("sign", "")):
             return None
         return params
 
@@ -479,7 +481,8 @@ class AlipayGateway(FakeGateway):
         biz = json.loads(params.get("biz_content") or "{}")
         not_exist = {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST",
                      "sub_msg": "交易不存在"}
-        trade = self.trades.get(biz.get("out_trade_no", ""))
+        trade = self.trades.get(biz.get("out_trade_no", "")) or next(
+            (t for t in self.trades.values() if biz.get("trade_no") and t.get("trade_no") == biz["trade_no"]), None)
         if api == "alipay.trade.query":
             if trade is None:
                 return self._answer(api, not_exist)
