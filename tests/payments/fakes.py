@@ -4,7 +4,7 @@ Each fake checks our requests' signatures the way its gateway does, answers as t
 (signing its answers with the gateway's own key) and makes genuine signed notices for the
 callback view. ``settings`` is what to put in Django's settings to point our provider at it::
 
-    with WeChatGateway() as gw, override_settings(**gw.settings):
+    with WeChatGateway() as gw, override_settings(**gw.settings):   # or the ``wechat_gw`` fixture
         pay = providers.get("wechat").start(request)
         gw.pay(order_no)                                   # the payer pays
         headers, body = gw.notice(order_no)                # the notice WeChat would send
@@ -29,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
+import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -755,3 +756,32 @@ class EtcGateway(FakeGateway):
             plate = unquote(match.group(1))
             return self._answer(200, {"plate": plate, "state": self.accounts.get(plate, "NONE")})
         return self._answer(404, {"code": "NOT_FOUND", "message": route})
+
+
+# --- fixtures: each fake running, with Django's settings pointed at it ---------------------------------
+def _running(gateway_class: type[FakeGateway], settings: Any):
+    with gateway_class() as gateway:
+        for name, value in gateway.settings.items():  # type: ignore[attr-defined]
+            setattr(settings, name, value)
+        yield gateway
+
+
+@pytest.fixture
+def wechat_gw(settings):
+    yield from _running(WeChatGateway, settings)
+
+
+@pytest.fixture
+def alipay_gw(settings):
+    yield from _running(AlipayGateway, settings)
+
+
+@pytest.fixture
+def unionpay_gw(settings):
+    yield from _running(UnionPayGateway, settings)
+
+
+@pytest.fixture
+def etc_gw(settings):
+    yield from _running(EtcGateway, settings)
+

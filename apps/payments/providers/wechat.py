@@ -117,8 +117,10 @@ class WeChatPayProvider(PaymentProvider):
             status, text = getattr(lib, method)(**kwargs)
         except requests.RequestException as exc:
             raise ProviderError(f"WeChat Pay unreachable: {exc}") from exc
-        except Exception as exc:  # the library raises bare Exception for a bad answer signature
-            raise ProviderError(f"WeChat Pay answer refused: {exc}", code="bad_response") from exc
+        except Exception as exc:  # the library raises bare Exception, for a bad answer or a bad call
+            if "verify" in str(exc) or isinstance(exc, ValueError):
+                raise ProviderError(f"WeChat Pay answer refused: {exc}", code="bad_response") from exc
+            raise ProviderError(f"WeChat Pay call not made: {exc}", retry=False, code="bad_request") from exc
         if isinstance(text, bytes):
             text = text.decode("utf-8", "replace")
         try:
