@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from urllib.error import URLError
-from urllib.parse import parse_qsl
 
 from alipay import AliPay
 from alipay.exceptions import AliPayException, AliPayValidationError
@@ -26,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from . import register, wire
 from .base import (
     Ack,
+    NotConfigured,
     Notice,
     NoticeRefused,
     PaymentProvider,
@@ -65,7 +65,9 @@ class AlipayProvider(PaymentProvider):
         self._sdk: AliPay | None = None
 
     def is_configured(self) -> bool:
-        return bool(self.app_id and self.private_key_pem and self.public_key_pem and self.gateway)
+        # seller_id is required: without it a notice paid to another merchant of the same app
+        # could not be told from ours.
+        return bool(self.app_id and self.seller_id and self.private_key_pem and self.public_key_pem and self.gateway)
 
     def expected_merchant(self) -> tuple[str, str]:
         return self.seller_id, self.app_id
@@ -73,7 +75,7 @@ class AlipayProvider(PaymentProvider):
     def _client(self) -> AliPay:
         if self._sdk is None:
             if not self.is_configured():
-                raise ProviderError("Alipay is not configured", retry=False, code="not_configured")
+                raise NotConfigured("Alipay is not configured")
             wire.private_key(self.private_key_pem, "ALIPAY_PRIVATE_KEY")
             wire.public_key(self.public_key_pem, "ALIPAY_PUBLIC_KEY")
             self._sdk = AliPay(appid=self.app_id, app_private_key_string=self.private_key_pem,
@@ -151,26 +153,20 @@ class AlipayProvider(PaymentProvider):
             amount = wire.fen(data["total_amount"]) if data.get("total_amount") else None
         except ValueError:
             amount = None
-        try:
-            paid_at = wire.parse_time(str(data.get(paid_at_field) or ""), _TIME)
-        except ValueError:
-            paid_at = None
         return PaymentResult(
             order_no=str(data.get("out_trade_no") or order_no),
             state=state or _TRADE_STATES.get(str(data.get("trade_status", "")), PaymentResult.PENDING),
             amount_fen=amount, transaction_id=str(data.get("trade_no") or ""),
             merchant_id=str(data.get("seller_id") or ""), app_id=str(data.get("app_id") or ""),
-            paid_at=paid_at, payer=str(data.get("buyer_id") or data.get("buyer_user_id") or ""), raw=dict(data),
+            paid_at=wire.time_or_none(data.get(paid_at_field), _TIME),
+            payer=str(data.get("buyer_id") or data.get("buyer_user_id") or ""), raw=dict(data),
         )
 
     # --- callbacks -----------------------------------------------------------------------------
     def parse_notice(self, headers: Mapping[str, str], body: bytes) -> Notice:
         if not self.is_configured():
             raise NoticeRefused("Alipay is not configured")
-        try:
-            fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True))
-        except (UnicodeDecodeError, ValueError):
-            raise NoticeRefused("body is not a UTF-8 form") from None
+        fields = wire.form_fields(body)
         signature = fields.pop("sign", "")
         if not signature or fields.get("sign_type") != "RSA2":
             raise NoticeRefused("unsigned notice (sign/sign_type RSA2 missing)")

@@ -53,6 +53,7 @@ from django.utils.translation import gettext_lazy as _
 from . import register, wire
 from .base import (
     Ack,
+    NotConfigured,
     Notice,
     NoticeRefused,
     PaymentProvider,
@@ -102,7 +103,7 @@ class EtcProvider(PaymentProvider):
 
     def _call(self, method: str, path: str, data: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
         if not self.is_configured():
-            raise ProviderError("ETC is not configured", retry=False, code="not_configured")
+            raise NotConfigured("ETC is not configured")
         body = json.dumps(data, ensure_ascii=False, separators=(",", ":")) if data is not None else ""
         ts, nonce = str(int(time.time())), secrets.token_hex(16)
         url = self.api_base + path
@@ -160,26 +161,20 @@ class EtcProvider(PaymentProvider):
         return self._refund(data, request.refund_no)
 
     def _payment(self, data: Mapping[str, Any], order_no: str = "") -> PaymentResult:
-        amount = data.get("amount_fen")
-        try:
-            paid_at = wire.parse_time(str(data.get("paid_at") or ""))
-        except ValueError:
-            paid_at = None
         return PaymentResult(
             order_no=str(data.get("out_trade_no") or order_no),
             state=_STATES.get(str(data.get("state", "")), PaymentResult.PENDING),
-            amount_fen=amount if isinstance(amount, int) and not isinstance(amount, bool) else None,
+            amount_fen=wire.whole_fen(data.get("amount_fen")),
             transaction_id=str(data.get("transaction_id") or ""), merchant_id=str(data.get("merchant_id") or ""),
-            paid_at=paid_at, payer=str(data.get("plate") or ""), raw=dict(data))
+            paid_at=wire.time_or_none(data.get("paid_at")), payer=str(data.get("plate") or ""), raw=dict(data))
 
     @staticmethod
     def _refund(data: Mapping[str, Any], refund_no: str = "") -> RefundResult:
-        amount = data.get("amount_fen")
         return RefundResult(
             refund_no=str(data.get("out_refund_no") or refund_no),
             state=_REFUND_STATES.get(str(data.get("state", "")), RefundResult.PROCESSING),
             refund_id=str(data.get("refund_id") or ""),
-            amount_fen=amount if isinstance(amount, int) and not isinstance(amount, bool) else None, raw=dict(data))
+            amount_fen=wire.whole_fen(data.get("amount_fen")), raw=dict(data))
 
     # --- callbacks -----------------------------------------------------------------------------
     def parse_notice(self, headers: Mapping[str, str], body: bytes) -> Notice:
@@ -215,8 +210,7 @@ class EtcProvider(PaymentProvider):
         return Ack(status=200, body=b'{"code":"SUCCESS"}', content_type="application/json")
 
     def refuse(self, message: str) -> Ack:
-        return Ack(status=400, body=json.dumps({"code": "FAIL", "message": message}, ensure_ascii=False).encode(),
-                   content_type="application/json")
+        return wire.json_refusal(message)
 
     # --- charging at exit --------------------------------------------------------------------------
     def agreement_status(self, plate: str, **context: Any) -> bool:

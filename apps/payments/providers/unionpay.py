@@ -22,7 +22,7 @@ import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import requests
 from django.conf import settings
@@ -32,6 +32,7 @@ from django.utils.translation import gettext_lazy as _
 from . import register, wire
 from .base import (
     Ack,
+    NotConfigured,
     Notice,
     NoticeRefused,
     PaymentProvider,
@@ -95,7 +96,7 @@ class UnionPayProvider(PaymentProvider):
     # --- the wire ------------------------------------------------------------------------------
     def _signed(self, fields: dict[str, str]) -> dict[str, str]:
         if not self.is_configured():
-            raise ProviderError("UnionPay is not configured", retry=False, code="not_configured")
+            raise NotConfigured("UnionPay is not configured")
         out = {k: v for k, v in {**_COMMON, "merId": self.mer_id, "certId": self.cert_id, **fields}.items() if v}
         out["signature"] = wire.rsa_sign(wire.private_key(self.sign_key_pem, "UNIONPAY_SIGN_KEY"), signing_string(out))
         return out
@@ -177,10 +178,7 @@ class UnionPayProvider(PaymentProvider):
     def parse_notice(self, headers: Mapping[str, str], body: bytes) -> Notice:
         if not self.is_configured():
             raise NoticeRefused("UnionPay is not configured")
-        try:
-            fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True))
-        except (UnicodeDecodeError, ValueError):
-            raise NoticeRefused("body is not a UTF-8 form") from None
+        fields = wire.form_fields(body)
         if not fields.get("signature"):
             raise NoticeRefused("unsigned notice")
         if not self._genuine(fields):

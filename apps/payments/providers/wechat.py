@@ -31,6 +31,7 @@ from wechatpayv3.utils import aes_decrypt
 from . import register, wire
 from .base import (
     Ack,
+    NotConfigured,
     Notice,
     NoticeRefused,
     PaymentProvider,
@@ -94,7 +95,7 @@ class WeChatPayProvider(PaymentProvider):
     def _client(self) -> WeChatPay:
         if self._lib is None:
             if not self.is_configured():
-                raise ProviderError("WeChat Pay is not configured", retry=False, code="not_configured")
+                raise NotConfigured("WeChat Pay is not configured")
             # Loaded (and refused) by us first, so a malformed key is a clear NotConfigured.
             wire.private_key(self.mch_private_key, "WECHAT_PAY_MCH_PRIVATE_KEY")
             wire.public_key(self.public_key_pem, "WECHAT_PAY_PUBLIC_KEY")
@@ -211,7 +212,7 @@ class WeChatPayProvider(PaymentProvider):
         return PaymentResult(
             order_no=str(data.get("out_trade_no") or order_no),
             state=_TRADE_STATES.get(str(data.get("trade_state", "")), PaymentResult.PENDING),
-            amount_fen=total if isinstance(total, int) and not isinstance(total, bool) else None,
+            amount_fen=wire.whole_fen(total),
             transaction_id=str(data.get("transaction_id") or ""),
             merchant_id=str(data.get("mchid") or data.get("sp_mchid") or ""),
             app_id=str(data.get("appid") or data.get("sp_appid") or ""),
@@ -229,7 +230,7 @@ class WeChatPayProvider(PaymentProvider):
             state=_REFUND_STATES.get(str(data.get("status") or data.get("refund_status") or ""),
                                      RefundResult.PROCESSING),
             refund_id=str(data.get("refund_id") or ""),
-            amount_fen=refund if isinstance(refund, int) and not isinstance(refund, bool) else None,
+            amount_fen=wire.whole_fen(refund),
             raw=dict(data),
         )
 
@@ -284,8 +285,7 @@ class WeChatPayProvider(PaymentProvider):
         return Ack(status=204)
 
     def refuse(self, message: str) -> Ack:
-        return Ack(status=400, body=json.dumps({"code": "FAIL", "message": message}, ensure_ascii=False).encode(),
-                   content_type="application/json")
+        return wire.json_refusal(message)
 
     # --- the parking service (无感支付) ------------------------------------------------------------
     def agreement_status(self, plate: str, **context: Any) -> bool:

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import time
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
 from cryptography import x509
@@ -18,7 +20,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from .base import NotConfigured
+from .base import Ack, NotConfigured, NoticeRefused
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -64,6 +66,33 @@ def parse_time(text: str, fmt: str | None = None) -> datetime | None:
         return datetime.strptime(text, fmt).replace(tzinfo=SHANGHAI)
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=SHANGHAI)
+
+
+def time_or_none(text: Any, fmt: str | None = None) -> datetime | None:
+    """``parse_time`` for a field of a verified message: unreadable is unknown, not an error."""
+    try:
+        return parse_time(str(text or ""), fmt)
+    except ValueError:
+        return None
+
+
+def whole_fen(value: Any) -> int | None:
+    """A JSON amount in fen: an integer (not a bool), else unknown."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def form_fields(body: bytes) -> dict[str, str]:
+    """A notice's ``application/x-www-form-urlencoded`` body, or a refusal."""
+    try:
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True))
+    except (UnicodeDecodeError, ValueError):
+        raise NoticeRefused("body is not a UTF-8 form") from None
+
+
+def json_refusal(message: str) -> Ack:
+    """SPEC §7's refusal body, ``{"code": "FAIL", "message": ...}``, as a 400."""
+    return Ack(status=400, body=json.dumps({"code": "FAIL", "message": message}, ensure_ascii=False).encode(),
+               content_type="application/json")
 
 
 def headers_of(headers: Mapping[str, str]) -> dict[str, str]:

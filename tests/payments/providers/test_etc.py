@@ -36,14 +36,6 @@ def test_not_a_citizen_channel_but_charges_agreements(etc_gw):
     assert exc.value.code == "not_a_citizen_channel"
 
 
-def test_unconfigured(settings):
-    settings.ETC_KEY = ""
-    assert provider().is_configured() is False
-    with pytest.raises(ProviderError) as exc:
-        provider().agreement_status("苏B12345")
-    assert exc.value.code == "not_configured"
-
-
 def test_account_status(etc_gw):
     etc_gw.accounts["苏B12345"] = "NORMAL"
     etc_gw.accounts["苏B54321"] = "SUSPENDED"
