@@ -487,7 +487,8 @@ class AlipayGateway(FakeGateway):
         if api == "alipay.trade.query":
             if trade is None:
                 return self._answer(api, not_exist)
-            return self._answer(api, {"code": "10000", "msg": "Success", **trade})
+            return self._answer(api, {"code": "10000", "msg": "Success",
+                                      **{k: v for k, v in trade.items() if not k.startswith("_")}})
         if api == "alipay.trade.close":
             if trade is None:
                 return self._answer(api, not_exist)

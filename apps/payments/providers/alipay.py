@@ -120,7 +120,7 @@ class AlipayProvider(PaymentProvider):
                 return PaymentResult(order_no=order_no, state=PaymentResult.PENDING, raw=answer)
             raise ProviderError(f"Alipay query: {answer.get('sub_msg', '')}", retry=False,
                                 code=str(answer.get("sub_code", "")))
-        return self._payment(answer, order_no, paid_at_field="send_pay_date")
+        return self._payment(self._ours(answer), order_no, paid_at_field="send_pay_date")
 
     def close(self, order_no: str) -> None:
         answer = self._call("alipay.trade.close", {"out_trade_no": order_no})
@@ -145,6 +145,11 @@ class AlipayProvider(PaymentProvider):
         state = RefundResult.SUCCEEDED if answer.get("code") == "10000" else RefundResult.FAILED
         return RefundResult(refund_no=request.refund_no, state=state, refund_id=str(answer.get("trade_no", "")),
                             amount_fen=request.amount_fen if state == RefundResult.SUCCEEDED else None, raw=answer)
+
+    def _ours(self, answer: Mapping[str, Any]) -> dict[str, Any]:
+        """An answer to our own signed call is about our app's trade, though it names neither
+        the app nor the seller (a notice does, and is matched on them)."""
+        return {"seller_id": self.seller_id, "app_id": self.app_id, **answer}
 
     @staticmethod
     def _payment(data: Mapping[str, Any], order_no: str = "", *, paid_at_field: str = "gmt_payment",
@@ -216,9 +221,9 @@ class AlipayProvider(PaymentProvider):
         }, notify_url=notify_url)
         code = answer.get("code")
         if code == "10000":
-            return self._payment(answer, order_no, state=PaymentResult.PAID)
+            return self._payment(self._ours(answer), order_no, state=PaymentResult.PAID)
         if code == "10003":  # ORDER_SUCCESS_PAY_INPROCESS: the notice will say
-            return self._payment(answer, order_no, state=PaymentResult.PENDING)
+            return self._payment(self._ours(answer), order_no, state=PaymentResult.PENDING)
         return PaymentResult(order_no=order_no, state=PaymentResult.CLOSED, raw=answer)
 
     # --- reconciliation ------------------------------------------------------------------------

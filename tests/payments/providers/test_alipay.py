@@ -48,6 +48,7 @@ def test_query_pending_paid_closed(alipay_gw):
     result = provider().query(request.order_no)
     assert result.state == PaymentResult.PAID and result.amount_fen == 1250
     assert result.transaction_id == trade["trade_no"] and result.paid_at.utcoffset() == timedelta(hours=8)
+    assert (result.merchant_id, result.app_id) == provider().expected_merchant()  # the answer names neither
 
     other = pay_request()
     alipay_gw.open_page(provider().start(other)["pay_url"])
@@ -175,6 +176,7 @@ def test_agreement_status_and_charge(alipay_gw):
                                          order_no=request.order_no, amount_fen=600, description="停车费",
                                          notify_url=request.notify_url, start_at=end - timedelta(hours=1), end_at=end)
     assert result.state == PaymentResult.PAID and result.amount_fen == 600 and result.transaction_id
+    assert (result.merchant_id, result.app_id) == provider().expected_merchant()
     _, path, _, _ = alipay_gw.calls[-1]
     params = dict(parse_qsl(urlsplit(path).query))
     assert params["notify_url"] == request.notify_url
