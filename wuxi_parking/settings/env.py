@@ -45,13 +45,30 @@ WECHAT_APP_ID = os.environ.get("WECHAT_APP_ID", "")
 WECHAT_APP_SECRET = os.environ.get("WECHAT_APP_SECRET", "")
 WECHAT_ENCODING_AES_KEY = os.environ.get("WECHAT_ENCODING_AES_KEY", "")
 
-WECHATPAY_MCH_ID = os.environ.get("WECHATPAY_MCH_ID", "")
-WECHATPAY_API_KEY = os.environ.get("WECHATPAY_API_KEY", "")
+# Payment channels (SPEC §7). Keys are PEM text or secrets from the environment, never committed;
+# a channel whose keys are missing is simply not offered. *_API_BASE points a channel at its
+# gateway (tests and staging at a fake one).
+WECHAT_PAY_MCH_ID = os.environ.get("WECHAT_PAY_MCH_ID", "")
+WECHAT_PAY_APP_ID = os.environ.get("WECHAT_PAY_APP_ID", "")
+WECHAT_PAY_APIV3_KEY = os.environ.get("WECHAT_PAY_APIV3_KEY", "")
+WECHAT_PAY_MCH_PRIVATE_KEY = os.environ.get("WECHAT_PAY_MCH_PRIVATE_KEY", "")
+WECHAT_PAY_MCH_SERIAL = os.environ.get("WECHAT_PAY_MCH_SERIAL", "")
+WECHAT_PAY_PUBLIC_KEY = os.environ.get("WECHAT_PAY_PUBLIC_KEY", "")
+WECHAT_PAY_PUBLIC_KEY_ID = os.environ.get("WECHAT_PAY_PUBLIC_KEY_ID", "")
+WECHAT_PAY_API_BASE = os.environ.get("WECHAT_PAY_API_BASE", "https://api.mch.weixin.qq.com")
 ALIPAY_APP_ID = os.environ.get("ALIPAY_APP_ID", "")
 ALIPAY_PRIVATE_KEY = os.environ.get("ALIPAY_PRIVATE_KEY", "")
 ALIPAY_PUBLIC_KEY = os.environ.get("ALIPAY_PUBLIC_KEY", "")
+ALIPAY_SELLER_ID = os.environ.get("ALIPAY_SELLER_ID", "")
+ALIPAY_API_BASE = os.environ.get("ALIPAY_API_BASE", "https://openapi.alipay.com/gateway.do")
 UNIONPAY_MER_ID = os.environ.get("UNIONPAY_MER_ID", "")
-UNIONPAY_KEY = os.environ.get("UNIONPAY_KEY", "")
+UNIONPAY_SIGN_KEY = os.environ.get("UNIONPAY_SIGN_KEY", "")
+UNIONPAY_SIGN_CERT_ID = os.environ.get("UNIONPAY_SIGN_CERT_ID", "")
+UNIONPAY_VERIFY_KEY = os.environ.get("UNIONPAY_VERIFY_KEY", "")
+UNIONPAY_API_BASE = os.environ.get("UNIONPAY_API_BASE", "https://gateway.95516.com")
+ETC_MERCHANT_ID = os.environ.get("ETC_MERCHANT_ID", "")
+ETC_KEY = os.environ.get("ETC_KEY", "")
+ETC_API_BASE = os.environ.get("ETC_API_BASE", "")
 
 # Map base layer: "osm" (default) or "tianditu" (needs TIANDITU_KEY).
 MAP_TILES = os.environ.get("MAP_TILES", "osm")
