@@ -152,6 +152,8 @@ CELERY_TASK_IGNORE_RESULT = True
 # functions from `manage.py run_scheduler`, which `make run` starts beside the server.
 CELERY_BEAT_SCHEDULE = {
     "watch-connectivity": {"task": "apps.lots.tasks.watch_connectivity", "schedule": 30.0},
+    # The hotline's 督办 pass: warnings before deadlines, escalations, closing resolved tickets.
+    "supervise-tickets": {"task": "apps.complaints.tasks.supervise_tickets", "schedule": 300.0},
     # Sensor changes count once they have held BERTH_DEBOUNCE_S; this settles quiet lots' berths.
     "settle-berths": {"task": "apps.berths.tasks.settle_berths", "schedule": 10.0},
     # Nonces recorded in the database while Redis was unreachable (apps.sessions.nonces).
