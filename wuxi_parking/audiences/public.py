@@ -1,8 +1,9 @@
-"""Public API, no login (SPEC §4 and §5), mounted at ``/api/v1/``."""
+"""Public API, no login (SPEC §4, §5 and the hotline's web form, §8.2), mounted at ``/api/v1/``."""
 
 from django.urls import include, path
 
 urlpatterns = [
     path("open/", include("apps.analytics.api.urls")),
+    path("complaints/", include("apps.complaints.api.urls")),
     path("", include("apps.lots.api.urls")),
 ]

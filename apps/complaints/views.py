@@ -1,0 +1,30 @@
+"""The citizen's web form and follow-up page (no login; the API does the work)."""
+
+from __future__ import annotations
+
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from apps.lots.models import LOT_CODE_VALIDATOR
+
+from . import workflow
+from .selectors import categories_active
+
+
+def _states() -> dict[str, str]:
+    return {code: str(label) for code, label in workflow.STATES}
+
+
+@require_GET
+def form_page(request):
+    lot = (request.GET.get("lot") or "").strip().upper()
+    if not LOT_CODE_VALIDATOR.regex.match(lot):
+        lot = ""
+    return render(request, "complaints/form.html", {"categories": categories_active(), "lot": lot,
+                                                         "states": _states()})
+
+
+@require_GET
+def track_page(request):
+    ticket_no = (request.GET.get("no") or "").strip().upper()[:20]
+    return render(request, "complaints/track.html", {"ticket_no": ticket_no, "states": _states()})
