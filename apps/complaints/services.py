@@ -15,7 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from apps.audit.services import audit_record
+from apps.audit.services import audit_record, diff, field_values
 from apps.common import plates
 from apps.common.actor import user_of
 from apps.common.geo import to_wgs84
@@ -38,7 +38,18 @@ from .errors import (
     UnknownCategory,
     UnknownLot,
 )
-from .models import Category, Channel, DispatchRule, Escalation, Open311Key, Ticket, TicketChange, TicketDay, Unit
+from .models import (
+    Category,
+    Channel,
+    DispatchRule,
+    Escalation,
+    LocalDay,
+    Open311Key,
+    Ticket,
+    TicketChange,
+    TicketDay,
+    Unit,
+)
 from .selectors import session_match
 
 #: the categories whose tickets are about money a stay cost (they link to the session)
@@ -197,9 +208,10 @@ def ticket_create(*, channel: str, category: Category | str, description: str, p
                   caller_name: str = "", plate: str | None = "", lot: ParkingLot | str | None = None,
                   session=None, lat=None, lon=None, coord_system: str | None = "wgs84", address: str = "",
                   external_id: str = "", open311_key: Open311Key | None = None, received_at: datetime | None = None,
-                  actor=None) -> Ticket:
+                  region=None, actor=None) -> Ticket:
     """A new ticket from any channel, its deadlines snapshot from its category's SLA; it is routed
-    to its unit after commit. The web and WeChat need the caller's phone (it is their follow-up key)."""
+    to its unit after commit. The web and WeChat need the caller's phone (it is their follow-up key).
+    The ticket's region is its lot's (``region`` is for a ticket about no lot)."""
     if channel not in Channel.values:
         raise ComplaintError(_("未知的来源"), code="invalid", field="channel")
     category = _category(category)
@@ -219,11 +231,13 @@ def ticket_create(*, channel: str, category: Category | str, description: str, p
         session = session_match(plate=plate, lot=lot, at=now)
         if session is not None and lot is None:
             lot = session.lot
+    if user_of(actor) is not None and not may_change(actor, Ticket(region=lot.region if lot else region)):
+        raise OutOfScope(_("只能受理本人负责区域内的诉求"), field="lot")
     ticket = Ticket(
         ticket_no=ticket_number_next(now), channel=channel, external_id=(external_id or "")[:64], category=category,
         description=description, phone=phone, caller_name=(caller_name or "").strip()[:64], plate=plate, lot=lot,
         session=session, lat=lat, lon=lon, address=(address or "").strip()[:255],
-        region=lot.region if lot is not None else None, state=workflow.RECEIVED, open311_key=open311_key,
+        region=lot.region if lot is not None else region, state=workflow.RECEIVED, open311_key=open311_key,
         created_at=now)
     _snapshot(ticket, category)
     ticket.save()
@@ -576,3 +590,27 @@ def _import_time(value: str) -> datetime | None:
         raise ComplaintError(_("无法识别的受理时间：{value}").format(value=value[:32]), code="invalid",
                              field="received_at") from exc
     return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+
+
+# -- rules staff edit -----------------------------------------------------------------------------
+_RULE_ACTIONS = {Category: "category", DispatchRule: "dispatch_rule", LocalDay: "local_day", Unit: "unit"}
+
+
+@transaction.atomic
+def rule_save(*, obj: Category | DispatchRule | LocalDay | Unit, actor) -> Category | DispatchRule | LocalDay | Unit:
+    """Save a row of the hotline's rules (an SLA, a dispatch rule, a local working day, a unit).
+    A deadline already stored on a ticket is a snapshot: editing the SLA does not move it."""
+    if user_of(actor) is not None and hasattr(type(obj), "scope_paths") and not may_change(actor, obj):
+        raise OutOfScope(_("只能在本人负责的区域或经营单位范围内保存"))
+    fields = [f.name for f in obj._meta.concrete_fields if not f.primary_key]
+    before = {}
+    if obj.pk is not None:
+        stored = type(obj)._default_manager.select_for_update().filter(pk=obj.pk).first()
+        if stored is not None:
+            before = field_values(stored, fields)
+    obj.full_clean()
+    obj.save()
+    name = _RULE_ACTIONS[type(obj)]
+    audit_record(action=f"{name}.changed" if before else f"{name}.created", actor=actor, obj=obj,
+                 changes=diff(before, field_values(obj, fields)))
+    return obj
