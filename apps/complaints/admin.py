@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import path
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from apps.common import plates
@@ -21,7 +21,7 @@ from apps.lots.widgets import CoordinatesField, CoordinatesWidget
 from apps.sessions.models import ParkingSession
 
 from . import ports, services, workflow
-from .models import Category, Channel, DispatchRule, Escalation, LocalDay, Open311Key, Ticket, TicketChange, Unit
+from .models import Category, Channel, DispatchRule, Escalation, LocalDay, Open311Key, Ticket, Unit
 from .selectors import punctuality_q, sessions_recent, unit_figures
 
 
@@ -143,21 +143,6 @@ class PunctualityFilter(admin.SimpleListFilter):
         return queryset
 
 
-class TicketChangeInline(admin.TabularInline):
-    model = TicketChange
-    fk_name = "ticket"
-    fields = ("at", "kind", "from_state", "state", "reason", "note", "public", "actor")
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
 class TicketIntakeForm(forms.ModelForm):
     """The call-taker's form: phone first, a category in one click, the plate's recent stays
     looked up as it is typed, a lot by name, a point on the map."""
@@ -202,12 +187,12 @@ class TicketIntakeForm(forms.ModelForm):
         except plates.PlateError as exc:
             raise forms.ValidationError(exc.message) from exc
 
-    def _post_clean(self):
+    def clean(self):
         # The ticket's region (what scope judges) is its lot's, or the one chosen.
-        lot = self.cleaned_data.get("lot")
-        if lot is not None:
-            self.instance.region = lot.region
-        super()._post_clean()
+        cleaned = super().clean()
+        if cleaned.get("lot") is not None:
+            cleaned["region"] = cleaned["lot"].region
+        return cleaned
 
 
 class TicketWorkForm(forms.ModelForm):
@@ -244,7 +229,6 @@ class TicketAdmin(ScopedAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("category", "unit", "region")
     autocomplete_fields = ("lot", "region")
-    inlines = [TicketChangeInline]
     actions = ["escalate", "start_refund", export_csv(
         ["ticket_no", "channel", "category__name", "state", "unit__name", "region__name", "lot__code",
          "created_at", "respond_by", "resolve_by", "responded_at", "resolved_at", "escalation", "rating"],
@@ -268,10 +252,21 @@ class TicketAdmin(ScopedAdminMixin, admin.ModelAdmin):
         if obj is None:
             return [(None, {"fields": ("phone", "caller_name", "category", "description", "plate", "session",
                                        "lot", "region", "position", "address")})]
-        return [(_("工单"), {"fields": self.SHOWN}), (_("办理"), {"fields": self.WORK_FIELDS})]
+        return [(_("工单"), {"fields": self.SHOWN}), (_("办理记录"), {"fields": ("history",)}),
+                (_("办理"), {"fields": self.WORK_FIELDS})]
 
     def get_readonly_fields(self, request, obj=None):
-        return self.SHOWN if obj is not None else ()
+        return (*self.SHOWN, "history") if obj is not None else ()
+
+    @admin.display(description=_("办理记录"))
+    def history(self, ticket):
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
+            (f"{timezone.localtime(c.at):%Y-%m-%d %H:%M}", c.get_kind_display(), workflow.label(c.state),
+             c.note, _("公开") if c.public else _("内部"), c.actor or _("系统"))
+            for c in ticket.changes.select_related("actor")))
+        return format_html('<table class="wxp-ticket-history"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th>'
+                           "<th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+                           _("时间"), _("类型"), _("状态"), _("说明"), _("公开"), _("操作人"), rows)
 
     def get_urls(self):
         return [path("lookup/", self.admin_site.admin_view(self.lookup_view), name="complaints_ticket_lookup"),
