@@ -173,7 +173,7 @@ def ticket_route(ticket: Ticket) -> Unit:
 # -- changes --------------------------------------------------------------------------------------
 def _locked(ticket: Ticket | int) -> Ticket:
     pk = ticket.pk if isinstance(ticket, Ticket) else ticket
-    return Ticket.objects.select_for_update().select_related("category", "unit", "lot").get(pk=pk)
+    return Ticket.objects.select_for_update(of=("self",)).select_related("category", "unit", "lot").get(pk=pk)
 
 
 def _check_scope(actor, ticket: Ticket) -> None:

@@ -1,0 +1,80 @@
+"""Two members of staff acting on one ticket at the same moment (PostgreSQL, real threads): the
+ticket's lock makes the second see the first's move, so exactly one wins and history has one row;
+ticket numbers handed out at once never repeat."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from apps.complaints import services
+from apps.complaints.errors import ComplaintError
+from apps.complaints.models import Channel, Ticket, TicketChange
+from tests.factories_complaints import PHONE, make_ticket
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _together(jobs):
+    barrier = threading.Barrier(len(jobs))
+    results: list = [None] * len(jobs)
+
+    def run(index, job):
+        try:
+            barrier.wait()
+            results[index] = job()
+        except BaseException as exc:  # the outcome of each job, judged below
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def test_resolving_and_rejecting_at_once_one_wins(city, staff_factory):
+    first, second = staff_factory("region", "320213"), staff_factory("region", "320213")
+    ticket = make_ticket()
+    services.ticket_transition(ticket=ticket, target="in_progress", actor=first)
+    results = _together([
+        lambda: services.ticket_transition(ticket=ticket.pk, target="resolved", actor=first, note="已修复"),
+        lambda: services.ticket_transition(ticket=ticket.pk, target="resolved", actor=second, note="已处理"),
+    ])
+    won = [r for r in results if isinstance(r, Ticket)]
+    lost = [r for r in results if isinstance(r, ComplaintError)]
+    assert len(won) == 1 and len(lost) == 1, results
+    assert lost[0].code == "illegal_transition"
+    assert TicketChange.objects.filter(ticket=ticket, state="resolved").count() == 1
+    stored = Ticket.objects.get(pk=ticket.pk)
+    assert stored.state == "resolved" and stored.last_change.state == "resolved"
+
+
+def test_two_staff_moving_a_dispatched_ticket_differently(city, staff_factory):
+    first, second = staff_factory("region", "320213"), staff_factory("region", "320213")
+    ticket = make_ticket()
+    results = _together([
+        lambda: services.ticket_transition(ticket=ticket.pk, target="in_progress", actor=first),
+        lambda: services.ticket_transition(ticket=ticket.pk, target="rejected", actor=second, reason="duplicate"),
+    ])
+    won = [r for r in results if isinstance(r, Ticket)]
+    assert len(won) == 1, results
+    stored = Ticket.objects.get(pk=ticket.pk)
+    assert stored.state == won[0].state
+    assert list(TicketChange.objects.filter(ticket=ticket).values_list("state", flat=True)) == [
+        "received", "dispatched", won[0].state]
+
+
+def test_numbers_handed_out_at_once_never_repeat(city):
+    def create():
+        return services.ticket_create(channel=Channel.WEB, category="other", description="同时提交", phone=PHONE).ticket_no
+
+    numbers = _together([create] * 8)
+    assert all(isinstance(n, str) for n in numbers), numbers
+    assert len(set(numbers)) == 8
+    assert sorted(int(n[-4:]) for n in numbers) == list(range(1, 9))
