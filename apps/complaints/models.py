@@ -252,6 +252,9 @@ class TicketDay(models.Model):
     day = models.DateField(primary_key=True)
     last = models.PositiveIntegerField(default=0)
 
+    def __str__(self) -> str:
+        return f"{self.day} #{self.last}"
+
 
 class Open311Key(models.Model):
     """A partner allowed to POST service requests (Open311 ``api_key``); only a hash is stored."""

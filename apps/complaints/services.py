@@ -483,7 +483,8 @@ def ticket_start_refund(*, ticket: Ticket | int, actor) -> Ticket:
     _record(ticket, kind=TicketChange.Kind.NOTE, actor=actor, at=timezone.now(), from_state=ticket.state,
             note=_("已发起退款申请 {ref}").format(ref=ticket.refund_ref))
     ticket.save(update_fields=["refund_ref", "last_change", "updated_at"])
-    audit_record(action="ticket.refund_started", actor=actor, obj=ticket, changes={"refund_ref": ["", ticket.refund_ref]})
+    audit_record(action="ticket.refund_started", actor=actor, obj=ticket,
+                 changes={"refund_ref": ["", ticket.refund_ref]})
     return ticket
 
 
@@ -522,8 +523,10 @@ def open311_key_revoke(*, key: Open311Key, actor) -> Open311Key:
 
 # -- the city's 12345 line ------------------------------------------------------------------------
 #: 12345 export columns → our fields
-COLUMNS_12345 = {"工单编号": "external_id", "受理时间": "received_at", "诉求类别": "category", "诉求内容": "description",
-                 "来电号码": "phone", "联系人": "caller_name", "地址": "address", "停车场编码": "lot", "车牌": "plate"}
+COLUMNS_12345 = {
+    "工单编号": "external_id", "受理时间": "received_at", "诉求类别": "category", "诉求内容": "description",
+    "来电号码": "phone", "联系人": "caller_name", "地址": "address", "停车场编码": "lot", "车牌": "plate",
+}
 
 
 def category_for_12345(name: str, categories: Iterable[Category]) -> Category:

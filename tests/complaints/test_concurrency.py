@@ -72,7 +72,8 @@ def test_two_staff_moving_a_dispatched_ticket_differently(city, staff_factory):
 
 def test_numbers_handed_out_at_once_never_repeat(city):
     def create():
-        return services.ticket_create(channel=Channel.WEB, category="other", description="同时提交", phone=PHONE).ticket_no
+        return services.ticket_create(channel=Channel.WEB, category="other", description="同时提交",
+                                      phone=PHONE).ticket_no
 
     numbers = _together([create] * 8)
     assert all(isinstance(n, str) for n in numbers), numbers

@@ -67,10 +67,10 @@ def test_a_new_ticket_is_dispatched_after_commit_to_its_lot_s_district_office(ci
 
 
 def test_a_ticket_rolled_back_is_never_dispatched(city, binhu_lot, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            services.ticket_create(channel=Channel.WEB, category="other", description="x", phone=PHONE, lot=binhu_lot)
-            raise RuntimeError
+    with (django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(RuntimeError),
+          transaction.atomic()):
+        services.ticket_create(channel=Channel.WEB, category="other", description="x", phone=PHONE, lot=binhu_lot)
+        raise RuntimeError
     assert callbacks == [] and not Ticket.objects.exists()
 
 
@@ -144,10 +144,9 @@ def test_staff_moves_are_audited_and_public_ones_notify_after_commit(city, notic
 
 def test_no_notice_when_the_change_rolls_back(city, notices, django_capture_on_commit_callbacks):
     ticket = make_ticket()
-    with django_capture_on_commit_callbacks(execute=True):
-        with pytest.raises(RuntimeError), transaction.atomic():
-            services.ticket_transition(ticket=ticket, target="in_progress", actor=None)
-            raise RuntimeError
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
+        services.ticket_transition(ticket=ticket, target="in_progress", actor=None)
+        raise RuntimeError
     assert notices == []
     assert Ticket.objects.get(pk=ticket.pk).state == "dispatched"
 
@@ -269,8 +268,8 @@ def test_the_12345_command_reads_a_csv_export(city, tmp_path, capsys):
     from django.core.management import call_command
 
     path = tmp_path / "export.csv"
-    path.write_text("\ufeff工单编号,受理时间,诉求类别,诉求内容,来电号码\nA-1,2026-03-17 09:00,设备故障,道闸坏了,13800001111\n",
-                    encoding="utf-8")
+    path.write_text("\ufeff工单编号,受理时间,诉求类别,诉求内容,来电号码\n"
+                    "A-1,2026-03-17 09:00,设备故障,道闸坏了,13800001111\n", encoding="utf-8")
     call_command("import_12345", str(path))
     assert json.loads(capsys.readouterr().out) == {"created": 1, "skipped": 0, "errors": []}
     assert Ticket.objects.get(external_id="A-1").category.code == "equipment_fault"

@@ -44,8 +44,8 @@ ATTRIBUTES = [
      "datatype_description": "停车场编码，如 LX-0001", "order": 1, "description": "停车场 / parking lot code",
      "values": []},
     {"variable": True, "code": "plate", "datatype": "string", "required": False,
-     "datatype_description": "车牌号，如 苏B12345（不公开）", "order": 2, "description": "车牌 / plate (never published)",
-     "values": []},
+     "datatype_description": "车牌号，如 苏B12345（不公开）", "order": 2,
+     "description": "车牌 / plate (never published)", "values": []},
 ]
 
 
@@ -129,7 +129,7 @@ def _requests():
 
 
 class DiscoveryView(Open311View):
-    @extend_schema(tags=TAGS, summary="Open311 discovery", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(tags=TAGS, summary="Open311 discovery", operation_id="open311_discovery", responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         return Response({
             "changeset": CHANGESET,
@@ -141,13 +141,13 @@ class DiscoveryView(Open311View):
 
 
 class ServiceListView(Open311View):
-    @extend_schema(tags=TAGS, summary="Open311 services (our categories)", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(tags=TAGS, summary="Open311 services (our categories)", operation_id="open311_services", responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         return Response([_service(category) for category in categories_active()])
 
 
 class ServiceDefinitionView(Open311View):
-    @extend_schema(tags=TAGS, summary="Open311 service definition", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(tags=TAGS, summary="Open311 service definition", operation_id="open311_service", responses={200: OpenApiTypes.OBJECT})
     def get(self, request, code: str):
         category = categories_active().filter(code=code).first()
         if category is None:
@@ -158,14 +158,15 @@ class ServiceDefinitionView(Open311View):
 def _parse_time(name: str, value: str) -> datetime:
     parsed = parse_datetime(value.strip().replace(" ", "+")) if value else None
     if parsed is None or timezone.is_naive(parsed):
-        raise Open311Error(400, _("{name} 须为带时区偏移的 ISO 8601 时间，如 2026-03-17T09:42:44+08:00").format(name=name))
+        raise Open311Error(400, _("{name} 须为带时区偏移的 ISO 8601 时间，如 2026-03-17T09:42:44+08:00").format(
+            name=name))
     return parsed
 
 
 class RequestListView(Open311View):
     FILTERS = frozenset({"service_request_id", "service_code", "status", "start_date", "end_date", "jurisdiction_id"})
 
-    @extend_schema(tags=TAGS, summary="Open311 service requests", responses={200: OpenApiTypes.OBJECT},
+    @extend_schema(tags=TAGS, summary="Open311 service requests", operation_id="open311_requests_list", responses={200: OpenApiTypes.OBJECT},
                    parameters=[OpenApiParameter(name, str, required=False) for name in sorted(FILTERS)])
     def get(self, request):
         params = request.query_params
@@ -199,7 +200,7 @@ class RequestListView(Open311View):
             rows = rows.filter(created_at__lte=end)
         return Response([_request(ticket) for ticket in rows.order_by("-created_at", "-pk")[:MAX_REQUESTS]])
 
-    @extend_schema(tags=TAGS, summary="Open311: create a service request (needs api_key)",
+    @extend_schema(tags=TAGS, summary="Open311: create a service request (needs api_key)", operation_id="open311_requests_create",
                    request={"application/x-www-form-urlencoded": OpenApiTypes.OBJECT},
                    responses={201: OpenApiTypes.OBJECT})
     def post(self, request):
@@ -234,7 +235,7 @@ class RequestListView(Open311View):
 
 
 class RequestDetailView(Open311View):
-    @extend_schema(tags=TAGS, summary="Open311 service request by id", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(tags=TAGS, summary="Open311 service request by id", operation_id="open311_request", responses={200: OpenApiTypes.OBJECT})
     def get(self, request, request_id: str):
         ticket = _requests().filter(ticket_no=request_id.strip().upper()).first()
         if ticket is None:

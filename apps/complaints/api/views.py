@@ -43,7 +43,8 @@ def _callers_ticket(request, ticket_no: str, phone_last4: str):
 
 
 class CategoryListView(PublicAPIMixin, APIView):
-    @extend_schema(tags=TAGS, summary="Hotline categories and their SLA", responses={200: CategorySerializer(many=True)})
+    @extend_schema(tags=TAGS, summary="Hotline categories and their SLA",
+                   responses={200: CategorySerializer(many=True)})
     def get(self, request):
         return Response(CategorySerializer(categories_active(), many=True).data)
 
