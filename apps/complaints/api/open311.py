@@ -129,7 +129,8 @@ def _requests():
 
 
 class DiscoveryView(Open311View):
-    @extend_schema(tags=TAGS, summary="Open311 discovery", operation_id="open311_discovery", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(tags=TAGS, summary="Open311 discovery",
+                   operation_id="open311_discovery", responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         return Response({
             "changeset": CHANGESET,
@@ -141,13 +142,15 @@ class DiscoveryView(Open311View):
 
 
 class ServiceListView(Open311View):
-    @extend_schema(tags=TAGS, summary="Open311 services (our categories)", operation_id="open311_services", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(tags=TAGS, summary="Open311 services (our categories)",
+                   operation_id="open311_services", responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
         return Response([_service(category) for category in categories_active()])
 
 
 class ServiceDefinitionView(Open311View):
-    @extend_schema(tags=TAGS, summary="Open311 service definition", operation_id="open311_service", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(tags=TAGS, summary="Open311 service definition",
+                   operation_id="open311_service", responses={200: OpenApiTypes.OBJECT})
     def get(self, request, code: str):
         category = categories_active().filter(code=code).first()
         if category is None:
@@ -166,7 +169,8 @@ def _parse_time(name: str, value: str) -> datetime:
 class RequestListView(Open311View):
     FILTERS = frozenset({"service_request_id", "service_code", "status", "start_date", "end_date", "jurisdiction_id"})
 
-    @extend_schema(tags=TAGS, summary="Open311 service requests", operation_id="open311_requests_list", responses={200: OpenApiTypes.OBJECT},
+    @extend_schema(tags=TAGS, summary="Open311 service requests",
+                   operation_id="open311_requests_list", responses={200: OpenApiTypes.OBJECT},
                    parameters=[OpenApiParameter(name, str, required=False) for name in sorted(FILTERS)])
     def get(self, request):
         params = request.query_params
@@ -200,7 +204,8 @@ class RequestListView(Open311View):
             rows = rows.filter(created_at__lte=end)
         return Response([_request(ticket) for ticket in rows.order_by("-created_at", "-pk")[:MAX_REQUESTS]])
 
-    @extend_schema(tags=TAGS, summary="Open311: create a service request (needs api_key)", operation_id="open311_requests_create",
+    @extend_schema(tags=TAGS, summary="Open311: create a service request (needs api_key)",
+                   operation_id="open311_requests_create",
                    request={"application/x-www-form-urlencoded": OpenApiTypes.OBJECT},
                    responses={201: OpenApiTypes.OBJECT})
     def post(self, request):
@@ -235,7 +240,8 @@ class RequestListView(Open311View):
 
 
 class RequestDetailView(Open311View):
-    @extend_schema(tags=TAGS, summary="Open311 service request by id", operation_id="open311_request", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(tags=TAGS, summary="Open311 service request by id",
+                   operation_id="open311_request", responses={200: OpenApiTypes.OBJECT})
     def get(self, request, request_id: str):
         ticket = _requests().filter(ticket_no=request_id.strip().upper()).first()
         if ticket is None:
