@@ -19,3 +19,18 @@ def _categories(request):
 def _transactional(request) -> bool:
     marker = request.node.get_closest_marker("django_db")
     return bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+
+
+@pytest.fixture
+def notices():
+    """The notices the services send after commit, as (kind, ticket number, change)."""
+    from apps.complaints import ports
+
+    sent = []
+
+    def record(kind, ticket, change):
+        sent.append((kind, ticket.ticket_no, change))
+
+    ports.register_notice_sender(record)
+    yield sent
+    ports.unregister_notice_sender(record)

@@ -4,38 +4,29 @@ ticket numbers handed out at once never repeat."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from apps.complaints import services
 from apps.complaints.errors import ComplaintError
 from apps.complaints.models import Channel, Ticket, TicketChange
 from tests.factories_complaints import PHONE, make_ticket
+from tests.sessions.test_concurrency import _run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def _together(jobs):
-    barrier = threading.Barrier(len(jobs))
-    results: list = [None] * len(jobs)
-
-    def run(index, job):
+def _outcome(job):
+    """The job's result, or the error it raised: each side of a race is judged below."""
+    def run():
         try:
-            barrier.wait()
-            results[index] = job()
-        except BaseException as exc:  # the outcome of each job, judged below
-            results[index] = exc
-        finally:
-            connection.close()
+            return job()
+        except ComplaintError as exc:
+            return exc
+    return run
 
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
+
+def _together(jobs):
+    return _run_together([_outcome(job) for job in jobs])
 
 
 def test_resolving_and_rejecting_at_once_one_wins(city, staff_factory):

@@ -11,7 +11,6 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from apps.complaints import ports
 from apps.complaints.models import Escalation, Ticket, Unit
 from apps.complaints.selectors import punctuality_q, unit_figures
 from apps.complaints.tasks import supervise_tickets
@@ -21,18 +20,6 @@ from tests.factories_complaints import make_ticket, move
 pytestmark = pytest.mark.django_db
 
 MONDAY = datetime(2026, 3, 16, 9, 0, tzinfo=SHANGHAI)
-
-
-@pytest.fixture
-def notices():
-    sent = []
-
-    def record(kind, ticket, change):
-        sent.append((kind, ticket.ticket_no, ticket.escalation))
-
-    ports.register_notice_sender(record)
-    yield sent
-    ports.unregister_notice_sender(record)
 
 
 def test_the_task_warns_then_escalates_to_the_region_then_the_city(city, time_machine, notices,
