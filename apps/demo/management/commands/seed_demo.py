@@ -38,6 +38,7 @@ class Command(BaseCommand):
                 "seed": seed, "s": time.monotonic() - started, "lots": city.lots, "street": city.on_street_lots,
                 "berths": city.berths, "hospitals": city.hospitals, "operators": city.operators,
                 "tariffs": city.tariffs, "windows": city.free_windows}))
+        self.stdout.write(_("热线工单 %(n)d 个（各种状态，部分已超期督办）。") % {"n": city.tickets})
         self.stdout.write(_("演示账号（仅供演示，切勿用于生产环境）："))
         for login in city.logins:
             password = login.password if login.password is not None else _("（已存在，未修改）")
