@@ -10,6 +10,7 @@ from django.http import JsonResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from apps.common import plates
@@ -285,7 +286,7 @@ class TicketAdmin(ScopedAdminMixin, admin.ModelAdmin):
                          + (f" – {timezone.localtime(s.exit_at):%H:%M}" if s.exit_at else "")
                          + f" · ¥{s.amount_fen / 100:.2f}"}
                 for s in sessions_recent(plate=plate, user=request.user)]
-        return JsonResponse({"sessions": rows})
+        return JsonResponse({"sessions": rows, "summary": gettext("{n} 条最近停车记录").format(n=len(rows))})
 
     def save_model(self, request, obj, form, change):
         actor = Actor.from_request(request)

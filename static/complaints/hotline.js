@@ -2,6 +2,7 @@
 (function () {
   "use strict";
   var STATES = JSON.parse(document.getElementById("hotline-states").textContent);
+  var TEXT = JSON.parse(document.getElementById("hotline-texts").textContent);
 
   function when(iso) {
     if (!iso) { return "—"; }
@@ -25,7 +26,7 @@
 
   function showError(element, result) {
     var error = (result.data && result.data.error) || {};
-    element.textContent = error.message || "提交失败，请稍后再试";
+    element.textContent = error.message || TEXT.failed;
     element.hidden = false;
   }
 
@@ -34,13 +35,13 @@
     var locate = document.getElementById("locate");
     locate.addEventListener("click", function () {
       var located = document.getElementById("located");
-      if (!navigator.geolocation) { located.textContent = "此浏览器无法定位"; return; }
-      located.textContent = "定位中…";
+      if (!navigator.geolocation) { located.textContent = TEXT.no_geolocation; return; }
+      located.textContent = TEXT.locating;
       navigator.geolocation.getCurrentPosition(function (position) {
         form.elements.lat.value = position.coords.latitude.toFixed(6);
         form.elements.lon.value = position.coords.longitude.toFixed(6);
-        located.textContent = "已附上位置";
-      }, function () { located.textContent = "未能获取位置"; }, {timeout: 10000});
+        located.textContent = TEXT.located;
+      }, function () { located.textContent = TEXT.not_located; }, {timeout: 10000});
     });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
@@ -79,7 +80,7 @@
       current = ticket;
       document.getElementById("t-no").textContent = ticket.ticket_no;
       document.getElementById("t-state").textContent = STATES[ticket.state] || ticket.state;
-      document.getElementById("t-unit").textContent = ticket.unit || "待派单";
+      document.getElementById("t-unit").textContent = ticket.unit || TEXT.unassigned;
       document.getElementById("t-created").textContent = when(ticket.created_at);
       document.getElementById("t-resolve").textContent = when(ticket.resolve_by);
       var list = document.getElementById("t-history");
@@ -109,7 +110,7 @@
       var rating = event.target;
       var score = rating.querySelector("input[name=score]:checked");
       var error = document.getElementById("track-error");
-      if (!score || !current) { error.textContent = "请选择评分"; error.hidden = false; return; }
+      if (!score || !current) { error.textContent = TEXT.pick_score; error.hidden = false; return; }
       send("POST", track.dataset.api + encodeURIComponent(current.ticket_no) + "/rating", {
         phone_last4: track.elements.phone_last4.value.trim(), score: parseInt(score.value, 10),
         comment: rating.elements.comment.value

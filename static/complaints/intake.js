@@ -30,7 +30,7 @@
             option.selected = String(row.id) === chosen;
             session.appendChild(option);
           });
-          status.textContent = data.error ? " " + data.error : " " + (data.sessions || []).length + " 条最近停车记录";
+          status.textContent = " " + (data.error || data.summary || "");
         });
     }
     plate.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(fill, 300); });
