@@ -210,3 +210,37 @@ def test_staff_escalate_by_hand_and_it_is_audited(logged_in, officer, liangxi_lo
     ticket.refresh_from_db()
     assert ticket.escalation == 2
     assert AuditEntry.objects.get(action="ticket.escalated").actor == officer
+
+
+def test_city_rules_are_read_by_region_staff_and_changed_only_by_the_city(client, officer, staff_factory):
+    fee = category("fee_dispute")
+    client.force_login(officer)
+    assert client.get(reverse("admin:complaints_category_changelist")).status_code == 200
+    page = client.get(reverse("admin:complaints_category_change", args=[fee.pk]))
+    assert page.status_code == 200 and 'name="respond_hours"' not in page.content.decode()
+    client.post(reverse("admin:complaints_category_change", args=[fee.pk]),
+                {"code": "fee_dispute", "name": "改名", "respond_hours": 1, "resolve_working_days": 1,
+                 "warn_hours": 1, "city_after_hours": 1, "position": 1, "active": "on"})
+    assert category("fee_dispute").name == "收费争议"
+    assert client.get(reverse("admin:complaints_open311key_changelist")).status_code == 403
+    city_staff = staff_factory("city")
+    client.force_login(city_staff)
+    response = client.post(reverse("admin:complaints_category_change", args=[fee.pk]), {
+        "code": "fee_dispute", "name": "收费争议", "respond_hours": 3, "resolve_working_days": 4, "warn_hours": 12,
+        "city_after_hours": 24, "names_12345": "", "position": 1, "active": "on"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert (category("fee_dispute").respond_hours, category("fee_dispute").resolve_working_days) == (3, 4)
+    entry = AuditEntry.objects.get(action="category.changed")
+    assert entry.actor == city_staff and entry.changes["respond_hours"] == [2, 3]
+
+
+def test_open311_keys_are_seen_and_revoked_by_city_staff_only(client, officer, staff_factory):
+    key, _plain = services.open311_key_issue(name="城市大脑")
+    city_staff = staff_factory("city")
+    client.force_login(city_staff)
+    listing = client.get(reverse("admin:complaints_open311key_changelist"))
+    assert "城市大脑" in listing.content.decode()
+    client.post(reverse("admin:complaints_open311key_changelist"), {"action": "revoke", "_selected_action": [key.pk]})
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+    assert AuditEntry.objects.get(action="open311_key.revoked").actor == city_staff

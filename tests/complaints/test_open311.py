@@ -148,3 +148,11 @@ def test_the_command_prints_one_json_line_with_a_working_key(client, city, capsy
     response = client.post(f"{BASE}/requests.json", {"api_key": payload["api_key"], "service_code": "other",
                                                      "address_string": "中山路 1 号", "description": "路面坑洼"})
     assert response.status_code == 201, response.content
+
+
+def test_a_json_body_that_is_not_an_object_is_refused(client, city, api_key):
+    response = client.post(f"{BASE}/requests.json", data="[1, 2]", content_type="application/json")
+    _open311_error(response, 400)
+    body = {"api_key": api_key, "service_code": "other", "address_string": "中山路", "description": "路灯坏了"}
+    response = client.post(f"{BASE}/requests.json", data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 201

@@ -69,7 +69,7 @@ class Open311View(APIView):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         jurisdiction = request.query_params.get("jurisdiction_id") or (
-            request.data.get("jurisdiction_id") if request.method == "POST" else None)
+            _body(request).get("jurisdiction_id") if request.method == "POST" else None)
         if jurisdiction and jurisdiction != JURISDICTION:
             raise Open311Error(404, _("未知的 jurisdiction_id：{value}").format(value=jurisdiction[:64]))
 
@@ -86,6 +86,14 @@ class Open311View(APIView):
             return _errors(exc.status_code, str(exc.detail))
         logger.exception("unhandled error in Open311 view", exc_info=exc)
         return _errors(500, "服务器内部错误 / internal server error")
+
+
+def _body(request):
+    """The POSTed fields (form-encoded, as Open311 sends them, or a JSON object)."""
+    data = request.data
+    if not hasattr(data, "get"):
+        raise Open311Error(400, _("请求体须为表单字段或 JSON 对象"))
+    return data
 
 
 def _service(category: Category) -> dict:
@@ -209,7 +217,7 @@ class RequestListView(Open311View):
                    request={"application/x-www-form-urlencoded": OpenApiTypes.OBJECT},
                    responses={201: OpenApiTypes.OBJECT})
     def post(self, request):
-        data = request.data
+        data = _body(request)
         key = services.open311_key_find(data.get("api_key"))
         if key is None:
             raise Open311Error(403, _("api_key 无效或缺失 / invalid api_key"))
