@@ -70,3 +70,20 @@ def test_numbers_handed_out_at_once_never_repeat(city):
     assert all(isinstance(n, str) for n in numbers), numbers
     assert len(set(numbers)) == 8
     assert sorted(int(n[-4:]) for n in numbers) == list(range(1, 9))
+
+
+def test_two_ratings_at_once_only_one_counts(city):
+    from tests.factories_complaints import move
+
+    ticket = move(make_ticket(), "in_progress", "resolved")
+    results = _together([
+        lambda: services.ticket_rate(ticket=Ticket.objects.get(pk=ticket.pk), score=5),
+        lambda: services.ticket_rate(ticket=Ticket.objects.get(pk=ticket.pk), score=1),
+    ])
+    won = [r for r in results if isinstance(r, Ticket)]
+    lost = [r for r in results if isinstance(r, ComplaintError)]
+    assert len(won) == 1 and [e.code for e in lost] == ["already_rated"], results
+    stored = Ticket.objects.get(pk=ticket.pk)
+    assert stored.rating == won[0].rating
+    assert TicketChange.objects.filter(ticket=ticket, kind="rated").count() == 1
+    assert stored.state == ("reopened" if stored.rating == 1 else "resolved")
