@@ -19,6 +19,7 @@ from apps.common.admin import ReadOnlyAdminMixin, ScopedAdminMixin, export_csv, 
 from apps.common.errors import DomainError
 from apps.common.scope import scope_of
 from apps.lots.widgets import CoordinatesField, CoordinatesWidget
+from apps.sessions.admin import PlateSearchMixin
 from apps.sessions.models import ParkingSession
 
 from . import ports, services, workflow
@@ -220,9 +221,15 @@ class TicketWorkForm(forms.ModelForm):
             (target, workflow.label(target)) for target, _label in workflow.STATES
             if target in workflow.allowed_moves(state)]
 
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("reassign_to") and not (cleaned.get("reassign_reason") or "").strip():
+            self.add_error("reassign_reason", _("改派须说明原因"))
+        return cleaned
+
 
 @admin.register(Ticket)
-class TicketAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class TicketAdmin(PlateSearchMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("ticket_no", "category", "state", "channel", "unit", "region", "created_at", "respond_by",
                     "resolve_by", "punctuality", "escalation")
     list_filter = ("state", PunctualityFilter, "escalation", "review_requested", "category", "channel")

@@ -112,6 +112,8 @@ def test_a_binhu_officer_never_sees_a_liangxi_ticket(client, binhu_officer, lian
     search = client.get(reverse(CHANGELIST), {"q": theirs.ticket_no})
     assert search.context["cl"].result_count == 0
     assert client.get(reverse(CHANGELIST), {"q": PHONE}).context["cl"].result_count == 1
+    Ticket.objects.filter(pk=mine.pk).update(plate="苏B12345")
+    assert client.get(reverse(CHANGELIST), {"q": "苏b·12345"}).context["cl"].result_count == 1
     exported = client.post(reverse(CHANGELIST), {"action": "export_csv", "_selected_action": [theirs.pk, mine.pk]})
     csv_text = exported.content.decode("utf-8-sig")
     assert mine.ticket_no in csv_text and theirs.ticket_no not in csv_text
@@ -168,6 +170,8 @@ def test_the_work_form_moves_notes_and_reassigns_through_the_services(logged_in,
     assert AuditEntry.objects.filter(action="ticket.in_progress", actor=officer).exists()
     xishan = Unit.objects.get_or_create(region=Region.objects.get(code="320205"),
                                         defaults={"kind": "region", "name": "锡山区停车管理办公室"})[0]
+    no_reason = logged_in.post(_change_url(ticket), {"reassign_to": xishan.pk})
+    assert no_reason.status_code == 200 and no_reason.context["adminform"].form.errors["reassign_reason"]
     moved = logged_in.post(_change_url(ticket), {"reassign_to": xishan.pk, "reassign_reason": "属锡山区"})
     assert moved.status_code == 302
     ticket.refresh_from_db()
