@@ -211,7 +211,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # A lot's public status (SPEC §4) shares the field name "status" with other choice sets.
-    "ENUM_NAME_OVERRIDES": {"LotStatusEnum": "apps.lots.api.serializers.PUBLIC_STATUSES"},
+    "ENUM_NAME_OVERRIDES": {"LotStatusEnum": "apps.lots.api.serializers.PUBLIC_STATUSES",
+                            # A ticket's state (SPEC §8.2) and its previous state in the staff API's history.
+                            "TicketStateEnum": "apps.complaints.workflow.STATES"},
 }
 
 # --- map ------------------------------------------------------------------------------------
