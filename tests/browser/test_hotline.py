@@ -76,3 +76,66 @@ def test_a_citizen_files_a_complaint_and_follows_it_up_on_a_phone(server, chromi
     assert [e for e in errors if not e.startswith("Failed to load resource")] == []
     assert len(errors) == 2
     context.close()
+
+
+DESK = {"viewport": {"width": 1366, "height": 768}, "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
+PASSWORD = "hotline-test-2026"
+
+
+@pytest.fixture
+def call_taker_server(city, staff_factory, tmp_path):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.complaints.defaults import ensure
+    from apps.complaints.models import Category
+    from apps.sessions.models import ParkingSession
+    from tests.factories import LotFactory
+
+    ensure(Category)
+    user = staff_factory("city", username="hotline-desk")
+    user.set_password(PASSWORD)
+    user.save()
+    lot = LotFactory(code="LX-7001", name="崇安寺地下停车场", region=city["320213"])
+    ParkingSession.objects.create(lot=lot, plate="苏B12345", entry_at=timezone.now() - timedelta(hours=3),
+                                  exit_at=timezone.now() - timedelta(hours=1), amount_fen=1500, state="closed")
+    with live_servers(1, process_options(shared_database_name(tmp_path))) as (live,):
+        yield live
+
+
+def test_a_call_taker_logs_a_fee_dispute_in_the_admin_in_under_a_minute(call_taker_server, chromium):
+    import time
+
+    server = call_taker_server
+    context = chromium.new_context(**DESK)
+    page = context.new_page()
+    page.goto(f"{server.url}/admin/login/?next=/admin/complaints/ticket/add/")
+    page.fill("#id_username", "hotline-desk")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/complaints/ticket/add/")
+    started = time.monotonic()
+    page.fill("#id_phone", "13955551234")
+    page.get_by_label("收费争议").check()
+    page.fill("#id_description", "出场被多收了5元")
+    page.fill("#id_plate", "苏b12345")
+    page.wait_for_function("document.querySelectorAll('#id_session option').length > 1")
+    page.select_option("#id_session", index=1)
+    assert "崇安寺地下停车场" in page.inner_text("#id_session")
+    # The lot by its name, through the admin's autocomplete.
+    page.click("#id_lot + .select2 .select2-selection")
+    page.fill(".select2-search__field", "崇安寺")
+    page.locator(".select2-results__option", has_text="崇安寺地下停车场").click()
+    page.locator(".wxp-coordinates-map").click()  # a point on the map fills the coordinates
+    assert page.input_value("input[name=position_lat]") != ""
+    page.click("input[name=_save]")
+    page.wait_for_url("**/admin/complaints/ticket/")
+    elapsed = time.monotonic() - started
+    assert elapsed < 60
+    message = page.inner_text(".messagelist")
+    number = re.search(r"RX\d{8}-\d{4}", message)
+    assert number, message
+    row = page.locator("#result_list tbody tr", has_text=number.group(0))
+    assert "收费争议" in row.inner_text() and "已派单" in row.inner_text()
+    context.close()
