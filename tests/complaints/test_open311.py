@@ -156,3 +156,18 @@ def test_a_json_body_that_is_not_an_object_is_refused(client, city, api_key):
     body = {"api_key": api_key, "service_code": "other", "address_string": "中山路", "description": "路灯坏了"}
     response = client.post(f"{BASE}/requests.json", data=json.dumps(body), content_type="application/json")
     assert response.status_code == 201
+
+
+def test_the_request_list_costs_the_same_queries_for_more_rows(client, city):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_ticket()
+    client.get(f"{BASE}/requests.json")
+    with CaptureQueriesContext(connection) as few:
+        client.get(f"{BASE}/requests.json")
+    for _ in range(6):
+        move(make_ticket(), "in_progress")
+    with CaptureQueriesContext(connection) as many:
+        assert len(client.get(f"{BASE}/requests.json").json()) == 7
+    assert len(many.captured_queries) == len(few.captured_queries)
