@@ -241,8 +241,10 @@ def ticket_create(*, channel: str, category: Category | str, description: str, p
         created_at=now)
     _snapshot(ticket, category)
     ticket.save()
-    _record(ticket, kind=TicketChange.Kind.STATE, actor=actor, at=now, public=True, note=_("诉求已受理"))
+    received = _record(ticket, kind=TicketChange.Kind.STATE, actor=actor, at=now, public=True,
+                       note=_("诉求已受理"))
     ticket.save(update_fields=["last_change"])
+    _notify_after_commit(ports.NOTICE_STATUS, ticket, received)
     audit_record(action="ticket.created", actor=actor, obj=ticket,
                  changes={"state": [None, ticket.state], "category": [None, category.code]})
     from . import tasks

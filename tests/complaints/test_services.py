@@ -54,6 +54,15 @@ def test_a_new_ticket_is_dispatched_after_commit_to_its_lot_s_district_office(ci
     assert ticket.last_change == ticket.changes.last()
 
 
+def test_the_caller_is_told_the_ticket_was_received_and_dispatched(city, binhu_lot, notices,
+                                                                    django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket = services.ticket_create(channel=Channel.WECHAT, category="other", description="路灯坏了",
+                                        phone=PHONE, lot=binhu_lot)
+    assert [(kind, no, change.state) for kind, no, change in notices] == [
+        ("status", ticket.ticket_no, "received"), ("status", ticket.ticket_no, "dispatched")]
+
+
 def test_a_ticket_rolled_back_is_never_dispatched(city, binhu_lot, django_capture_on_commit_callbacks):
     with (django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(RuntimeError),
           transaction.atomic()):
