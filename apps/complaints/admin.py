@@ -4,9 +4,14 @@ Every list is scoped by ``for_user`` (``ScopedAdminMixin``) and every save goes 
 
 from __future__ import annotations
 
+import csv
+import io
+
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
+from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -145,6 +150,20 @@ class PunctualityFilter(admin.SimpleListFilter):
         return queryset
 
 
+class Import12345Form(forms.Form):
+    file = forms.FileField(label=_("12345 导出文件（CSV）"),
+                           help_text=_("列：工单编号、受理时间、诉求类别、诉求内容、来电号码，可选联系人、地址、停车场编码、车牌"))
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > 5 * 1024 * 1024:
+            raise forms.ValidationError(_("文件超过 5 MB，请分批导入"))
+        try:
+            return upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise forms.ValidationError(_("文件须为 UTF-8 编码的 CSV")) from exc
+
+
 class TicketIntakeForm(forms.ModelForm):
     """The call-taker's form: phone first, a category in one click, the plate's recent stays
     looked up as it is typed, a lot by name, a point on the map."""
@@ -277,8 +296,33 @@ class TicketAdmin(PlateSearchMixin, ScopedAdminMixin, admin.ModelAdmin):
                            _("时间"), _("类型"), _("状态"), _("说明"), _("公开"), _("操作人"), rows)
 
     def get_urls(self):
-        return [path("lookup/", self.admin_site.admin_view(self.lookup_view), name="complaints_ticket_lookup"),
+        view = self.admin_site.admin_view
+        return [path("lookup/", view(self.lookup_view), name="complaints_ticket_lookup"),
+                path("import-12345/", view(self.import_12345_view), name="complaints_ticket_import_12345"),
                 *super().get_urls()]
+
+    change_list_template = "admin/complaints/ticket/change_list.html"
+
+    def has_import_permission(self, request) -> bool:
+        """The 12345 line's export covers the whole city: its import is the city's hotline office's."""
+        return self.has_add_permission(request) and scope_of(request.user).city_wide
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "has_import_permission": self.has_import_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def import_12345_view(self, request):
+        """Upload the 12345 line's export (CSV): rows become tickets, rows already imported are skipped."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = Import12345Form(request.POST or None, request.FILES or None)
+        result = None
+        if request.method == "POST" and form.is_valid():
+            rows = csv.DictReader(io.StringIO(form.cleaned_data["file"]))
+            result = services.tickets_import_12345(rows=rows, actor=Actor.from_request(request))
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "form": form, "result": result,
+                   "title": _("导入12345工单")}
+        return TemplateResponse(request, "admin/complaints/ticket/import_12345.html", context)
 
     def lookup_view(self, request):
         """A plate's recent stays the user may see, for the intake form (JSON)."""

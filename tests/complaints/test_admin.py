@@ -248,3 +248,26 @@ def test_open311_keys_are_seen_and_revoked_by_city_staff_only(client, officer, s
     key.refresh_from_db()
     assert key.revoked_at is not None
     assert AuditEntry.objects.get(action="open311_key.revoked").actor == city_staff
+
+
+def test_the_city_office_imports_the_12345_export_in_the_admin(client, staff_factory, officer, liangxi_lot):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    url = reverse("admin:complaints_ticket_import_12345")
+    client.force_login(officer)
+    assert client.get(url).status_code == 403
+    assert "import-12345" not in client.get(reverse(CHANGELIST)).content.decode()
+    city_staff = staff_factory("city")
+    client.force_login(city_staff)
+    assert "import-12345" in client.get(reverse(CHANGELIST)).content.decode()
+    content = ("工单编号,受理时间,诉求类别,诉求内容,来电号码,停车场编码\n"
+               f"W-1,2026-03-17 09:00,泊位被占,车位被占了,13800001111,{liangxi_lot.code}\n"
+               "W-2,2026-03-17 09:05,其他,,13800001111,\n").encode("utf-8-sig")
+    response = client.post(url, {"file": SimpleUploadedFile("12345.csv", content, content_type="text/csv")})
+    assert response.status_code == 200
+    assert response.context["result"]["created"] == 1 and len(response.context["result"]["errors"]) == 1
+    ticket = Ticket.objects.get(external_id="W-1")
+    assert ticket.category.code == "berth_occupied" and ticket.lot == liangxi_lot
+    assert AuditEntry.objects.get(action="ticket.created").actor == city_staff
+    again = client.post(url, {"file": SimpleUploadedFile("12345.csv", content, content_type="text/csv")})
+    assert again.context["result"]["skipped"] == 1 and Ticket.objects.count() == 1
