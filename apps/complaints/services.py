@@ -411,10 +411,11 @@ def ticket_rate(*, ticket: Ticket, score: int, comment: str = "") -> Ticket:
     """The caller's 1–5 rating, once, after the ticket is resolved. A 1 or 2 reopens it (while it
     may still be reopened) for review by the region's supervisor."""
     ticket = _locked(ticket)
-    if ticket.state not in workflow.RATEABLE_STATES:
-        raise NotRateable(_("工单办结后才能评价"))
+    # Rated first: a low rating reopens the ticket, and a second rating is still "already rated".
     if ticket.rating is not None:
         raise AlreadyRated(_("该工单已评价"))
+    if ticket.state not in workflow.RATEABLE_STATES:
+        raise NotRateable(_("工单办结后才能评价"))
     if not isinstance(score, int) or not 1 <= score <= 5:
         raise ComplaintError(_("评分为1–5的整数"), code="invalid", field="score")
     now = timezone.now()

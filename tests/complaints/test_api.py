@@ -160,6 +160,9 @@ def test_a_low_rating_over_the_api_reopens_the_ticket(api_client, city):
                                format="json")
     assert response.status_code == 201
     assert response.json()["state"] == "reopened"
+    again = api_client.post(f"/api/v1/complaints/{ticket.ticket_no}/rating", {"phone_last4": "1234", "score": 5},
+                            format="json")
+    _error(again, 409, "already_rated")
     history = api_client.get(f"/api/v1/complaints/{ticket.ticket_no}", {"phone_last4": "1234"}).json()["history"]
     assert history[-1]["state"] == "reopened"
 
