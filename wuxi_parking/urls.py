@@ -34,6 +34,9 @@ urlpatterns = [
     path("api/v1/me/", include("wuxi_parking.audiences.citizen")),
     path("api/v1/", include("wuxi_parking.audiences.public")),
     path("payments/notify/", include("wuxi_parking.audiences.providers")),
+    # The hotline's Open311 face (SPEC §7) and its web pages for citizens (SPEC §8.2).
+    path("open311/v2/", include("apps.complaints.api.open311_urls")),
+    path("hotline/", include("apps.complaints.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("apps.realtime.urls")),
@@ -47,6 +50,10 @@ handler500 = "wuxi_parking.urls.server_error"
 def not_found(request, exception=None):
     if request.path.startswith("/api/"):
         return json_404(request, exception)
+    if request.path.startswith("/open311/"):
+        from apps.complaints.api.open311 import not_found as open311_not_found
+
+        return open311_not_found(request, exception)
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)

@@ -1,7 +1,24 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+#: what each kind of staff may do in the hotline's admin (the regions app's groups)
+STAFF_PERMISSIONS = {
+    "city": ["view_ticket", "add_ticket", "change_ticket", "view_ticketchange", "view_category", "add_category",
+             "change_category", "view_localday", "add_localday", "change_localday", "delete_localday",
+             "view_unit", "add_unit", "change_unit", "view_dispatchrule", "add_dispatchrule",
+             "change_dispatchrule", "delete_dispatchrule", "view_open311key", "change_open311key"],
+    "region": ["view_ticket", "add_ticket", "change_ticket", "view_ticketchange", "view_category", "view_localday",
+               "view_unit", "view_dispatchrule", "add_dispatchrule", "change_dispatchrule", "delete_dispatchrule"],
+    "operator": ["view_ticket", "change_ticket", "view_ticketchange", "view_category", "view_unit"],
+}
+
 
 class ComplaintsConfig(AppConfig):
     name = "apps.complaints"
     verbose_name = _("24小时热线")
+
+    def ready(self):
+        from apps.regions.services import extend_staff_permissions
+
+        for kind, codenames in STAFF_PERMISSIONS.items():
+            extend_staff_permissions(kind, "complaints", codenames)

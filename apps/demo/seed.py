@@ -27,6 +27,7 @@ from apps.regions.models import Operator, Region, StaffScope
 from apps.regions.services import regions_load_wuxi, staff_grant_default_permissions
 
 from .bookings import bookings_seed
+from .hotline import demo_tickets_seed
 from .operators import OPERATORS
 from .places import REGIONS
 from .plan import LotPlan, plan_city
@@ -79,6 +80,7 @@ class DemoCity:
     operators: int = 0
     tariffs: int = 0
     free_windows: int = 0
+    tickets: int = 0
     logins: list[DemoLogin] = field(default_factory=list)
     bookings: dict[str, int] = field(default_factory=dict)  # booking sites, slots, bookings, sharing offers
 
@@ -256,4 +258,5 @@ def demo_city_seed(*, lots: int = 400, seed: int = 2026, if_empty: bool = False,
     result.free_windows = _free_windows(lots_by_code, regions)
     result.logins = _logins(regions, operators)
     result.bookings = bookings_seed(lots=created, now=now, rng=random.Random(seed))
+    result.tickets = demo_tickets_seed(seed=seed, now=now)
     return result

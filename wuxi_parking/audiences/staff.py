@@ -5,4 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("apps.lots.api.staff_urls")),
     path("", include("apps.reservations.api.staff_urls")),
+    path("", include("apps.complaints.api.staff_urls")),
 ]

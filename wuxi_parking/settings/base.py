@@ -156,6 +156,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # functions from `manage.py run_scheduler`, which `make run` starts beside the server.
 CELERY_BEAT_SCHEDULE = {
     "watch-connectivity": {"task": "apps.lots.tasks.watch_connectivity", "schedule": 30.0},
+    # The hotline's 督办 pass: warnings before deadlines, escalations, closing resolved tickets.
+    "supervise-tickets": {"task": "apps.complaints.tasks.supervise_tickets", "schedule": 300.0},
     # Sensor changes count once they have held BERTH_DEBOUNCE_S; this settles quiet lots' berths.
     "settle-berths": {"task": "apps.berths.tasks.settle_berths", "schedule": 10.0},
     # Nonces recorded in the database while Redis was unreachable (apps.sessions.nonces).
@@ -215,7 +217,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # A lot's public status (SPEC §4) shares the field name "status" with other choice sets.
-    "ENUM_NAME_OVERRIDES": {"LotStatusEnum": "apps.lots.api.serializers.PUBLIC_STATUSES"},
+    "ENUM_NAME_OVERRIDES": {"LotStatusEnum": "apps.lots.api.serializers.PUBLIC_STATUSES",
+                            # A ticket's state (SPEC §8.2) and its previous state in the staff API's history.
+                            "TicketStateEnum": "apps.complaints.workflow.STATES"},
 }
 
 # --- map ------------------------------------------------------------------------------------

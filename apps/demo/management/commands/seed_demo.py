@@ -40,6 +40,7 @@ class Command(BaseCommand):
                 "tariffs": city.tariffs, "windows": city.free_windows}))
         self.stdout.write(_("预约点 %(sites)d 个，预约时段 %(slots)d 个，预约 %(reservations)d 个，"
                             "错时共享 %(offers)d 个。") % city.bookings)
+        self.stdout.write(_("热线工单 %(n)d 个（各种状态，部分已超期督办）。") % {"n": city.tickets})
         self.stdout.write(_("演示账号（仅供演示，切勿用于生产环境）："))
         for login in city.logins:
             password = login.password if login.password is not None else _("（已存在，未修改）")
