@@ -31,6 +31,7 @@ urlpatterns = [
     path("payments/notify/", include("wuxi_parking.audiences.providers")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("apps.payments.urls")),  # the pay page at a lot's code, the sandbox cashier
     path("", include("apps.realtime.urls")),
 ]
 

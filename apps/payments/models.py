@@ -301,3 +301,34 @@ class PaymentAgreement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.plate} · {self.channel}"
+
+
+class SandboxTrade(models.Model):
+    """The sandbox gateway's own ledger (``providers/sandbox.py``): the platform's cashier keeps its
+    trades the way a wallet keeps its own, so querying, closing and refunding work as with any other
+    gateway. Not the platform's record of money: that is ``Order`` and ``Payment``."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("待支付")
+        PAID = "paid", _("已支付")
+        CLOSED = "closed", _("已关闭")
+
+    order_no = models.CharField(_("商户订单号"), max_length=32, unique=True)
+    amount_fen = models.PositiveIntegerField(_("金额（分）"))
+    description = models.CharField(_("商品描述"), max_length=128)
+    notify_url = models.URLField(_("通知地址"), max_length=500)
+    return_url = models.CharField(_("返回地址"), max_length=500, blank=True)
+    expires_at = models.DateTimeField(_("过期时间"))
+    state = models.CharField(_("状态"), max_length=8, choices=State.choices, default=State.PENDING)
+    transaction_id = models.CharField(_("交易号"), max_length=64, blank=True)
+    paid_at = models.DateTimeField(_("支付时间"), null=True, blank=True)
+    refunded_fen = models.PositiveIntegerField(_("已退款（分）"), default=0)
+    refunds = models.JSONField(_("退款记录"), default=list, blank=True)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("模拟收银台交易")
+        verbose_name_plural = pgettext_lazy("plural", "模拟收银台交易")
+
+    def __str__(self) -> str:
+        return self.order_no

@@ -156,6 +156,8 @@ CELERY_BEAT_SCHEDULE = {
     "settle-berths": {"task": "apps.berths.tasks.settle_berths", "schedule": 10.0},
     # Nonces recorded in the database while Redis was unreachable (apps.sessions.nonces).
     "purge-nonces": {"task": "apps.sessions.tasks.purge_nonces", "schedule": 300.0},
+    # Unpaid orders past their 15 minutes: asked at their gateway, then paid or closed (apps.payments).
+    "reconcile-orders": {"task": "apps.payments.tasks.reconcile_orders", "schedule": 60.0},
 }
 BERTH_DEBOUNCE_S = 10
 
@@ -242,6 +244,8 @@ WECHAT_TOKEN = env.WECHAT_TOKEN
 WECHAT_APP_ID = env.WECHAT_APP_ID
 WECHAT_APP_SECRET = env.WECHAT_APP_SECRET
 WECHAT_ENCODING_AES_KEY = env.WECHAT_ENCODING_AES_KEY
+PAYMENT_SANDBOX = env._bool(env.PAYMENT_SANDBOX, default=True)
+PUBLIC_BASE_URL = env.PUBLIC_BASE_URL
 PAYMENT_KEYS = {
     "wechat": {"mch_id": env.WECHATPAY_MCH_ID, "api_key": env.WECHATPAY_API_KEY},
     "alipay": {"app_id": env.ALIPAY_APP_ID, "private_key": env.ALIPAY_PRIVATE_KEY, "public_key": env.ALIPAY_PUBLIC_KEY},

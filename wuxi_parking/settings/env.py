@@ -51,6 +51,11 @@ ALIPAY_PRIVATE_KEY = os.environ.get("ALIPAY_PRIVATE_KEY", "")
 ALIPAY_PUBLIC_KEY = os.environ.get("ALIPAY_PUBLIC_KEY", "")
 UNIONPAY_MER_ID = os.environ.get("UNIONPAY_MER_ID", "")
 UNIONPAY_KEY = os.environ.get("UNIONPAY_KEY", "")
+# The platform's own cashier (the sandbox payment channel): on by default, off by default in production.
+PAYMENT_SANDBOX = os.environ.get("PAYMENT_SANDBOX", "")
+# The platform's public address (https://host) gateways call back and printed pay codes point at;
+# empty: taken from each request.
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
 
 # Map base layer: "osm" (default) or "tianditu" (needs TIANDITU_KEY).
 MAP_TILES = os.environ.get("MAP_TILES", "osm")

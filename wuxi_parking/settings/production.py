@@ -12,6 +12,9 @@ if not env.DEVICE_SECRET_KEY:
 if not REDIS_URL:
     raise env.ImproperlyConfigured("REDIS_URL is required in production (channel layer, cache, Celery)")
 
+# The sandbox cashier pays without money: never offered in production unless explicitly turned on.
+PAYMENT_SANDBOX = env._bool(env.PAYMENT_SANDBOX, default=False)
+
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
