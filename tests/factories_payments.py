@@ -43,7 +43,9 @@ class Gate:
         return ParkingSession.objects.get(lot=self.lot, plate=plate, state__in=ParkingSession.ACTIVE_STATES)
 
     def exit(self, plate: str, *, at: datetime | None = None) -> dict:
-        result = self.send(exit_event(self.lot, plate, at=at or timezone.now()))["results"][0]
+        """The exit camera sees ``plate`` at ``at`` (the clock then, so a test may exit in its future)."""
+        at = at or timezone.now()
+        result = self.send(exit_event(self.lot, plate, at=at), now=max(at, timezone.now()))["results"][0]
         assert result["status"] == "accepted", result
         return result["session"]
 
