@@ -38,6 +38,12 @@ ROUTES = [
     ("api-docs", {}, "/api/docs/"),
     ("realtime:map", {}, "/map/"),
     ("realtime:lot-navigate", {"code": "LX-0001"}, "/map/lots/LX-0001/navigate/"),
+    ("pay-due", {}, "/api/v1/pay/due"),
+    ("payment-order-create", {}, "/api/v1/payments/orders"),
+    ("payment-order-detail", {"order_no": "A1"}, "/api/v1/payments/orders/A1"),
+    ("payment-order-cancel", {"order_no": "A1"}, "/api/v1/payments/orders/A1/cancel"),
+    ("payments-notify", {"provider": "wechat"}, "/payments/notify/wechat/"),
+    ("payments:pay-page", {"code": "LX-0001"}, "/pay/LX-0001/"),
 ]
 
 
@@ -103,7 +109,9 @@ def test_public_routes_need_no_login():
         view = _drf_view(pattern)
         if view is None:  # the nearest/ redirect: plain Django, no authentication at all
             continue
-        assert list(view.authentication_classes) == [], route
+        # Paying needs no login but takes one when given (SPEC §8.1: arrears, a citizen's own orders).
+        if not getattr(view, "optional_login", False):
+            assert list(view.authentication_classes) == [], route
         assert all(issubclass(p, AllowAny) for p in view.permission_classes), route
 
 

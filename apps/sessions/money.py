@@ -31,6 +31,6 @@ def amount_after_grace(*, amount_fen: int, paid_fen: int, exit_at: datetime, pai
     within ``grace_minutes`` of its last payment (``paid_at``) it costs no more than was paid, so it
     is released as ``paid``; later it costs the whole stay, so only the time past what was paid for
     is due. ``amount_fen`` is the whole stay's price."""
-    if paid_at is None or paid_fen <= 0 or exit_at > paid_at + timedelta(minutes=grace_minutes):
-        return amount_fen
+    if paid_at is None or paid_fen <= 0 or not paid_at <= exit_at <= paid_at + timedelta(minutes=grace_minutes):
+        return amount_fen  # (an exit seen before the payment was made is priced in full, as any other)
     return min(amount_fen, paid_fen)

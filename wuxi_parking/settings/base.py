@@ -211,7 +211,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     # A lot's public status (SPEC §4) shares the field name "status" with other choice sets.
-    "ENUM_NAME_OVERRIDES": {"LotStatusEnum": "apps.lots.api.serializers.PUBLIC_STATUSES"},
+    "ENUM_NAME_OVERRIDES": {"LotStatusEnum": "apps.lots.api.serializers.PUBLIC_STATUSES",
+                            # "kind" names a lot's kind and an order item's: each keeps its own enum.
+                            "KindEnum": "apps.lots.models.ParkingLot.Kind",
+                            "OrderItemKindEnum": "apps.payments.models.OrderItem.Kind"},
 }
 
 # --- map ------------------------------------------------------------------------------------
