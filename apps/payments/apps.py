@@ -10,6 +10,8 @@ class PaymentsConfig(AppConfig):
     verbose_name = _("支付与结算")
 
     def ready(self):
+        from apps.regions.models import StaffScope
+        from apps.regions.services import extend_staff_permissions
         from apps.sessions.release import register_release_provider
 
         from . import providers
@@ -20,3 +22,8 @@ class PaymentsConfig(AppConfig):
             if module.name != "base":
                 import_module(f"{providers.__name__}.{module.name}")
         register_release_provider(AgreementCover())
+        # Staff read their scope's money and print their lots' codes; they close payment exceptions.
+        for kind in StaffScope.Kind.values:
+            extend_staff_permissions(kind, self.label, [
+                "view_order", "view_orderitem", "view_payment", "view_paymentexception", "change_paymentexception",
+                "view_refund", "view_paymentagreement", "view_paycodelot"])

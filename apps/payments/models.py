@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from apps.common.scope import ScopedQuerySet, ScopePaths
+from apps.lots.models import ParkingLot
 
 
 class OrderQuerySet(ScopedQuerySet):
@@ -332,3 +333,12 @@ class SandboxTrade(models.Model):
 
     def __str__(self) -> str:
         return self.order_no
+
+
+class PayCodeLot(ParkingLot):
+    """A lot seen as the payment codes printed for it (the admin's printable sheet)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("停车缴费码")
+        verbose_name_plural = pgettext_lazy("plural", "停车缴费码")

@@ -465,5 +465,5 @@ def exception_resolve(*, exception: PaymentException, actor, resolution: str,
         locked.resolved_by = user if getattr(user, "pk", None) else None
         locked.save(update_fields=["state", "resolved_at", "resolution", "resolved_by"])
         audit_record(action="payment_exception.resolved", actor=actor, obj=locked,
-                     changes={"state": ["open", "resolved"], "resolution": locked.resolution})
+                     changes={"state": ["open", "resolved"], "resolution": ["", locked.resolution]})
     return locked
