@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 import httpx
 
 PAY_AT_BARRIER = 0.85  # of the drivers the barrier stops; the rest leave without paying
-PAY_WHILE_PARKED_PER_S = 0.2  # drivers paying from their phone before walking back to the car
+PAY_WHILE_PARKED_PER_S = 0.3  # drivers paying from their phone before walking back to the car
+GIVE_UP_AFTER_S = 120  # a driver kept waiting at the barrier this long drives off unpaid
 _CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
@@ -67,16 +68,19 @@ class Payers:
         if self._last is not None:
             self._budget = min(self.rate * 5, self._budget + self.rate * (now - self._last).total_seconds())
         self._last = now
+        if self._budget >= 1 and self.rng.random() < PAY_WHILE_PARKED_PER_S:
+            self._budget -= 1
+            self.pay_while_parked(now, model)
         while self.waiting and self.waiting[0].due_at <= now and self._budget >= 1:
             stop = self.waiting.popleft()
+            if (now - stop.due_at).total_seconds() > GIVE_UP_AFTER_S:
+                self.stats.never += 1
+                continue
             self._budget -= 1
             if self.pay([stop.session_id]):
                 again = dict(stop.exit_event, event_id=f"{stop.exit_event['event_id']}-paid",
                              occurred_at=now.isoformat(timespec="seconds"))
                 resend(stop.code, [again])
-        if self._budget >= 1 and self.rng.random() < PAY_WHILE_PARKED_PER_S:
-            self._budget -= 1
-            self.pay_while_parked(now, model)
         for item in [x for x in self.leaving if x[0] <= now]:
             self.leaving.remove(item)
             _at, code, key = item

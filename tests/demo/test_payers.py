@@ -27,11 +27,11 @@ def test_a_driver_stopped_at_the_barrier_pays_and_the_exit_is_sent_again(live_se
     resent = []
     with override_settings(PUBLIC_BASE_URL=live_server.url), httpx.Client(timeout=30) as client:
         payers = Payers(client=client, base=live_server.url, rng=random.Random(1), rate=5)
-        payers.rng.random = lambda: 0.0  # this driver pays (and pays no one else while parked)
+        payers.rng.random = lambda: 0.0  # this driver pays
         now = timezone.now()
         payers.stopped_at_barrier(gate.lot.code, exit_sent, {"session_id": stay.pk}, now)
         payers.tick(now, model=None, resend=lambda code, events: resent.extend(events))  # not due yet
-        payers.rng.random = lambda: 0.99
+        payers.rng.random = lambda: 0.99  # and pays no one else's while parked
         payers.tick(now + timedelta(seconds=30), model=None, resend=lambda code, events: resent.extend(events))
     assert Order.objects.get().state == "paid"
     assert ParkingSession.objects.get(pk=stay.pk).due_fen == 0
