@@ -8,3 +8,5 @@ from wuxi_parking.settings.production import CACHES, CHANNEL_LAYERS
 
 CACHES["default"]["KEY_PREFIX"] = REDIS_PREFIX
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = REDIS_PREFIX
+# The payments benchmark pays through the sandbox cashier (production settings leave it off).
+PAYMENT_SANDBOX = True

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from bench import district, ingest, push, reads, report
+from bench import district, ingest, payments, push, reads, report
 from bench import map as map_bench
 from bench.env import BenchEnv, Servers, bench_database_url, machine_notes, prepare
 
@@ -43,6 +43,7 @@ def test_every_benchmark_runs_end_to_end(tmp_path):
         read = reads.run(servers, sweeps=2, seconds=0.3, rounds=1, clients=2, points=5, say=_quiet)
         districts = district.run(env, servers, platforms=2, lots_per_platform=5, batches=3, batch_size=10, runs=2,
                                  say=_quiet)
+        paid = payments.run(env, servers, orders=6, runs=2, ingest_posts=2, say=_quiet)
     assert all(proc.poll() is not None for proc in servers.procs), "the servers are stopped on the way out"
 
     assert mapped.lots == 60
@@ -81,18 +82,22 @@ def test_every_benchmark_runs_end_to_end(tmp_path):
     profiled = districts["shared"]
     assert profiled.profile_note or (profiled.statements and profiled.wait_samples > 0)
 
+    assert len(paid.seconds) == 2 and len(paid.latencies) == 12 and paid.problems == []
+    assert len(paid.ingest_latencies) == 2
+
     doc = tmp_path / "benchmarks.md"
     notes = machine_notes(env)
-    everything = {"ingest": ingested, "district": districts, "push": pushed, "map": mapped, "reads": read}
+    everything = {"ingest": ingested, "district": districts, "push": pushed, "map": mapped, "reads": read,
+                  "payments": paid}
     report.update_doc(everything, notes, path=doc)
     first = doc.read_text()
-    for name in ("machine", "ingest", "district", "push", "map", "reads"):
+    for name in ("machine", "ingest", "district", "payments", "push", "map", "reads"):
         assert first.count(f"<!-- bench:{name}:start -->") == 1
     report.update_doc({"map": mapped}, notes, path=doc)  # a partial run keeps the other sections
     assert doc.read_text().count("## Ingest") == 1
     assert doc.read_text().count("## District platforms") == 1
     table = report.table(everything)
-    assert "ingest (HTTP" in table and "shared lots" in table and "nearest" in table
+    assert "ingest (HTTP" in table and "shared lots" in table and "nearest" in table and "notices" in table
 
 
 def test_district_plan_keeps_each_connection_in_order_and_spans_its_lots():
