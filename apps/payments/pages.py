@@ -7,6 +7,7 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.common.citizens import bound_plates
@@ -61,6 +62,7 @@ def _lot_or_404(code: str) -> ParkingLot:
 
 
 @require_GET
+@ensure_csrf_cookie  # a logged-in citizen's order POST carries the token pay.js reads from the cookie
 def pay_page(request, code: str):
     lot = _lot_or_404(code)
     berth = (request.GET.get("berth") or "").strip()[:32]
