@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -52,7 +52,7 @@ def notify(request, provider: str):
     try:
         channel = providers.get(provider)
     except KeyError:
-        raise Http404("unknown provider") from None
+        return JsonResponse({"code": "FAIL", "message": "unknown provider"}, status=404)
     body = request.body
     if len(body) > MAX_NOTICE_BYTES:
         return _answer(channel.refuse("notice too large"))

@@ -356,9 +356,11 @@ def payment_result_apply(*, channel: str, result: PaymentResult, expected: tuple
         return EXCEPTION
     items = list(OrderItem.objects.filter(order_id=order_id).select_related("arrears").order_by("pk"))
     with transaction.atomic():
+        session_ids = {i.session_id if i.kind == Kind.SESSION else i.arrears.session_id for i in items}
         session_selectors.debts_locked(
-            session_ids={i.session_id if i.kind == Kind.SESSION else i.arrears.session_id for i in items},
-            arrears_ids={i.arrears_id for i in items if i.kind == Kind.ARREARS})
+            session_ids=session_ids,
+            arrears_ids={i.arrears_id for i in items if i.kind == Kind.ARREARS}
+            | set(Arrears.objects.filter(session_id__in=session_ids).values_list("pk", flat=True)))
         order = Order.objects.select_for_update().get(pk=order_id)
         problem, detail = _mismatch(order, channel=channel, result=result)
         if problem == DUPLICATE:
@@ -404,13 +406,26 @@ def _mismatch(order: Order, *, channel: str, result: PaymentResult) -> tuple[str
 
 def _apply_items(order: Order, items: list[OrderItem], *, now: datetime) -> None:
     """The money, through the sessions services that own it (the order number is the reference,
-    so a ledger row is never written twice for one order)."""
+    so a ledger row is never written twice for one order). A stay that became arrears while its
+    order was being paid (the car left under pay-later, or drove off) is paid through its arrears
+    record, so the debt is not owed twice; anything past what it owes stays on the stay, to refund."""
+    owed = dict(Arrears.objects.unpaid().filter(session_id__in=[i.session_id for i in items if i.session_id])
+                .values_list("session_id", "pk")) if any(i.kind == Kind.SESSION for i in items) else {}
     for item in items:
-        if item.kind == Kind.SESSION:
-            session_services.session_apply_payment(session_id=item.session_id, amount_fen=item.amount_fen,
-                                                   reason=order.channel, reference=order.order_no, now=now)
-        else:
+        if item.kind == Kind.ARREARS:
             session_services.arrears_apply_payment(arrears_id=item.arrears_id, amount_fen=item.amount_fen,
+                                                   reason=order.channel, reference=order.order_no, now=now)
+            continue
+        rest = item.amount_fen
+        if item.session_id in owed:
+            arrears = Arrears.objects.get(pk=owed[item.session_id])
+            part = min(rest, arrears.amount_fen - arrears.paid_fen)
+            if part > 0:
+                session_services.arrears_apply_payment(arrears_id=arrears.pk, amount_fen=part, reason=order.channel,
+                                                       reference=order.order_no, now=now)
+                rest -= part
+        if rest > 0:
+            session_services.session_apply_payment(session_id=item.session_id, amount_fen=rest,
                                                    reason=order.channel, reference=order.order_no, now=now)
 
 

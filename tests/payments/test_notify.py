@@ -141,7 +141,8 @@ def test_a_notice_that_is_not_paid_changes_nothing(client, order):
 
 
 def test_an_unknown_provider_is_not_found(client):
-    assert client.post("/payments/notify/nowhere/", b"{}", content_type="application/json").status_code == 404
+    response = client.post("/payments/notify/nowhere/", b"{}", content_type="application/json")
+    assert response.status_code == 404 and response.json()["code"] == "FAIL"
 
 
 def test_only_post_is_taken(client):
@@ -198,3 +199,24 @@ def test_the_service_answers_what_it_did(order):
     other = services.PaymentResult(order_no=order.order_no, state="paid", amount_fen=600, transaction_id="T1",
                                    merchant_id="WXP-SANDBOX")
     assert services.payment_result_apply(channel="wechat", result=other) == "exception"
+
+
+def test_a_stay_that_became_arrears_while_its_order_was_paid_is_paid_through_the_arrears(api_client, client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.sessions.models import Arrears
+
+    gate = Gate(flat_lot(allow_pay_later=True))
+    stay = gate.enter("苏B12345", at=timezone.now() - timedelta(minutes=50))
+    order = Order.objects.get(order_no=order_for(api_client, [stay.pk]).json()["order_no"])  # 400 due now
+    decision = gate.exit("苏B12345")  # the car leaves first: what it owes becomes arrears
+    assert decision["release_reason"] == "pay_later"
+    _acknowledged(post_notice(client, payment_payload(order)))
+    arrears = Arrears.objects.get(session=stay)
+    assert (arrears.paid_fen, arrears.paid_at is not None) == (400, True)
+    stay.refresh_from_db()
+    assert stay.paid_fen == 0  # not owed twice: the money went to the arrears record
+    assert SessionMoneyEntry.objects.get(kind="arrears_payment").reference == order.order_no
+    assert Order.objects.get(pk=order.pk).state == "paid"

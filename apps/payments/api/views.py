@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from apps.common.api.exceptions import error_responses
 from apps.common.api.params import StrictQueryParamsMixin
+from apps.common.citizens import payer_openid
 from apps.common.errors import NotFound
 from apps.common.plates import validate as validate_plate
 from apps.lots.models import LOT_CODE_VALIDATOR, ParkingLot
@@ -86,7 +87,8 @@ class OrderCreateView(OptionalLoginMixin, APIView):
         order, created = services.order_create(
             channel=data.validated_data["channel"], session_ids=data.validated_data.get("session_ids") or (),
             arrears_ids=data.validated_data.get("arrears_ids") or (), user=request.user,
-            notify_base=public_base(request), client_ip=request.META.get("REMOTE_ADDR", ""))
+            notify_base=public_base(request), openid=payer_openid(request.user),
+            client_ip=request.META.get("REMOTE_ADDR", ""))
         order = selectors.order_for_payer(order_no=order.order_no, user=request.user)
         return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
