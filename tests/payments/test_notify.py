@@ -5,12 +5,17 @@ that fits no order opens a payment exception and changes no order."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from apps.payments import services
+from apps.common import citizens
+from apps.payments import notify, sandbox, services
 from apps.payments.models import Order, Payment, PaymentException
-from apps.sessions.models import ParkingSession, SessionMoneyEntry
+from apps.sessions.models import Arrears, ParkingSession, SessionMoneyEntry
+from apps.sessions.services import arrears_apply_payment
+from tests.factories import UserFactory
 from tests.factories_payments import Gate, flat_lot, order_for, payment_payload, post_notice, stay_waiting
 
 pytestmark = pytest.mark.django_db
@@ -79,8 +84,6 @@ def test_a_forged_notice_is_refused_and_changes_nothing(client, order, forge):
     elif forge == "missing":
         response = post_notice(client, payload, headers={"X-Sandbox-Signature": ""})
     else:
-        from apps.payments import sandbox
-
         body, headers = sandbox.signed_notice(payload)
         headers.pop("Content-Type")
         tampered = body.replace(b'"amount_fen":600', b'"amount_fen":1')
@@ -92,8 +95,6 @@ def test_a_forged_notice_is_refused_and_changes_nothing(client, order, forge):
 
 
 def test_a_body_that_is_not_a_notice_is_refused(client):
-    from apps.payments import sandbox
-
     body = b"not json"
     ts, nonce = str(int(time.time())), "n" * 16
     headers = {"X-Sandbox-Timestamp": ts, "X-Sandbox-Nonce": nonce,
@@ -152,12 +153,6 @@ def test_only_post_is_taken(client):
 def test_a_payment_the_sessions_cannot_take_changes_no_order(api_client, client, gate):
     # An arrears order, and the arrears settled some other way before the notice arrives: the
     # sessions service refuses the money, so no order changes and staff are told.
-    from django.utils import timezone
-
-    from apps.common import citizens
-    from apps.sessions.models import Arrears
-    from apps.sessions.services import arrears_apply_payment
-    from tests.factories import UserFactory
 
     stay = stay_waiting(gate)
     ParkingSession.objects.filter(pk=stay.pk).update(state="closed")
@@ -181,8 +176,6 @@ def test_a_payment_the_sessions_cannot_take_changes_no_order(api_client, client,
 
 
 def test_a_failure_on_our_side_is_refused_so_the_gateway_resends(client, order, monkeypatch):
-    from apps.payments import notify
-
     def broken(provider, notice):
         raise RuntimeError("database gone")
 
@@ -202,12 +195,6 @@ def test_the_service_answers_what_it_did(order):
 
 
 def test_a_stay_that_became_arrears_while_its_order_was_paid_is_paid_through_the_arrears(api_client, client):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from apps.sessions.models import Arrears
-
     gate = Gate(flat_lot(allow_pay_later=True))
     stay = gate.enter("苏B12345", at=timezone.now() - timedelta(minutes=50))
     order = Order.objects.get(order_no=order_for(api_client, [stay.pk]).json()["order_no"])  # 400 due now
