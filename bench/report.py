@@ -31,8 +31,8 @@ MAP_GOAL_S = 0.100
 
 INTRO = """# Benchmarks
 
-`make bench` (= `python -m bench`, or `python -m bench ingest|district|push|map|reads` for some of
-them) measures the figures issues 3 and 6 ask for, each beside a baseline measured in the same run,
+`make bench` (= `python -m bench`, or `python -m bench ingest|district|payments|push|map|reads` for some
+of them) measures the figures issues 3, 6 and 7 ask for, each beside a baseline measured in the same run,
 and rewrites the sections below with what it measured. Everything runs on 127.0.0.1 against PostgreSQL and
 Redis (`DATABASE_URL` / `REDIS_URL`, defaulting to `postgres://postgres@127.0.0.1:5432/wuxi_parking_bench`
 and `redis://127.0.0.1:6379/1`). The benchmark database is dropped, recreated, migrated and seeded
@@ -42,7 +42,7 @@ benchmarks never touch a working database. Redis is shared safely: the benchmark
 own key prefix (`bench/settings.py`). Raw figures of the last run: `var/bench/results.json`.
 
 They run in this order, on one pair of servers: `map`, `reads` (on a database nothing writes to yet),
-`district`, `ingest`, `push`. Each can run alone (`python -m bench reads`, `python -m bench district`);
+`district`, `ingest`, `payments`, `push`. Each can run alone (`python -m bench reads`, `python -m bench district`);
 `python -m bench --help` lists the sizes that can be changed. `district` also profiles PostgreSQL
 (`pg_stat_statements`, which must be in `shared_preload_libraries`; without it the section says so)
 and samples lock waits during its last run of each workload.
