@@ -158,3 +158,12 @@ def test_a_printed_code_opens_the_lots_pay_page(client, lots):
     assert lot.name in page and 'id="plate"' in page
     assert "cdn" not in page.lower()
     assert client.get("/pay/NOPE-LOT/").status_code == 404
+
+
+def test_an_operators_agreements_are_its_own_and_city_wide_ones_are_shared(client, staff_factory, city):
+    ours, theirs = OperatorFactory(), OperatorFactory()
+    own = AgreementFactory(plate="苏B11111", operator=ours)
+    AgreementFactory(plate="苏B22222", operator=theirs)
+    shared = AgreementFactory(plate="苏B33333")
+    client.force_login(staff_factory("operator", ours))
+    assert set(_changelist(client, "paymentagreement")) == {own, shared}

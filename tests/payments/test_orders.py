@@ -7,14 +7,17 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.common import citizens
+from apps.payments import providers, services
 from apps.payments.models import Order, OrderItem, SandboxTrade
+from apps.payments.providers.base import PaymentProvider, ProviderError
 from apps.sessions.models import Arrears, ParkingSession, SessionMoneyEntry
 from tests.factories import UserFactory
-from tests.factories_payments import ORDERS_PATH, Gate, flat_lot, order_for, stay_waiting
+from tests.factories_payments import ORDERS_PATH, Gate, flat_lot, order_for, payment_payload, post_notice, stay_waiting
 
 pytestmark = pytest.mark.django_db
 
@@ -185,3 +188,48 @@ def test_an_anonymous_order_is_open_to_whoever_holds_its_number(api_client, wait
 def test_a_channel_that_is_not_configured_is_not_offered(api_client, waiting, settings):
     settings.PAYMENT_SANDBOX = False
     _error(order_for(api_client, [waiting.pk]), 400, "invalid_channel")
+
+
+def test_a_paid_order_cannot_be_cancelled(api_client, client, waiting):
+    order_no = order_for(api_client, [waiting.pk]).json()["order_no"]
+    post_notice(client, payment_payload(Order.objects.get(order_no=order_no)))
+    _error(api_client.post(f"{ORDERS_PATH}/{order_no}/cancel"), 409, "order_not_open")
+    assert Order.objects.get(order_no=order_no).state == "paid"
+
+
+def test_a_cancel_rolled_back_closes_nothing_at_the_gateway(waiting, django_capture_on_commit_callbacks):
+    order, _created = services.order_create(channel="sandbox", session_ids=[waiting.pk], notify_base="http://x")
+    with (django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(RuntimeError),
+          transaction.atomic()):
+        services.order_cancel(order=order)
+        raise RuntimeError("the caller's transaction fails")
+    assert callbacks == []
+    assert Order.objects.get(pk=order.pk).state == "created"
+    assert SandboxTrade.objects.get(order_no=order.order_no).state == "pending"
+
+
+def test_a_gateway_that_cannot_start_the_payment_closes_the_order_again(api_client, waiting):
+    @providers.register
+    class Unreachable(PaymentProvider):  # a gateway that is down: every call fails as over HTTP
+        code, name = "down", "不可达"
+
+        def is_configured(self):
+            return True
+
+        def start(self, request):
+            raise ProviderError("connect timeout")
+
+    try:
+        _error(order_for(api_client, [waiting.pk], channel="down"), 502, "provider_unavailable")
+    finally:
+        providers.unregister("down")
+    order = Order.objects.get()
+    assert (order.state, order.close_reason) == ("closed", "not_started")
+    assert not OrderItem.objects.filter(open=True).exists()
+    assert order_for(api_client, [waiting.pk]).status_code == 201  # the stay can be ordered again
+
+
+def test_pay_due_costs_a_bounded_number_of_queries(api_client, gate, django_assert_max_num_queries):
+    gate.enter("苏B12345", at=timezone.now() - timedelta(minutes=50))
+    with django_assert_max_num_queries(4):  # the lot, the stays, the tariff's free windows, the last payments
+        assert api_client.get("/api/v1/pay/due", {"lot": gate.lot.code, "plate": "苏B12345"}).status_code == 200
