@@ -108,7 +108,10 @@ def trade_pay(order_no: str, *, now: datetime | None = None) -> SandboxTrade:
         trade.state, trade.paid_at = State.PAID, now
         trade.transaction_id = "SBX" + timezone.localtime(now).strftime("%Y%m%d") + secrets.token_hex(8).upper()
         trade.save(update_fields=["state", "paid_at", "transaction_id"])
-        transaction.on_commit(lambda: deliver(trade))
+        from .tasks import deliver_sandbox_notice  # the task module imports the services, which import this
+
+        # A Celery worker sends it (inline in the embedded default), as a wallet's own servers would.
+        transaction.on_commit(lambda: deliver_sandbox_notice.delay(trade.order_no))
     return trade
 
 
