@@ -343,7 +343,9 @@ def payment_result_apply(*, channel: str, result: PaymentResult, expected: tuple
     if result.state != PaymentResult.PAID:
         return IGNORED
     merchant, app = expected
-    order_id = Order.objects.filter(order_no=result.order_no).values_list("pk", flat=True).first()
+    # An order always has items: reading them finds the order too (a notice costs few round trips).
+    items = list(OrderItem.objects.filter(order__order_no=result.order_no).select_related("arrears").order_by("pk"))
+    order_id = items[0].order_id if items else None
     if order_id is None:
         _exception_open(channel=channel, result=result, problem=Problem.UNKNOWN_ORDER, order=None,
                         detail=_("通知中的订单号不是本平台的订单"), now=now)
@@ -354,13 +356,9 @@ def payment_result_apply(*, channel: str, result: PaymentResult, expected: tuple
                         detail=_("收款商户 %(mch)s / 应用 %(app)s 与本平台不符") % {
                             "mch": result.merchant_id, "app": result.app_id}, now=now)
         return EXCEPTION
-    items = list(OrderItem.objects.filter(order_id=order_id).select_related("arrears").order_by("pk"))
     with transaction.atomic():
-        session_ids = {i.session_id if i.kind == Kind.SESSION else i.arrears.session_id for i in items}
-        session_selectors.debts_locked(
-            session_ids=session_ids,
-            arrears_ids={i.arrears_id for i in items if i.kind == Kind.ARREARS}
-            | set(Arrears.objects.filter(session_id__in=session_ids).values_list("pk", flat=True)))
+        arrears = session_selectors.debts_locked(
+            session_ids={i.session_id if i.kind == Kind.SESSION else i.arrears.session_id for i in items})
         order = Order.objects.select_for_update().get(pk=order_id)
         problem, detail = _mismatch(order, channel=channel, result=result)
         if problem == DUPLICATE:
@@ -370,7 +368,7 @@ def payment_result_apply(*, channel: str, result: PaymentResult, expected: tuple
             return EXCEPTION
         try:
             with transaction.atomic():
-                _apply_items(order, items, now=now)
+                _apply_items(order, items, owed={a.session_id: a for a in arrears if a.paid_at is None}, now=now)
                 Payment.objects.create(order=order, channel=channel, transaction_id=result.transaction_id[:64],
                                        amount_fen=result.amount_fen, paid_at=result.paid_at or now,
                                        payer=result.payer[:128], raw=_jsonable(result.raw), created_at=now)
@@ -404,13 +402,12 @@ def _mismatch(order: Order, *, channel: str, result: PaymentResult) -> tuple[str
     return None, ""
 
 
-def _apply_items(order: Order, items: list[OrderItem], *, now: datetime) -> None:
+def _apply_items(order: Order, items: list[OrderItem], *, owed: dict[int, Arrears], now: datetime) -> None:
     """The money, through the sessions services that own it (the order number is the reference,
     so a ledger row is never written twice for one order). A stay that became arrears while its
     order was being paid (the car left under pay-later, or drove off) is paid through its arrears
-    record, so the debt is not owed twice; anything past what it owes stays on the stay, to refund."""
-    owed = dict(Arrears.objects.unpaid().filter(session_id__in=[i.session_id for i in items if i.session_id])
-                .values_list("session_id", "pk")) if any(i.kind == Kind.SESSION for i in items) else {}
+    record, so the debt is not owed twice; anything past what it owes stays on the stay, to refund.
+    ``owed``: the unpaid arrears record of each stay that has one, read under its lock."""
     for item in items:
         if item.kind == Kind.ARREARS:
             session_services.arrears_apply_payment(arrears_id=item.arrears_id, amount_fen=item.amount_fen,
@@ -418,7 +415,7 @@ def _apply_items(order: Order, items: list[OrderItem], *, now: datetime) -> None
             continue
         rest = item.amount_fen
         if item.session_id in owed:
-            arrears = Arrears.objects.get(pk=owed[item.session_id])
+            arrears = owed[item.session_id]
             part = min(rest, arrears.amount_fen - arrears.paid_fen)
             if part > 0:
                 session_services.arrears_apply_payment(arrears_id=arrears.pk, amount_fen=part, reason=order.channel,

@@ -114,13 +114,12 @@ def stays_due(sessions: Iterable[ParkingSession], *, now: datetime) -> list[Stay
     return found
 
 
-def debts_locked(*, session_ids: Collection[int], arrears_ids: Collection[int]) -> None:
-    """Row-lock these sessions, then these arrears records (each by id), for a caller that will
+def debts_locked(*, session_ids: Collection[int]) -> list[Arrears]:
+    """Row-lock these sessions, then their arrears records (each by id), for a caller that will
     change their money through the services and lock something after them (an order): the
-    platform's one lock order is lot → session → order."""
-    if session_ids:
-        list(ParkingSession.objects.select_for_update(no_key=True).filter(pk__in=list(session_ids))
-             .order_by("pk").values_list("pk", flat=True))
-    if arrears_ids:
-        list(Arrears.objects.select_for_update(no_key=True).filter(pk__in=list(arrears_ids))
-             .order_by("pk").values_list("pk", flat=True))
+    platform's one lock order is lot → session → order. Returns the arrears records as locked."""
+    if not session_ids:
+        return []
+    list(ParkingSession.objects.select_for_update(no_key=True).filter(pk__in=list(session_ids))
+         .order_by("pk").values_list("pk", flat=True))
+    return list(Arrears.objects.select_for_update(no_key=True).filter(session_id__in=list(session_ids)).order_by("pk"))
