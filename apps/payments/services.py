@@ -187,10 +187,12 @@ def order_create(*, channel: str, session_ids: Collection[int] = (), arrears_ids
     keys = {d.key for d in debts}
     user = user if getattr(user, "is_authenticated", False) else None
 
+    # An order holding any of these debts whose time is up but that the periodic check has not
+    # reached yet is settled first (paid, or closed), so it neither blocks nor is handed out.
+    for stale in Order.objects.filter(state=State.CREATED, expires_at__lte=now,
+                                      pk__in=OrderItem.objects.filter(_debt_q(keys), open=True).values("order_id")):
+        order_reconcile(stale, now=now)
     held = _order_holding(keys, user=user)
-    if held is not None and held.expires_at <= now:
-        order_reconcile(held, now=now)  # expired but not yet checked: settle it first (paid, or closed)
-        held = _order_holding(keys, user=user)
     if held is not None:
         return held, False
 

@@ -233,3 +233,21 @@ def test_pay_due_costs_a_bounded_number_of_queries(api_client, gate, django_asse
     gate.enter("苏B12345", at=timezone.now() - timedelta(minutes=50))
     with django_assert_max_num_queries(4):  # the lot, the stays, the tariff's free windows, the last payments
         assert api_client.get("/api/v1/pay/due", {"lot": gate.lot.code, "plate": "苏B12345"}).status_code == 200
+
+
+def test_an_expired_order_overlapping_the_debts_does_not_block_them(api_client, gate, bind):
+    first_stay = stay_waiting(gate, minutes=90)
+    first = _arrears(first_stay)
+    second_stay = stay_waiting(gate, minutes=60)  # the same plate again, another stay left unpaid
+    second = _arrears(second_stay)
+    user = UserFactory()
+    bind(user, first_stay.plate)
+    api_client.force_authenticate(user)
+    old = api_client.post(ORDERS_PATH, {"arrears_ids": [first.pk], "channel": "sandbox"}, format="json").json()
+    both = {"arrears_ids": [first.pk, second.pk], "channel": "sandbox"}
+    _error(api_client.post(ORDERS_PATH, both, format="json"), 409, "debt_in_open_order")
+    Order.objects.filter(order_no=old["order_no"]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = api_client.post(ORDERS_PATH, both, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["amount_fen"] == 600 + 400
+    assert Order.objects.get(order_no=old["order_no"]).state == "closed"
