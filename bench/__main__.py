@@ -1,4 +1,4 @@
-"""``python -m bench [ingest|district|push|map|reads ...]`` — run the benchmarks and update docs/benchmarks.md.
+"""``python -m bench [ingest|district|payments|push|map|reads ...]`` — run the benchmarks and update docs/benchmarks.md.
 
 Needs PostgreSQL and Redis on 127.0.0.1 (``DATABASE_URL`` / ``REDIS_URL``, see ``bench.env``).
 Stops by itself: every phase is bounded, and the whole run is cut off after ``--time-limit``
@@ -24,7 +24,7 @@ from .env import (
 )
 
 # In the order they run: the reads on a quiet database first, then the writes.
-BENCHMARKS = ("map", "reads", "district", "ingest", "push", "bookings")
+BENCHMARKS = ("map", "reads", "district", "ingest", "payments", "push", "bookings")
 
 
 class _Stop(BaseException):
@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-server", type=int, default=2, help="ingest client workers per server process")
     parser.add_argument("--booking-clients", type=int, default=100, help="bookings: concurrent clients")
     parser.add_argument("--booking-seconds", type=float, default=10.0, help="bookings: seconds per phase")
+    parser.add_argument("--notices", type=int, default=200, help="payments: concurrent notices a run")
+    parser.add_argument("--payment-runs", type=int, default=3, help="payments: runs")
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument("--time-limit", type=int, default=3600, help="stop everything after this many seconds")
     args = parser.parse_args(argv)
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
-    from . import bookings, district, ingest, push, reads, report
+    from . import bookings, district, ingest, payments, push, reads, report
     from . import map as map_bench
     from .env import BenchEnv, Servers, machine_notes, prepare
 
@@ -133,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
             if "ingest" in selected:
                 results["ingest"] = ingest.run(env, servers, lots=args.ingest_lots, batches_per_lot=args.batches,
                                                per_server=args.per_server, say=_say)
+            if "payments" in selected:
+                results["payments"] = payments.run(env, servers, orders=args.notices, runs=args.payment_runs,
+                                                   say=_say)
             if "push" in selected:
                 results["push"] = push.run(env, servers, clients=args.clients, samples=args.samples, say=_say)
             if "bookings" in selected:

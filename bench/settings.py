@@ -12,3 +12,5 @@ CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = REDIS_PREFIX
 # The benchmark clients speak plain http on loopback, as nginx does to the workers once it has
 # terminated TLS; without a proxy to say so, the HTTPS redirect would answer every request 301.
 SECURE_SSL_REDIRECT = False
+# The payments benchmark pays through the sandbox cashier (production settings leave it off).
+PAYMENT_SANDBOX = True

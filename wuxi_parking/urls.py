@@ -39,6 +39,7 @@ urlpatterns = [
     path("hotline/", include("apps.complaints.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("apps.payments.urls")),  # the pay page at a lot's code, the sandbox cashier
     path("", include("apps.realtime.urls")),
     path("", include("apps.reservations.urls")),  # the citizen booking pages (mobile)
 ]

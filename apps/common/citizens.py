@@ -26,3 +26,22 @@ def bound_plates(user) -> list[str]:
     if user is None or not getattr(user, "is_authenticated", False) or _resolver is None:
         return []
     return list(_resolver(user))
+
+
+# The citizen's openid with the merchant's app, for WeChat Pay's JSAPI inside WeChat (SPEC §8.1 ``pay``).
+# ``apps.wechat`` registers it with its login; with nothing registered no openid is known, and a
+# WeChat order is Native (``code_url``).
+PayerOpenid = Callable[[object], str]
+
+_openid_resolver: PayerOpenid | None = None
+
+
+def register_payer_openid(resolver: PayerOpenid | None) -> None:
+    global _openid_resolver
+    _openid_resolver = resolver
+
+
+def payer_openid(user) -> str:
+    if user is None or not getattr(user, "is_authenticated", False) or _openid_resolver is None:
+        return ""
+    return _openid_resolver(user) or ""

@@ -449,6 +449,13 @@ class CityModel:
         at the barrier, corrects the count with a snapshot."""
         self.lots[code].next_status_at = self._last
 
+    def leave_now(self, code: str, key: str, at: datetime) -> list[dict]:
+        """The car ``key`` leaves ``code`` at ``at`` (a driver who has just paid at the lot's code);
+        nothing if it has left already."""
+        lot = self.lots[code]
+        car = lot.parked.get(key)
+        return self._leave(lot, car, at) if car is not None else []
+
     def heartbeat_event(self, code: str, at: datetime) -> dict:
         return {"event_id": self._event_id(), "type": "heartbeat", "lot_code": code, "occurred_at": _iso(at)}
 

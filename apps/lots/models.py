@@ -200,6 +200,9 @@ class ParkingLot(models.Model):
     tariff = models.ForeignKey(Tariff, verbose_name=_("收费标准"), null=True, blank=True,
                                on_delete=models.PROTECT, related_name="lots")
     allow_pay_later = models.BooleanField(_("允许先离场后付费"), default=False)
+    grace_minutes = models.PositiveSmallIntegerField(
+        _("缴费后离场宽限（分钟）"), default=15, validators=[MaxValueValidator(240)],
+        help_text=_("场内缴费后在此时间内离场按已缴放行；超过后只补缴超出时段的费用"))
     filing_status = models.CharField(_("备案状态"), max_length=10, choices=Filing.choices,
                                      default=Filing.UNFILED)
     compliance_level = models.CharField(_("智慧化达标等级"), max_length=10, choices=Compliance.choices,

@@ -1,3 +1,6 @@
+import pkgutil
+from importlib import import_module
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -5,3 +8,22 @@ from django.utils.translation import gettext_lazy as _
 class PaymentsConfig(AppConfig):
     name = "apps.payments"
     verbose_name = _("支付与结算")
+
+    def ready(self):
+        from apps.regions.models import StaffScope
+        from apps.regions.services import extend_staff_permissions
+        from apps.sessions.release import register_release_provider
+
+        from . import providers
+        from .release import AgreementCover
+
+        # Every module in providers/ registers its channel at import (base and the registry aside).
+        for module in pkgutil.iter_modules(providers.__path__):
+            if module.name != "base":
+                import_module(f"{providers.__name__}.{module.name}")
+        register_release_provider(AgreementCover())
+        # Staff read their scope's money and print their lots' codes; they close payment exceptions.
+        for kind in StaffScope.Kind.values:
+            extend_staff_permissions(kind, self.label, [
+                "view_order", "view_orderitem", "view_payment", "view_paymentexception", "change_paymentexception",
+                "view_refund", "view_paymentagreement", "view_paycodelot"])

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q
+from django.db.models import Max, Q
 
-from .models import ParkingSession, SessionMoneyEntry
+from apps.common.errors import DomainError
+from apps.lots import selectors as lot_selectors
+
+from . import money
+from .models import Arrears, ParkingSession, SessionMoneyEntry
 
 
 def sessions_matching(*, lot_ids: Collection[int], plates: Collection[str], tickets: Collection[str],
@@ -57,3 +62,64 @@ def balances_from_ledger(session_id: int) -> dict:
         elif kind == kinds.ARREARS_PAYMENT:
             arrears.setdefault(arrears_id, {"amount_fen": 0, "paid_fen": 0})["paid_fen"] += amount
     return {"paid_fen": paid, "waived_fen": waived, "arrears": arrears}
+
+
+def last_payment_times(session_ids: Collection[int]) -> dict[int, datetime]:
+    """When each of these sessions was last paid (its newest payment row), for the grace rule."""
+    if not session_ids:
+        return {}
+    rows = (SessionMoneyEntry.objects.filter(session_id__in=list(session_ids), kind=SessionMoneyEntry.Kind.PAYMENT)
+            .values("session_id").annotate(at=Max("created_at")).values_list("session_id", "at"))
+    return dict(rows)
+
+
+def active_stays(*, lot_id: int, plate: str) -> list[ParkingSession]:
+    """A plate's stays in one lot that may still owe at its barrier: in the lot or waiting for payment."""
+    return list(ParkingSession.objects.filter(lot_id=lot_id, plate=plate, state__in=ParkingSession.ACTIVE_STATES)
+                .select_related("lot", "lot__tariff").order_by("entry_at", "pk"))
+
+
+@dataclass(frozen=True)
+class StayDue:
+    """What a stay owes now: a stay still in the lot is priced to ``now`` (within the grace after a
+    payment it owes nothing more); one waiting at the barrier keeps the amount fixed at its exit."""
+
+    session: ParkingSession
+    amount_fen: int
+    paid_fen: int
+    due_fen: int
+
+
+def stays_due(sessions: Iterable[ParkingSession], *, now: datetime) -> list[StayDue]:
+    """Each session's amount, paid and due as of ``now`` (``session.lot`` and its tariff loaded).
+    A stay our data cannot price owes nothing here: staff review it at its exit."""
+    sessions = list(sessions)
+    paid_at = last_payment_times([s.pk for s in sessions if s.state == ParkingSession.State.OPEN and s.paid_fen])
+    found = []
+    for session in sessions:
+        amount = session.amount_fen
+        if session.state == ParkingSession.State.OPEN:
+            amount = 0
+            if session.entry_at is not None:
+                try:
+                    amount = lot_selectors.fee_for_stay(
+                        lot=session.lot, entry=session.entry_at, exit=max(now, session.entry_at),
+                        vehicle_class=session.vehicle_class, new_energy=session.new_energy)
+                except DomainError:  # no tariff, or a stay that cannot be priced: nothing to ask for now
+                    amount = 0
+            amount = money.amount_after_grace(amount_fen=amount, paid_fen=session.paid_fen, exit_at=now,
+                                              paid_at=paid_at.get(session.pk), grace_minutes=session.lot.grace_minutes)
+        due = money.due_fen(amount_fen=amount, paid_fen=session.paid_fen, waived_fen=session.waived_fen)
+        found.append(StayDue(session, amount, session.paid_fen, due))
+    return found
+
+
+def debts_locked(*, session_ids: Collection[int]) -> list[Arrears]:
+    """Row-lock these sessions, then their arrears records (each by id), for a caller that will
+    change their money through the services and lock something after them (an order): the
+    platform's one lock order is lot → session → order. Returns the arrears records as locked."""
+    if not session_ids:
+        return []
+    list(ParkingSession.objects.select_for_update(no_key=True).filter(pk__in=list(session_ids))
+         .order_by("pk").values_list("pk", flat=True))
+    return list(Arrears.objects.select_for_update(no_key=True).filter(session_id__in=list(session_ids)).order_by("pk"))

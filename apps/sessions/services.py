@@ -399,6 +399,7 @@ class _SessionBook:
         self.readings: list[berth_services.Reading] = []
         self.windows: dict[int, list] = {}  # lot id → free windows over the batch's stays
         self.versions: dict[int, int] = {}  # tariff id → the id of its rules' TariffVersion
+        self.paid_at: dict[int, datetime] = {}  # session id → its last payment, for stays paid while parked
 
     @staticmethod
     def keys_of(session: ParkingSession) -> tuple[tuple[str, str], ...]:
@@ -429,6 +430,7 @@ class _SessionBook:
         exits = [e for e in events if e.type == EventType.EXIT]
         if not exits:
             return
+        self.paid_at = selectors.last_payment_times([s.pk for s in found if s.state == State.OPEN and s.paid_fen])
         times = [e.occurred_at for e in events] + [s.entry_at for s in found if s.entry_at is not None]
         self.windows = lot_selectors.free_windows_by_lot(lots={e.lot.pk: e.lot for e in exits}.values(),
                                                          start=min(times), end=max(times))
@@ -568,7 +570,10 @@ class _SessionBook:
                 self.deactivate(current)
                 self.leave(event, arrived_in)
                 return
-            current.amount_fen = amount
+            # Paid while parked: within the lot's grace after the payment it owes no more than was paid.
+            current.amount_fen = money.amount_after_grace(
+                amount_fen=amount, paid_fen=current.paid_fen, exit_at=at, paid_at=self.paid_at.get(current.pk),
+                grace_minutes=event.lot.grace_minutes)
         # Waiting for payment: the amount stays what it was at the first exit.
         current.due_fen = money.session_due(current)
         decision = release.decide_release(

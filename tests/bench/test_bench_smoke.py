@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from bench import bookings, district, ingest, push, reads, report
+from bench import bookings, district, ingest, payments, push, reads, report
 from bench import map as map_bench
 from bench.env import BenchEnv, Servers, bench_database_url, machine_notes, prepare
 
@@ -44,6 +44,7 @@ def test_every_benchmark_runs_end_to_end(tmp_path):
         districts = district.run(env, servers, platforms=2, lots_per_platform=5, batches=3, batch_size=10, runs=2,
                                  say=_quiet)
         booked = bookings.run(env, servers, clients=4, seconds=0.5, say=_quiet)
+        paid = payments.run(env, servers, orders=6, runs=2, ingest_posts=2, say=_quiet)
     assert all(proc.poll() is not None for proc in servers.procs), "the servers are stopped on the way out"
 
     assert mapped.lots == 60
@@ -85,20 +86,24 @@ def test_every_benchmark_runs_end_to_end(tmp_path):
     assert booked.bookings.done == booked.booked_in_db > 4 and booked.bookings.refused == {}
     assert booked.bookings.operations == booked.bookings.done - 4  # each client's first call is warm-up
     assert booked.reads.operations > 0 and booked.bookings.p95 > 0
+    assert len(paid.seconds) == 2 and len(paid.latencies) == 12 and paid.problems == []
+    assert len(paid.ingest_latencies) == 2
 
     doc = tmp_path / "benchmarks.md"
     notes = machine_notes(env)
     everything = {"ingest": ingested, "district": districts, "push": pushed, "map": mapped, "reads": read,
-                  "bookings": booked}
+                  "bookings": booked,
+                  "payments": paid}
     report.update_doc(everything, notes, path=doc)
     first = doc.read_text()
-    for name in ("machine", "ingest", "district", "push", "map", "reads", "bookings"):
+    for name in ("machine", "ingest", "district", "push", "map", "reads", "bookings", "payments"):
         assert first.count(f"<!-- bench:{name}:start -->") == 1
     report.update_doc({"map": mapped}, notes, path=doc)  # a partial run keeps the other sections
     assert doc.read_text().count("## Ingest") == 1
     assert doc.read_text().count("## District platforms") == 1
     table = report.table(everything)
     assert "ingest (HTTP" in table and "shared lots" in table and "nearest" in table and "hot slot" in table
+    assert "notices" in table
 
 
 def test_district_plan_keeps_each_connection_in_order_and_spans_its_lots():

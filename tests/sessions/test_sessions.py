@@ -353,7 +353,7 @@ def test_a_cover_must_state_its_rule():
 
 
 def test_with_no_provider_registered_no_exit_is_covered(monkeypatch):
-    monkeypatch.setattr(release, "_providers", {})  # the reservations app registers its own when ready
+    monkeypatch.setattr(release, "_providers", {})  # the apps register their own when ready
     assert release.release_providers() == []
     assert release.covers_at_exit([release.ExitQuery(1, "苏B12345", NOW)]) == {}
 

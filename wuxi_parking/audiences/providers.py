@@ -1,8 +1,8 @@
 """Payment providers' callbacks (SPEC: ``/payments/notify/wechat/`` and the others), mounted at
-``/payments/notify/``.
+``/payments/notify/``: one generic view over the provider registry."""
 
-Empty until payments land; the mount is in place so the callbacks get the contract's prefix."""
+from django.urls import include, path
 
-from django.urls import URLPattern, URLResolver
-
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns = [
+    path("", include("apps.payments.notify_urls")),
+]

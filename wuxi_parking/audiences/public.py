@@ -6,5 +6,6 @@ urlpatterns = [
     path("open/", include("apps.analytics.api.urls")),
     path("", include("apps.reservations.api.urls")),  # SPEC §8.3; its writes are citizen views (login)
     path("complaints/", include("apps.complaints.api.urls")),
+    path("", include("apps.payments.api.urls")),
     path("", include("apps.lots.api.urls")),
 ]

@@ -164,6 +164,8 @@ CELERY_BEAT_SCHEDULE = {
     "purge-nonces": {"task": "apps.sessions.tasks.purge_nonces", "schedule": 300.0},
     # Bookings nobody arrived for (no-shows, suspensions), completed stays, expired sharing contracts.
     "sweep-reservations": {"task": "apps.reservations.tasks.sweep_reservations", "schedule": 60.0},
+    # Unpaid orders past their 15 minutes: asked at their gateway, then paid or closed (apps.payments).
+    "reconcile-orders": {"task": "apps.payments.tasks.reconcile_orders", "schedule": 60.0},
 }
 BERTH_DEBOUNCE_S = 10
 
@@ -219,7 +221,10 @@ SPECTACULAR_SETTINGS = {
     # A lot's public status (SPEC §4) shares the field name "status" with other choice sets.
     "ENUM_NAME_OVERRIDES": {"LotStatusEnum": "apps.lots.api.serializers.PUBLIC_STATUSES",
                             # A ticket's state (SPEC §8.2) and its previous state in the staff API's history.
-                            "TicketStateEnum": "apps.complaints.workflow.STATES"},
+                            "TicketStateEnum": "apps.complaints.workflow.STATES",
+                            # "kind" names a lot's kind and an order item's: each keeps its own enum.
+                            "KindEnum": "apps.lots.models.ParkingLot.Kind",
+                            "OrderItemKindEnum": "apps.payments.models.OrderItem.Kind"},
 }
 
 # --- map ------------------------------------------------------------------------------------
@@ -276,6 +281,8 @@ ETC_KEY = env.ETC_KEY
 ETC_API_BASE = env.ETC_API_BASE
 # Seconds a callback's signed timestamp may be off before it is refused as stale (a replay).
 PAYMENT_NOTICE_MAX_AGE_S = 300
+PAYMENT_SANDBOX = env._bool(env.PAYMENT_SANDBOX, default=True)
+PUBLIC_BASE_URL = env.PUBLIC_BASE_URL
 
 # /metrics (wuxi_parking/ops.py): a bearer token or an allowed client network; loopback by default here.
 METRICS_TOKEN = env.METRICS_TOKEN

@@ -69,6 +69,11 @@ UNIONPAY_API_BASE = os.environ.get("UNIONPAY_API_BASE", "https://gateway.95516.c
 ETC_MERCHANT_ID = os.environ.get("ETC_MERCHANT_ID", "")
 ETC_KEY = os.environ.get("ETC_KEY", "")
 ETC_API_BASE = os.environ.get("ETC_API_BASE", "")
+# The platform's own cashier (the sandbox payment channel): on by default, off by default in production.
+PAYMENT_SANDBOX = os.environ.get("PAYMENT_SANDBOX", "")
+# The platform's public address (https://host) gateways call back and printed pay codes point at;
+# empty: taken from each request.
+PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
 
 # Map base layer: "osm" (default) or "tianditu" (needs TIANDITU_KEY).
 MAP_TILES = os.environ.get("MAP_TILES", "osm")

@@ -31,6 +31,10 @@ SECURE_HSTS_PRELOAD = env.SECURE_HSTS_PRELOAD
 SESSION_COOKIE_SECURE = env.SESSION_COOKIE_SECURE
 CSRF_COOKIE_SECURE = env.CSRF_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
+
+# The sandbox cashier pays without money: never offered in production unless explicitly turned on.
+PAYMENT_SANDBOX = env._bool(env.PAYMENT_SANDBOX, default=False)
+
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

@@ -32,6 +32,7 @@ from django.utils.translation import gettext_lazy
 from apps.berths.models import Berth
 from apps.demo.bookings import SimulatedPatients
 from apps.demo.guard import refuse_production
+from apps.demo.payers import Payers
 from apps.demo.simulation import CityModel, Dispatcher, LotSpec, ParkedCar, Vehicle
 from apps.lots.credentials import decrypt_secret
 from apps.lots.models import Device, ParkingLot
@@ -81,8 +82,10 @@ class Command(BaseCommand):
         parser.add_argument("--duration", type=float, default=0.0, help=_("运行秒数，0 表示一直运行"))
         parser.add_argument("--speed", type=float, default=1.0,
                             help=_("作息时钟倍速（60 = 一分钟走完一小时；事件时间仍为真实时间）"))
+        parser.add_argument("--pay-rate", type=float, default=1.0,
+                            help=_("每秒最多几位司机扫码缴费（经模拟收银台；0 表示不缴费）"))
 
-    def handle(self, *args, rate, lots, url, seed, duration, speed, **options):
+    def handle(self, *args, rate, lots, url, seed, duration, speed, pay_rate=1.0, **options):
         refuse_production()
         lots = DEFAULT_MAX_LOTS if lots is None else lots
         if rate <= 0 or speed <= 0 or lots <= 0:
@@ -112,6 +115,9 @@ class Command(BaseCommand):
         self.client = httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0),
                                    limits=httpx.Limits(max_keepalive_connections=4, max_connections=4),
                                    headers={"Content-Type": "application/json"})
+        # The drivers paying at the lots' codes: a phone of their own (cookies, the cashier's form).
+        self.payers = Payers(client=httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0)), base=url.rstrip("/"),
+                             rng=random.Random(rng.random()), rate=pay_rate) if pay_rate > 0 else None
         previous_handler = signal.signal(signal.SIGTERM, self._stop)  # run_city stops us with SIGTERM
         try:
             self._say(_("模拟 %(n)d 个停车场（%(devices)d 个模拟器设备），每秒最多 %(rate)s 条进出事件，"
@@ -128,6 +134,8 @@ class Command(BaseCommand):
             self.stopping = True
         finally:
             self.client.close()
+            if self.payers is not None:
+                self.payers.client.close()
             self._report(model, dispatcher, final=True)
             signal.signal(signal.SIGTERM, previous_handler)
 
@@ -221,6 +229,8 @@ class Command(BaseCommand):
             if tick >= self._next_patients:
                 dispatcher.add(self._patients_step(model, now))
                 self._next_patients = tick + PATIENTS_EVERY_S
+            if self.payers is not None:
+                self.payers.tick(now, model, lambda _code, events: dispatcher.add(events))
             batches = dispatcher.due(now, model.heartbeat_event)
             for index, (code, batch) in enumerate(batches):
                 try:
@@ -292,6 +302,8 @@ class Command(BaseCommand):
                 self.stats.releases[session.get("release_reason") or "?"] += 1
                 if session.get("release") is False:
                     unpaid = True
+                    if self.payers is not None and event.get("plate"):
+                        self.payers.stopped_at_barrier(code, event, session, timezone.now())
         if unpaid:
             self.model.report_status_soon(code)
 
@@ -310,6 +322,12 @@ class Command(BaseCommand):
             "pending": dispatcher.pending(), "offline": len(dispatcher.offline(timezone.now()))}
         if stats.releases:
             line += _("；出场放行 ") + ", ".join(f"{k} {v}" for k, v in stats.releases.most_common())
+        if self.payers is not None and (self.payers.stats.paid or self.payers.stats.never):
+            paying = self.payers.stats
+            line += _("；扫码缴费 %(n)d 笔 ¥%(yuan).2f（其中场内先缴 %(parked)d 笔），未缴离场 %(never)d，"
+                      "缴费失败 %(failed)d") % {"n": paying.paid, "yuan": paying.paid_fen / 100,
+                                             "parked": paying.while_parked, "never": paying.never,
+                                             "failed": paying.failed}
         if stats.codes:
             line += _("；拒绝原因 ") + ", ".join(f"{k} {v}" for k, v in stats.codes.most_common())
         if self._rejection_lines > REJECTION_LINES_PER_REPORT:
