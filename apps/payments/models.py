@@ -332,3 +332,7 @@ class SandboxTrade(models.Model):
 
     def __str__(self) -> str:
         return self.order_no
+
+
+# Pay-later charges, arrears recovery, statements and their rules (issue 7 items 6–9).
+from .models_money import *  # noqa: E402, F403

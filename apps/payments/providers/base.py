@@ -112,6 +112,23 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class StatementRow:
+    """One line of a gateway's statement (对账单) for reconciliation: a payment or a refund of
+    ``amount_fen`` (always positive) for our ``order_no``, at the time the gateway booked it.
+    ``refund_no`` is our refund's number on refund rows."""
+
+    PAYMENT: ClassVar[str] = "payment"
+    REFUND: ClassVar[str] = "refund"
+
+    order_no: str
+    transaction_id: str
+    amount_fen: int
+    kind: str
+    at: datetime | None
+    refund_no: str = ""
+
+
+@dataclass(frozen=True)
 class Ack:
     """The HTTP answer a gateway expects: a status, a body and its content type."""
 
@@ -180,5 +197,27 @@ class PaymentProvider:
                          description: str, notify_url: str, start_at: datetime,
                          end_at: datetime) -> PaymentResult:
         """Charge a plate's agreement for a finished stay; ``pending`` when the gateway answers by
-        notice later."""
+        notice later, ``closed`` when it refused the charge (no money: the stay becomes arrears).
+
+        Providers may take further keyword arguments with defaults (``entry_ref``: the id the
+        gateway gave the entry notice; ``plate_color``; ``lot_name``); callers may pass them to
+        every provider, which ignores what it does not use."""
+        raise NotImplementedError
+
+    def agreement_status(self, plate: str, **context: Any) -> bool:
+        """Whether ``plate`` may be charged through this channel now (the agreement is active at the
+        gateway). ``context`` carries what a gateway needs beyond the plate (``agreement_ref``: the
+        payer's id with the gateway, ``plate_color``); unknown keys are ignored."""
+        raise NotImplementedError
+
+    def agreement_enter(self, *, plate: str, entry_ref: str, start_at: datetime, lot_name: str,
+                        notify_url: str, plate_color: str = "", free_minutes: int = 0) -> str:
+        """Tell the gateway an agreed plate entered (WeChat's parking service needs the entry before
+        it charges); returns the gateway's id for the entry, to pass to ``agreement_charge`` as
+        ``entry_ref``. Channels that need no entry notice return ``entry_ref`` unchanged."""
+        return entry_ref
+
+    # --- reconciliation ----------------------------------------------------------------------
+    def parse_statement(self, file: Any) -> list[StatementRow]:
+        """Parse a statement file the gateway issued (bytes, text or a file object)."""
         raise NotImplementedError
