@@ -122,7 +122,8 @@ class ReminderRule(models.Model):
     action = models.CharField(_("措施"), max_length=12, choices=Action.choices)
     after_days = models.PositiveIntegerField(_("欠费天数达到"))
     min_owed_fen = models.PositiveIntegerField(_("欠费金额不低于（分）"), default=1)
-    repeat_days = models.PositiveIntegerField(_("重复间隔（天）"), default=0, help_text=_("仅“再次催缴”使用；0 表示不重复"))
+    repeat_days = models.PositiveIntegerField(_("重复间隔（天）"), default=0,
+                                              help_text=_("仅“再次催缴”使用；0 表示不重复"))
     enabled = models.BooleanField(_("启用"), default=True)
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
 
@@ -254,7 +255,8 @@ class Statement(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["operator", "kind", "period_start", "period_end"],
                                     name="statement_once_per_operator_and_period"),
-            models.CheckConstraint(name="statement_period_forward", condition=Q(period_end__gt=models.F("period_start"))),
+            models.CheckConstraint(name="statement_period_forward",
+                                   condition=Q(period_end__gt=models.F("period_start"))),
         ]
 
     def __str__(self) -> str:
