@@ -20,3 +20,5 @@ class PaymentsConfig(AppConfig):
             if module.name != "base":
                 import_module(f"{providers.__name__}.{module.name}")
         register_release_provider(AgreementCover())
+        # Refund notices' handler, and the staff admin of the money that follows an order.
+        from . import admin_money, refunds  # noqa: F401

@@ -19,11 +19,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from apps.common.scope import ScopedQuerySet, ScopePaths
+from apps.sessions.models import Arrears
 
 from .models import Order, PaymentAgreement
 
 __all__ = ["BASIS_POINTS", "AgreementCharge", "ArrearsListing", "ArrearsReminder", "Blacklist", "MoneyPolicy",
-           "ReminderRule", "Statement", "StatementLine"]
+           "RecoveryArrears", "ReminderRule", "Statement", "StatementLine"]
 
 BASIS_POINTS = 10_000  # rates are integer basis points of a fen amount: 1250 = 12.5 %
 
@@ -299,3 +300,12 @@ class StatementLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount_fen}"
+
+
+class RecoveryArrears(Arrears):
+    """Arrears as recovery staff work them (the admin's 欠费追缴 list): the sessions app's records."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("欠费追缴")
+        verbose_name_plural = pgettext_lazy("plural", "欠费追缴")

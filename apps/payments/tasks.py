@@ -12,3 +12,35 @@ from . import services
 def reconcile_orders() -> dict:
     """Unpaid orders past their 15 minutes: asked at their gateway, then marked paid or closed."""
     return services.orders_reconcile()
+
+
+@shared_task(name="apps.payments.tasks.charge_agreements")
+def charge_agreements() -> dict:
+    """Pay-later exits charged through their plate's agreement (无感支付), after the exit's batch committed."""
+    from . import agreements
+
+    return agreements.agreement_charges_run()
+
+
+@shared_task(name="apps.payments.tasks.remind_arrears")
+def remind_arrears() -> dict:
+    """Arrears recovery's escalation, by the rules staff edit (notice → repeat → public list → blacklist)."""
+    from . import recovery
+
+    return recovery.reminders_run()
+
+
+@shared_task(name="apps.payments.tasks.build_statements")
+def build_statements() -> dict:
+    """This and last month's statements, and the half-yearly service fee, rebuilt from the payments."""
+    from . import settlement
+
+    return settlement.statements_build()
+
+
+@shared_task(name="apps.payments.tasks.retry_refunds")
+def retry_refunds() -> int:
+    """Approved refunds the gateway could not take yet, sent again."""
+    from . import refunds
+
+    return refunds.refunds_retry()

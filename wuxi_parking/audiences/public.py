@@ -5,5 +5,6 @@ from django.urls import include, path
 urlpatterns = [
     path("open/", include("apps.analytics.api.urls")),
     path("", include("apps.payments.api.urls")),
+    path("", include("apps.payments.api.money_urls")),
     path("", include("apps.lots.api.urls")),
 ]
