@@ -85,7 +85,8 @@ def agreement_sign(*, plate: str, channel: str, provider_ref: str, user=None, op
         with transaction.atomic():
             agreement.save()
             audit_record(action="agreement.signed", actor=actor, obj=agreement,
-                         changes={"plate": plate, "channel": channel, "operator": getattr(operator, "pk", None)})
+                         changes={"plate": [None, plate], "channel": [None, channel],
+                                  "operator": [None, getattr(operator, "pk", None)]})
     except IntegrityError:
         raise AgreementExists(_("该车牌在此渠道已有生效的协议（或协议号已被使用）"), field="plate") from None
     return agreement
@@ -104,7 +105,7 @@ def agreement_end(*, agreement: PaymentAgreement, actor=None, reason: str = "",
         locked.state, locked.ended_at = PaymentAgreement.State.TERMINATED, now or timezone.now()
         locked.save(update_fields=["state", "ended_at"])
         audit_record(action="agreement.ended", actor=actor, obj=locked,
-                     changes={"state": [before, locked.state], "reason": reason.strip()})
+                     changes={"state": [before, locked.state], "reason": [None, reason.strip()]})
     return locked
 
 
@@ -264,5 +265,5 @@ def agreement_charge_retry(*, charge: AgreementCharge, actor, reason: str,
         locked.state, locked.attempts, locked.updated_at = State.PENDING, 0, now
         locked.save(update_fields=["state", "attempts", "updated_at"])
         audit_record(action="agreement_charge.retried", actor=actor, obj=locked,
-                     changes={"state": ["failed", "pending"], "reason": reason.strip()})
+                     changes={"state": ["failed", "pending"], "reason": [None, reason.strip()]})
     return locked

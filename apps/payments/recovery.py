@@ -177,7 +177,7 @@ def blacklist_lift(*, blacklist: Blacklist, actor, reason: str, now: datetime | 
         locked.lifted_by = user if getattr(user, "pk", None) else None
         locked.save(update_fields=["state", "ended_at", "lift_reason", "lifted_by"])
         audit_record(action="blacklist.lifted", actor=actor, obj=locked,
-                     changes={"state": ["active", "lifted"], "reason": locked.lift_reason, "plate": locked.plate})
+                     changes={"state": ["active", "lifted"], "lift_reason": ["", locked.lift_reason]})
     return locked
 
 

@@ -106,8 +106,9 @@ def refund_request(*, order: Order, amount_fen: int, reason: str, actor, item: O
             reason=reason.strip()[:255], state=State.REQUESTED if second else State.APPROVED, requested_by=user,
             approved_by=None if second else user, approved_at=None if second else now, created_at=now)
         audit_record(action="refund.requested", actor=actor, obj=refund,
-                     changes={"order": locked.order_no, "amount_fen": amount_fen, "reason": refund.reason,
-                              "state": refund.state, "threshold_fen": threshold})
+                     changes={"order": [None, locked.order_no], "amount_fen": [None, amount_fen],
+                              "reason": [None, refund.reason], "state": [None, refund.state],
+                              "threshold_fen": [None, threshold]})
         if not second:
             transaction.on_commit(lambda: refund_send(refund=refund))
     return refund
@@ -126,7 +127,7 @@ def refund_approve(*, refund: Refund, actor, now: datetime | None = None) -> Ref
         locked.state, locked.approved_by, locked.approved_at = State.APPROVED, user, now
         locked.save(update_fields=["state", "approved_by", "approved_at"])
         audit_record(action="refund.approved", actor=actor, obj=locked,
-                     changes={"state": ["requested", "approved"], "amount_fen": locked.amount_fen})
+                     changes={"state": ["requested", "approved"], "amount_fen": [None, locked.amount_fen]})
         transaction.on_commit(lambda: refund_send(refund=locked))
     return locked
 
@@ -142,7 +143,7 @@ def refund_reject(*, refund: Refund, actor, reason: str, now: datetime | None = 
         locked.state, locked.failure, locked.completed_at = State.REJECTED, reason.strip()[:255], now or timezone.now()
         locked.save(update_fields=["state", "failure", "completed_at"])
         audit_record(action="refund.rejected", actor=actor, obj=locked,
-                     changes={"state": ["requested", "rejected"], "reason": locked.failure})
+                     changes={"state": ["requested", "rejected"], "failure": ["", locked.failure]})
     return locked
 
 

@@ -199,8 +199,9 @@ def statement_build(*, operator: Operator, kind: str, period_start: date, actor=
         statement.built_at = now
         statement.save()
         audit_record(action="statement.built", actor=actor, obj=statement,
-                     changes={"before": before, "net_fen": statement.net_fen,
-                              "service_fee_fen": statement.service_fee_fen, "lines": len(booked)})
+                     changes={"net_fen": [before["net_fen"], statement.net_fen],
+                              "service_fee_fen": [before["service_fee_fen"], statement.service_fee_fen],
+                              "lines": [None, len(booked)]})
     return statement
 
 
@@ -289,8 +290,8 @@ def statement_export(*, statement: Statement, fmt: str, actor=None) -> tuple[str
         content = out.getvalue()
         content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     audit_record(action="statement.exported", actor=actor, obj=statement,
-                 changes={"format": fmt, "lines": len(rows), "net_fen": statement.net_fen,
-                          "service_fee_fen": statement.service_fee_fen})
+                 changes={"format": [None, fmt], "lines": [None, len(rows)], "net_fen": [None, statement.net_fen],
+                          "service_fee_fen": [None, statement.service_fee_fen]})
     return f"{name}.{fmt}", content, content_type
 
 
