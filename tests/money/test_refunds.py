@@ -45,7 +45,7 @@ def test_a_small_refund_is_its_own_approval_and_the_session_follows(paid, staff,
 
 
 def test_a_refund_above_the_threshold_waits_for_a_second_approver(paid, staff, django_capture_on_commit_callbacks):
-    order, stay = paid
+    order, _stay = paid
     refund = refunds.refund_request(order=order, amount_fen=600, reason="误收", actor=staff[0])
     assert refund.state == "requested"
     with pytest.raises(refunds.SecondApproverRequired):
@@ -62,7 +62,7 @@ def test_a_refund_above_the_threshold_waits_for_a_second_approver(paid, staff, d
 
 
 def test_rejected_refund_gives_nothing_back(paid, staff):
-    order, stay = paid
+    order, _stay = paid
     refund = refunds.refund_request(order=order, amount_fen=600, reason="误收", actor=staff[0])
     with pytest.raises(refunds.InvalidReason):
         refunds.refund_reject(refund=refund, actor=staff[1], reason=" ")
@@ -88,7 +88,7 @@ def test_bad_refunds_are_refused_with_their_code(paid, staff, amount, reason, er
 
 
 def test_refunds_together_never_exceed_what_was_paid(paid, staff):
-    order, stay = paid
+    order, _stay = paid
     refunds.refund_request(order=order, amount_fen=400, reason="a", actor=staff[0])
     with pytest.raises(refunds.RefundExceedsPaid) as caught:
         refunds.refund_request(order=order, amount_fen=201, reason="b", actor=staff[0])
