@@ -103,7 +103,7 @@ class PaymentAgreementAdmin(PlateSearchMixin, ScopedAdminMixin, admin.ModelAdmin
 
 
 @admin.register(AgreementCharge)
-class AgreementChargeAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+class AgreementChargeAdmin(PlateSearchMixin, ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("arrears", "agreement", "state", "attempts", "order", "failure", "updated_at")
     list_filter = ("state",)
     search_fields = ("=arrears__plate", "=order__order_no")
@@ -192,7 +192,7 @@ class StatementLineInline(ReadOnlyAdminMixin, ScopedAdminMixin, admin.TabularInl
 
 
 @admin.register(Statement)
-class StatementAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
+class StatementAdmin(PlateSearchMixin, ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("operator", "kind", "period_start", "period_end", "paid", "refunded", "net", "fee", "built_at")
     list_filter = ("kind", "period_start")
     date_hierarchy = "period_start"
@@ -246,7 +246,7 @@ class StatementAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
 # -- refunds and rules ----------------------------------------------------------------------------
 
 @admin.register(Refund)
-class RefundAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class RefundAdmin(PlateSearchMixin, ScopedAdminMixin, admin.ModelAdmin):
     """A refund is asked for on the add page (order, the debt, amount, reason); a second member of
     staff approves it (action) or rejects it with a reason on its page."""
 
@@ -296,3 +296,20 @@ class RefundAdmin(ScopedAdminMixin, admin.ModelAdmin):
 class MoneyPolicyAdmin(ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("region", "valid_from", "refund_approval_over_fen", "service_fee_bp", "recovery_incentive_bp")
     list_filter = ("region",)
+
+
+def extend_permissions(app_label: str) -> None:
+    """What each kind of staff may do with this money in the admin (the rows: by scope). Every
+    member of staff reads their scope's money and asks for refunds, lifts flags and retries charges
+    there; rules and rates are set by city and district staff."""
+    from apps.regions.models import StaffScope
+    from apps.regions.services import extend_staff_permissions
+
+    read = ["view_paymentagreement", "view_agreementcharge", "view_recoveryarrears", "view_arrearsreminder",
+            "view_arrearslisting", "view_blacklist", "view_statement", "view_statementline", "view_refund",
+            "view_moneypolicy", "view_reminderrule"]
+    act = ["change_blacklist", "add_refund", "change_refund", "change_agreementcharge", "add_paymentagreement",
+           "change_paymentagreement"]
+    rules = ["add_moneypolicy", "change_moneypolicy", "add_reminderrule", "change_reminderrule"]
+    for kind in StaffScope.Kind.values:
+        extend_staff_permissions(kind, app_label, read + act + (rules if kind != StaffScope.Kind.OPERATOR else []))

@@ -22,3 +22,5 @@ class PaymentsConfig(AppConfig):
         register_release_provider(AgreementCover())
         # Refund notices' handler, and the staff admin of the money that follows an order.
         from . import admin_money, refunds  # noqa: F401
+
+        admin_money.extend_permissions(self.label)
