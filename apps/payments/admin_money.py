@@ -78,7 +78,14 @@ class AwaitingApprovalFilter(admin.SimpleListFilter):
 
 # -- agreements ------------------------------------------------------------------------------------
 
-@admin.register(PaymentAgreement)
+def _replace(model, model_admin):
+    """Register ``model_admin`` in place of a read-only admin the payments core may have registered
+    for the same model (this one saves through the services)."""
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+    admin.site.register(model, model_admin)
+
+
 class PaymentAgreementAdmin(PlateSearchMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("plate", "channel", "state", "operator", "signed_at", "ended_at")
     list_filter = ("state", "channel")
@@ -245,7 +252,6 @@ class StatementAdmin(PlateSearchMixin, ReadOnlyAdminMixin, ScopedAdminMixin, adm
 
 # -- refunds and rules ----------------------------------------------------------------------------
 
-@admin.register(Refund)
 class RefundAdmin(PlateSearchMixin, ScopedAdminMixin, admin.ModelAdmin):
     """A refund is asked for on the add page (order, the debt, amount, reason); a second member of
     staff approves it (action) or rejects it with a reason on its page."""
@@ -290,6 +296,10 @@ class RefundAdmin(PlateSearchMixin, ScopedAdminMixin, admin.ModelAdmin):
     def approve(self, request, queryset):
         _each(self, request, queryset, lambda r: refunds.refund_approve(refund=r, actor=Actor.from_request(request)),
               gettext("已审批 %(n)s 笔退款"))
+
+
+_replace(PaymentAgreement, PaymentAgreementAdmin)
+_replace(Refund, RefundAdmin)
 
 
 @admin.register(MoneyPolicy)
