@@ -52,3 +52,28 @@ def test_refunds_racing_on_one_order_never_exceed_what_was_paid(city, staff_fact
     assert order.refunded_fen == 500 and order.state == "partially_refunded"
     assert sum(r.amount_fen for r in Refund.objects.filter(state="succeeded")) == 500
     assert (stay.paid_fen, stay.due_fen) == (100, 500)
+
+
+
+def test_two_charge_runs_at_once_charge_a_pay_later_exit_once():
+    from django.utils import timezone
+
+    from apps.payments import agreements
+    from apps.payments.models import AgreementCharge, Order
+    from apps.sessions.models import Arrears, ParkingSession, SessionMoneyEntry
+    from tests.factories_payments import AgreementFactory
+
+    stay = stay_waiting(Gate(flat_lot()), "苏B12345")
+    agreement = AgreementFactory(plate="苏B12345", provider_ref="AG-RACE")  # as a pay-later exit leaves it:
+    ParkingSession.objects.filter(pk=stay.pk).update(state="closed", release_reason="pay_later")
+    arrears = Arrears.objects.create(session=stay, plate=stay.plate, lot=stay.lot, amount_fen=600,
+                                     created_at=timezone.now())
+    SessionMoneyEntry.objects.create(session=stay, arrears=arrears, kind="arrears", amount_fen=600,
+                                     reason="payment_agreement", reference=f"agreement:{agreement.pk}",
+                                     created_at=timezone.now())
+    results = _run_together([agreements.agreement_charges_run] * 4)
+    assert sum(r.get("paid", 0) for r in results) == 1, results
+    arrears.refresh_from_db()
+    assert (arrears.paid_fen, AgreementCharge.objects.get().state) == (600, "paid")
+    assert Order.objects.filter(state="paid").count() == 1
+    assert arrears.money_entries.filter(kind="arrears_payment").count() == 1

@@ -153,3 +153,26 @@ def test_a_plates_arrears_across_the_city(city):
     arrears_of(Gate(flat_lot()), "苏B99999")
     found = list(recovery.plate_arrears("苏B12345"))
     assert [x.pk for x in found] == [b.pk, a.pk] and [x.owed_fen for x in found] == [600, 600]
+
+
+def test_arrears_paid_at_another_lots_code_record_where_they_were_collected(api_client, city):
+    from apps.common import citizens
+    from apps.payments.models import Order
+    from tests.factories import UserFactory
+
+    owed = arrears_of(Gate(flat_lot()), "苏B12345")
+    elsewhere = flat_lot(region=city["320211"])
+    user = UserFactory()
+    citizens.register_bound_plates(lambda u: ["苏B12345"])
+    try:
+        api_client.force_authenticate(user)
+        body = {"arrears_ids": [owed.pk], "channel": "sandbox", "lot": "NO-SUCH-LOT"}
+        response = api_client.post("/api/v1/payments/orders", body, format="json")
+        assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
+        assert not Order.objects.exists()
+        body["lot"] = elsewhere.code.lower()
+        response = api_client.post("/api/v1/payments/orders", body, format="json")
+    finally:
+        citizens.register_bound_plates(None)
+    assert response.status_code == 201, response.content
+    assert Order.objects.get().lot == elsewhere
