@@ -13,6 +13,7 @@ rules staff set for them (issue 7 items 6–9). Imported at the end of ``models.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -30,8 +31,9 @@ BASIS_POINTS = 10_000  # rates are integer basis points of a fen amount: 1250 = 
 
 
 class MoneyPolicy(models.Model):
-    """The money rules in force from ``valid_from``. The city's rows (no region) set every value; a
-    district's row may set any of them for its lots, a blank value following the city's."""
+    """The money rules in force from ``valid_from``. The city's rows (no region) set the rates (the
+    platform's service fee, the cross-district recovery incentive) and the refund threshold; a
+    district's row may set only its own refund threshold, a blank one following the city's."""
 
     region = models.ForeignKey("regions.Region", verbose_name=_("区域"), null=True, blank=True,
                                on_delete=models.PROTECT, related_name="+", help_text=_("为空表示全市"))
@@ -39,6 +41,7 @@ class MoneyPolicy(models.Model):
     refund_approval_over_fen = models.PositiveIntegerField(
         _("退款复核门槛（分）"), null=True, blank=True,
         help_text=_("退款金额超过此值须由另一名工作人员审批；区域留空则按全市"))
+    # The rates are the city's: only its rows (no region) set them.
     service_fee_bp = models.PositiveIntegerField(
         _("平台服务费率（万分之）"), null=True, blank=True,
         help_text=_("政府停车场收入的服务费比例，每半年度结算；1250 表示 12.5%"))
@@ -59,6 +62,9 @@ class MoneyPolicy(models.Model):
             models.UniqueConstraint(fields=["region", "valid_from"], name="money_policy_once_per_day"),
             models.UniqueConstraint(fields=["valid_from"], condition=Q(region__isnull=True),
                                     name="money_policy_city_once_per_day"),
+            models.CheckConstraint(name="money_policy_rates_are_the_citys",
+                                   condition=Q(region__isnull=True)
+                                   | Q(service_fee_bp__isnull=True, recovery_incentive_bp__isnull=True)),
             models.CheckConstraint(name="money_policy_rates_within_whole",
                                    condition=(Q(service_fee_bp__isnull=True) | Q(service_fee_bp__lte=BASIS_POINTS))
                                    & (Q(recovery_incentive_bp__isnull=True)
@@ -67,6 +73,10 @@ class MoneyPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{self.region or _('全市')} {self.valid_from}"
+
+    def clean(self):
+        if self.region_id is not None and (self.service_fee_bp is not None or self.recovery_incentive_bp is not None):
+            raise ValidationError(_("平台服务费率和跨区追缴激励比例由全市统一设定，区域只能设定退款复核门槛"))
 
 
 class AgreementCharge(models.Model):

@@ -145,12 +145,9 @@ def _service_fee(operator: Operator, start_day: date, end_day: date, start: date
         if line.kind in (Line.PAYMENT, Line.REFUND):
             by_lot[line.lot_id] += line.amount_fen
     last_day = end_day - timedelta(days=1)
-    from apps.lots.models import ParkingLot
-
-    regions = dict(ParkingLot.objects.filter(pk__in=list(by_lot)).values_list("pk", "region_id"))
     booked = []
     for lot_id, base in sorted(by_lot.items()):
-        rate = policies.value("service_fee_bp", region_id=regions[lot_id], on=last_day)
+        rate = policies.value("service_fee_bp", region_id=None, on=last_day)  # the city's rate
         if rate is None:
             raise PolicyMissing(_("尚未设置 %(day)s 起适用的平台服务费率") % {"day": last_day}, field="service_fee_bp")
         booked.append(_Booked(Line.SERVICE_FEE, lot_id, share(max(base, 0), rate), end - timedelta(microseconds=1),

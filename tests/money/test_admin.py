@@ -144,3 +144,21 @@ def test_exporting_a_statement_from_the_admin(client, money, staff_factory):
                            {"action": "export_csv", "_selected_action": [theirs.pk]})
     assert AuditEntry.objects.filter(action="statement.exported").count() == 1
     assert Statement.objects.count() == 2
+
+
+def test_a_district_sets_its_own_refund_threshold_but_not_the_citys_rates(client, city, staff_factory):
+    from apps.payments.models import MoneyPolicy
+
+    officer = staff_factory("region", LX)
+    client.force_login(officer)
+    url = reverse("admin:payments_moneypolicy_add")
+    form = {"region": city[LX].pk, "valid_from": "2026-01-01", "refund_approval_over_fen": "500",
+            "service_fee_bp": "100", "recovery_incentive_bp": "", "note": ""}
+    response = client.post(url, form)
+    assert response.status_code == 200 and not MoneyPolicy.objects.exists()  # shown again with the error
+    form["service_fee_bp"] = ""
+    client.post(url, form)
+    assert MoneyPolicy.objects.get().refund_approval_over_fen == 500
+    form["region"] = ""
+    client.post(url, {**form, "valid_from": "2026-02-01"})  # the city's row is not a district's to set
+    assert MoneyPolicy.objects.count() == 1

@@ -102,10 +102,14 @@ def test_a_fee_without_a_rate_is_refused(city):
     assert not Statement.objects.exists()
 
 
-def test_a_districts_rate_replaces_the_citys_for_its_lots():
+def test_a_district_sets_its_refund_threshold_and_the_rates_are_the_citys():
+    from django.db import IntegrityError, transaction
+
     PolicyFactory(service_fee_bp=500, refund_approval_over_fen=1000)
     region = Region.objects.create(code="320299", name="测试区", level=Region.Level.DISTRICT)
-    PolicyFactory(region=region, service_fee_bp=None, refund_approval_over_fen=50)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PolicyFactory(region=region, service_fee_bp=100, recovery_incentive_bp=None)
+    PolicyFactory(region=region, service_fee_bp=None, recovery_incentive_bp=None, refund_approval_over_fen=50)
     assert settlement.policy_value("refund_approval_over_fen", region_id=region.pk) == 50
     assert settlement.policy_value("service_fee_bp", region_id=region.pk) == 500  # blank: the city's
     assert settlement.policy_value("refund_approval_over_fen", region_id=None) == 1000
