@@ -154,3 +154,21 @@ def test_an_arrears_payment_is_not_refunded_online(city, staff):
     with pytest.raises(refunds.RefundInvalid) as caught:
         refunds.refund_request(order=order, amount_fen=100, reason="x", actor=staff[0])
     assert caught.value.code == "arrears_refund_unsupported"
+
+
+def test_refund_notices_at_the_callback_are_applied_once_and_forged_ones_refused(client, paid, staff):
+    from tests.factories_payments import post_notice
+
+    order, stay = paid
+    refund = refunds.refund_request(order=order, amount_fen=600, reason="误收", actor=staff[0])
+    refunds.refund_approve(refund=refund, actor=staff[1])  # the gateway's answer comes by notice
+    notice = {"id": "NR1", "event": "refund", "refund_no": refund.refund_no, "refund_id": "SBR-1",
+              "amount_fen": 600, "state": "succeeded"}
+    forged = post_notice(client, notice, key=b"not the gateway's key")
+    assert forged.status_code == 400 and Refund.objects.get().state == "approved"
+    for _ in range(2):
+        response = post_notice(client, notice)
+        assert response.status_code == 200, response.content
+    stay.refresh_from_db()
+    assert (Refund.objects.get().state, stay.paid_fen) == ("succeeded", 0)
+    assert SessionMoneyEntry.objects.filter(kind="refund").count() == 1

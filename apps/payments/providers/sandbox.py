@@ -55,6 +55,17 @@ def _result(trade) -> PaymentResult:
                          payer="sandbox", raw=sandbox.payment_payload(trade))
 
 
+def _refund_result(data: dict) -> RefundResult:
+    """A refund notice's body: ``{"event": "refund", "refund_no", "refund_id", "amount_fen", "state"}``."""
+    amount = data["amount_fen"]
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise NoticeRefused("amount_fen is not an integer")
+    state = {"succeeded": RefundResult.SUCCEEDED, "processing": RefundResult.PROCESSING}.get(data["state"],
+                                                                                          RefundResult.FAILED)
+    return RefundResult(refund_no=str(data["refund_no"]), state=state, refund_id=str(data.get("refund_id", "")),
+                        amount_fen=amount, raw=data)
+
+
 @register
 class SandboxProvider(PaymentProvider):
     code = "sandbox"
@@ -105,6 +116,8 @@ class SandboxProvider(PaymentProvider):
             raise NoticeRefused("stale notice")
         try:
             data = json.loads(body)
+            if data["event"] == "refund":
+                return Notice(kind="refund", refund=_refund_result(data), notice_id=str(data.get("id", "")))
             if data["event"] != "payment":
                 raise NoticeRefused(f"unknown event {data['event']!r}")
             amount = data["amount_fen"]
