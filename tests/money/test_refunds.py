@@ -172,3 +172,16 @@ def test_refund_notices_at_the_callback_are_applied_once_and_forged_ones_refused
     stay.refresh_from_db()
     assert (Refund.objects.get().state, stay.paid_fen) == ("succeeded", 0)
     assert SessionMoneyEntry.objects.filter(kind="refund").count() == 1
+
+
+def test_a_refund_rolled_back_with_its_transaction_never_reaches_the_gateway(paid, staff,
+                                                                            django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    order, _stay = paid
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(RuntimeError), \
+            transaction.atomic():
+        refunds.refund_request(order=order, amount_fen=100, reason="多收", actor=staff[0])
+        raise RuntimeError("the caller failed after asking")
+    assert callbacks == [] and not Refund.objects.exists()
+    assert SandboxTrade.objects.get(order_no=order.order_no).refunded_fen == 0
