@@ -195,13 +195,13 @@ class PaymentProvider:
     # --- payment agreements (无感支付) ----------------------------------------------------------
     def agreement_charge(self, *, agreement_ref: str, plate: str, order_no: str, amount_fen: int,
                          description: str, notify_url: str, start_at: datetime,
-                         end_at: datetime) -> PaymentResult:
+                         end_at: datetime, **extra: Any) -> PaymentResult:
         """Charge a plate's agreement for a finished stay; ``pending`` when the gateway answers by
         notice later, ``closed`` when it refused the charge (no money: the stay becomes arrears).
 
-        Providers may take further keyword arguments with defaults (``entry_ref``: the id the
-        gateway gave the entry notice; ``plate_color``; ``lot_name``); callers may pass them to
-        every provider, which ignores what it does not use."""
+        ``extra`` carries what some gateways need (``entry_ref``: the id ``agreement_enter``
+        returned; ``plate_color``; ``lot_name``; ``device_id``); callers may pass it to every
+        provider, and each ignores what it does not use."""
         raise NotImplementedError
 
     def agreement_status(self, plate: str, **context: Any) -> bool:
