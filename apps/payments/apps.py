@@ -27,3 +27,7 @@ class PaymentsConfig(AppConfig):
             extend_staff_permissions(kind, self.label, [
                 "view_order", "view_orderitem", "view_payment", "view_paymentexception", "change_paymentexception",
                 "view_refund", "view_paymentagreement", "view_paycodelot"])
+        # Refund notices' handler, and the staff admin of the money that follows an order.
+        from . import admin_money, refunds  # noqa: F401
+
+        admin_money.extend_permissions(self.label)

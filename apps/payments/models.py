@@ -342,3 +342,5 @@ class PayCodeLot(ParkingLot):
         proxy = True
         verbose_name = _("停车缴费码")
         verbose_name_plural = pgettext_lazy("plural", "停车缴费码")
+# Pay-later charges, arrears recovery, statements and their rules (issue 7 items 6–9).
+from .models_money import *  # noqa: E402, F403

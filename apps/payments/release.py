@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django.db import transaction
 from django.db.models import Q
 
 from apps.sessions import release
@@ -39,4 +40,13 @@ class AgreementCover:
             if agreement is not None:
                 covers[query] = release.Cover(release.Reason.PAY_LATER, release.ARREARS, AGREEMENT_RULE,
                                               reference=f"agreement:{agreement}")
+        if covers:
+            # The charges go after the batch commits (its arrears records exist then), by a task.
+            transaction.on_commit(_charge_later)
         return covers
+
+
+def _charge_later() -> None:
+    from .tasks import charge_agreements
+
+    charge_agreements.delay()

@@ -23,6 +23,7 @@ import httpx
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from .models import SandboxTrade
 
@@ -126,7 +127,8 @@ def trade_refund(*, order_no: str, refund_no: str, amount_fen: int) -> dict:
                 return refund
         if amount_fen <= 0 or trade.refunded_fen + amount_fen > trade.amount_fen:
             raise TradeRefused("refund exceeds what was paid")
-        refund = {"refund_no": refund_no, "refund_id": "SBR" + secrets.token_hex(8).upper(), "amount_fen": amount_fen}
+        refund = {"refund_no": refund_no, "refund_id": "SBR" + secrets.token_hex(8).upper(), "amount_fen": amount_fen,
+                  "at": timezone.localtime().isoformat()}
         trade.refunds = [*trade.refunds, refund]
         trade.refunded_fen += amount_fen
         trade.save(update_fields=["refunds", "refunded_fen"])
@@ -149,3 +151,57 @@ def deliver(trade: SandboxTrade, *, client: httpx.Client | None = None) -> int |
         logger.warning("sandbox notice for %s refused: %s %s", trade.order_no, response.status_code,
                        response.text[:200])
     return response.status_code
+
+
+# -- payment agreements (无感支付) and statements --------------------------------------------------
+#
+# Like a wallet's test accounts, the sandbox answers by the agreement's reference: a reference
+# starting with ``DECLINED_PREFIX`` is an account that refuses every charge (no funds),
+# ``PENDING_PREFIX`` one whose charges the payer confirms later (the trade stays pending until
+# ``trade_pay``), ``REVOKED_PREFIX`` an agreement the payer ended at the wallet. Any other is charged.
+
+DECLINED_PREFIX = "SBX-DECLINE"
+PENDING_PREFIX = "SBX-PENDING"
+REVOKED_PREFIX = "SBX-REVOKED"
+STATEMENT_HEADER = ["order_no", "transaction_id", "kind", "amount_fen", "at", "refund_no"]
+
+
+def agreement_active(agreement_ref: str) -> bool:
+    return bool(agreement_ref) and not agreement_ref.startswith(REVOKED_PREFIX)
+
+
+def trade_charge_agreement(*, order_no: str, amount_fen: int, agreement_ref: str, description: str,
+                           notify_url: str, expires_at: datetime, now: datetime | None = None) -> SandboxTrade:
+    """Charge an agreement for an order: paid at once, pending (``PENDING_PREFIX``) or refused."""
+    now = now or timezone.now()
+    if not agreement_active(agreement_ref) or agreement_ref.startswith(DECLINED_PREFIX):
+        raise TradeRefused("agreement charge declined")
+    with transaction.atomic():
+        trade = trade_open(order_no=order_no, amount_fen=amount_fen, description=description, expires_at=expires_at,
+                           notify_url=notify_url)
+        trade = SandboxTrade.objects.select_for_update().get(pk=trade.pk)
+        if trade.state == State.PENDING and not agreement_ref.startswith(PENDING_PREFIX):
+            trade.state, trade.paid_at = State.PAID, now
+            trade.transaction_id = "SBA" + timezone.localtime(now).strftime("%Y%m%d") + secrets.token_hex(8).upper()
+            trade.save(update_fields=["state", "paid_at", "transaction_id"])
+    return trade
+
+
+def statement_csv(*, start: datetime, end: datetime) -> str:
+    """The gateway's statement (对账单) of its trades paid in [start, end) and their refunds, as CSV."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(STATEMENT_HEADER)
+    for trade in SandboxTrade.objects.filter(state=State.PAID).exclude(paid_at__gte=end).order_by("paid_at"):
+        if trade.paid_at >= start:
+            writer.writerow([trade.order_no, trade.transaction_id, "payment", trade.amount_fen,
+                             timezone.localtime(trade.paid_at).isoformat(), ""])
+        for refund in trade.refunds:  # a refund is booked on the day it was made
+            at = parse_datetime(refund.get("at") or "") or trade.paid_at
+            if start <= at < end:
+                writer.writerow([trade.order_no, refund["refund_id"], "refund", refund["amount_fen"],
+                                 timezone.localtime(at).isoformat(), refund["refund_no"]])
+    return out.getvalue()

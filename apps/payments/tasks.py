@@ -19,3 +19,35 @@ def deliver_sandbox_notice(order_no: str) -> int | None:
     """The sandbox gateway sends a paid trade's notice to its callback (the HTTP status, or None)."""
     trade = sandbox.trade_get(order_no)
     return sandbox.deliver(trade) if trade is not None else None
+
+
+@shared_task(name="apps.payments.tasks.charge_agreements")
+def charge_agreements() -> dict:
+    """Pay-later exits charged through their plate's agreement (无感支付), after the exit's batch committed."""
+    from . import agreements
+
+    return agreements.agreement_charges_run()
+
+
+@shared_task(name="apps.payments.tasks.remind_arrears")
+def remind_arrears() -> dict:
+    """Arrears recovery's escalation, by the rules staff edit (notice → repeat → public list → blacklist)."""
+    from . import recovery
+
+    return recovery.reminders_run()
+
+
+@shared_task(name="apps.payments.tasks.build_statements")
+def build_statements() -> dict:
+    """This and last month's statements, and the half-yearly service fee, rebuilt from the payments."""
+    from . import settlement
+
+    return settlement.statements_build()
+
+
+@shared_task(name="apps.payments.tasks.retry_refunds")
+def retry_refunds() -> int:
+    """Approved refunds the gateway could not take yet, sent again."""
+    from . import refunds
+
+    return refunds.refunds_retry()

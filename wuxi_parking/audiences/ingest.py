@@ -4,4 +4,5 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("apps.sessions.api.urls")),
+    path("", include("apps.payments.api.ingest_urls")),  # the operators' arrears blacklist
 ]

@@ -7,5 +7,6 @@ urlpatterns = [
     path("", include("apps.reservations.api.urls")),  # SPEC §8.3; its writes are citizen views (login)
     path("complaints/", include("apps.complaints.api.urls")),
     path("", include("apps.payments.api.urls")),
+    path("", include("apps.payments.api.money_urls")),
     path("", include("apps.lots.api.urls")),
 ]

@@ -166,6 +166,11 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-reservations": {"task": "apps.reservations.tasks.sweep_reservations", "schedule": 60.0},
     # Unpaid orders past their 15 minutes: asked at their gateway, then paid or closed (apps.payments).
     "reconcile-orders": {"task": "apps.payments.tasks.reconcile_orders", "schedule": 60.0},
+    # Pay-later exits charged through their agreement; arrears reminders; statements; refunds to resend.
+    "charge-agreements": {"task": "apps.payments.tasks.charge_agreements", "schedule": 60.0},
+    "remind-arrears": {"task": "apps.payments.tasks.remind_arrears", "schedule": 3600.0},
+    "build-statements": {"task": "apps.payments.tasks.build_statements", "schedule": 3600.0},
+    "retry-refunds": {"task": "apps.payments.tasks.retry_refunds", "schedule": 300.0},
 }
 BERTH_DEBOUNCE_S = 10
 

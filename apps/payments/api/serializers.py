@@ -17,6 +17,8 @@ class OrderCreateSerializer(serializers.Serializer):
     arrears_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False,
                                         max_length=50, help_text=_("要补缴的欠费（须登录，且车牌已绑定）"))
     channel = serializers.CharField(max_length=16, help_text=_("wechat、alipay、unionpay 或 sandbox"))
+    lot = serializers.CharField(max_length=32, required=False,
+                                help_text=_("扫的是哪个停车场的支付码（可选）：在他区支付码追缴到的欠费按此计入跨区追缴激励"))
 
     def validate(self, attrs):
         if bool(attrs.get("session_ids")) == bool(attrs.get("arrears_ids")):

@@ -84,11 +84,18 @@ class OrderCreateView(OptionalLoginMixin, APIView):
     def post(self, request):
         data = OrderCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        lot_id = None
+        if data.validated_data.get("lot"):
+            code = data.validated_data["lot"].strip().upper()
+            lot_id = ParkingLot.objects.filter(code=code).values_list("pk", flat=True).first() if (
+                LOT_CODE_VALIDATOR.regex.fullmatch(code)) else None
+            if lot_id is None:
+                raise NotFound(_("未找到停车场 %(code)s") % {"code": code}, field="lot", details={"code": code})
         order, created = services.order_create(
             channel=data.validated_data["channel"], session_ids=data.validated_data.get("session_ids") or (),
             arrears_ids=data.validated_data.get("arrears_ids") or (), user=request.user,
             notify_base=public_base(request), openid=payer_openid(request.user),
-            client_ip=request.META.get("REMOTE_ADDR", ""))
+            client_ip=request.META.get("REMOTE_ADDR", ""), lot_id=lot_id)
         order = selectors.order_for_payer(order_no=order.order_no, user=request.user)
         return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

@@ -11,13 +11,14 @@ import hmac
 import json
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
+from django.utils.timezone import now as time_now
 
 from .. import sandbox
 from . import register
@@ -31,7 +32,11 @@ from .base import (
     ProviderError,
     RefundRequest,
     RefundResult,
+    StatementRow,
 )
+
+#: how long an agreement charge the payer must confirm (``sandbox.PENDING_PREFIX``) may stay pending
+CHARGE_TTL = timedelta(minutes=15)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -50,10 +55,22 @@ def _result(trade) -> PaymentResult:
                          payer="sandbox", raw=sandbox.payment_payload(trade))
 
 
+def _refund_result(data: dict) -> RefundResult:
+    """A refund notice's body: ``{"event": "refund", "refund_no", "refund_id", "amount_fen", "state"}``."""
+    amount = data["amount_fen"]
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise NoticeRefused("amount_fen is not an integer")
+    state = {"succeeded": RefundResult.SUCCEEDED, "processing": RefundResult.PROCESSING}.get(data["state"],
+                                                                                          RefundResult.FAILED)
+    return RefundResult(refund_no=str(data["refund_no"]), state=state, refund_id=str(data.get("refund_id", "")),
+                        amount_fen=amount, raw=data)
+
+
 @register
 class SandboxProvider(PaymentProvider):
     code = "sandbox"
     name = "模拟收银台"
+    supports_agreements = True
 
     def is_configured(self) -> bool:
         return bool(getattr(settings, "PAYMENT_SANDBOX", False))
@@ -99,6 +116,8 @@ class SandboxProvider(PaymentProvider):
             raise NoticeRefused("stale notice")
         try:
             data = json.loads(body)
+            if data["event"] == "refund":
+                return Notice(kind="refund", refund=_refund_result(data), notice_id=str(data.get("id", "")))
             if data["event"] != "payment":
                 raise NoticeRefused(f"unknown event {data['event']!r}")
             amount = data["amount_fen"]
@@ -124,3 +143,41 @@ class SandboxProvider(PaymentProvider):
     def refuse(self, message: str) -> Ack:
         body = json.dumps({"code": "FAIL", "message": message}, ensure_ascii=False).encode()
         return Ack(400, body, "application/json")
+
+    # --- payment agreements and statements -------------------------------------------------------
+    def agreement_status(self, plate: str, **context: Any) -> bool:
+        return sandbox.agreement_active(str(context.get("agreement_ref", "")))
+
+    def agreement_charge(self, *, agreement_ref: str, plate: str, order_no: str, amount_fen: int,
+                         description: str, notify_url: str, start_at: datetime, end_at: datetime,
+                         **_unused: Any) -> PaymentResult:
+        try:
+            trade = sandbox.trade_charge_agreement(order_no=order_no, amount_fen=amount_fen,
+                                                   agreement_ref=agreement_ref, description=description,
+                                                   notify_url=notify_url, expires_at=time_now() + CHARGE_TTL)
+        except sandbox.TradeRefused:
+            return PaymentResult(order_no=order_no, state=PaymentResult.CLOSED)
+        return _result(trade)
+
+    def parse_statement(self, file: Any) -> list[StatementRow]:
+        """The sandbox's CSV statement (``sandbox.statement_csv``): bytes, text or a file object."""
+        import csv
+        import io
+
+        data = file.read() if hasattr(file, "read") else file
+        text = data.decode("utf-8-sig") if isinstance(data, bytes) else str(data).lstrip("\ufeff")
+        reader = csv.DictReader(io.StringIO(text))
+        if reader.fieldnames != sandbox.STATEMENT_HEADER:
+            raise ValueError(f"not a sandbox statement: header {reader.fieldnames}")
+        rows = []
+        for number, line in enumerate(reader, start=2):
+            try:
+                amount = int(line["amount_fen"])
+                kind = {"payment": StatementRow.PAYMENT, "refund": StatementRow.REFUND}[line["kind"]]
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ValueError(f"line {number}: {exc}") from exc
+            at = parse_datetime(line["at"]) if line["at"] else None
+            rows.append(StatementRow(order_no=line["order_no"], transaction_id=line["transaction_id"],
+                                     amount_fen=amount, kind=kind, at=at, refund_no=line["refund_no"]))
+        return rows
+
