@@ -1,7 +1,7 @@
-"""A citizen's own data (SPEC: plates, stays, arrears), mounted at ``/api/v1/me/``.
+"""A citizen's own data (SPEC §8: plates, stays, arrears), mounted at ``/api/v1/me/``."""
 
-Empty until citizen login lands; the mount is in place so those routes get the right prefix."""
+from django.urls import include, path
 
-from django.urls import URLPattern, URLResolver
-
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns = [
+    path("", include("apps.wechat.api.urls")),
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from pathlib import Path
 
 import dj_database_url
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
     "apps.payments",
     "apps.complaints",
     "apps.reservations",
+    "apps.wechat",
     "apps.analytics",
     "apps.demo",  # the demo city's commands; its guard refuses them under production settings
 ]
@@ -242,6 +244,12 @@ WECHAT_TOKEN = env.WECHAT_TOKEN
 WECHAT_APP_ID = env.WECHAT_APP_ID
 WECHAT_APP_SECRET = env.WECHAT_APP_SECRET
 WECHAT_ENCODING_AES_KEY = env.WECHAT_ENCODING_AES_KEY
+WECHAT_API_BASE = env.WECHAT_API_BASE.rstrip("/")
+WECHAT_MINI_APP_ID = env.WECHAT_MINI_APP_ID
+WECHAT_MINI_APP_SECRET = env.WECHAT_MINI_APP_SECRET
+WECHAT_SITE_URL = env.WECHAT_SITE_URL.rstrip("/")
+WECHAT_NOTICE_TEMPLATES = json.loads(env.WECHAT_NOTICE_TEMPLATES) if env.WECHAT_NOTICE_TEMPLATES else {}
+WECHAT_NOTICES = env.WECHAT_NOTICES
 PAYMENT_KEYS = {
     "wechat": {"mch_id": env.WECHATPAY_MCH_ID, "api_key": env.WECHATPAY_API_KEY},
     "alipay": {"app_id": env.ALIPAY_APP_ID, "private_key": env.ALIPAY_PRIVATE_KEY, "public_key": env.ALIPAY_PUBLIC_KEY},

@@ -1,0 +1,159 @@
+"""``/wechat/`` (SPEC §7): WeChat's server verification (GET) and its messages (POST), plain or in
+safe mode (AES), verified with ``WECHAT_TOKEN``; a bad or missing signature is 403.
+
+WeChat retries a message it got no answer to within five seconds, three times. Each message is
+acted on once across all server processes: the first request to claim its key in the shared cache
+(``MsgId``; an event's ``FromUserName`` + ``CreateTime``) handles it and leaves its reply there; a
+retry gets that reply, or ``success`` while the first is still at work. Work that may take longer
+is answered ``success`` at once and finished by a task that sends a customer-service message.
+Anything WeChat sends that the account cannot read is answered ``success``: nothing changes and
+WeChat does not retry it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpResponse, HttpResponseForbidden
+from django.utils import translation
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.replies import TextReply
+from wechatpy.utils import check_signature
+
+from apps.common.cache import cache_add, cache_delete, cache_get, cache_set
+
+from .conversation import Answer, Inbound, answer
+
+logger = logging.getLogger(__name__)
+
+SUCCESS = "success"
+#: how long a message's key is remembered: past WeChat's last retry (about 15 s after the first)
+SEEN_S = 600
+MAX_BODY_BYTES = 64 * 1024
+
+
+def _forbidden() -> HttpResponse:
+    return HttpResponseForbidden("invalid signature", content_type="text/plain; charset=utf-8")
+
+
+def _text(body: str) -> HttpResponse:
+    return HttpResponse(body, content_type="text/plain; charset=utf-8")
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def webhook(request):
+    token = settings.WECHAT_TOKEN
+    query = request.GET
+    if not token:
+        return _forbidden()  # no token configured: nothing can be verified
+    try:
+        check_signature(token, query.get("signature", ""), query.get("timestamp", ""), query.get("nonce", ""))
+    except InvalidSignatureException:
+        return _forbidden()
+    if request.method == "GET":
+        return _text(query.get("echostr", ""))
+    if len(request.body) > MAX_BODY_BYTES:
+        return _text(SUCCESS)
+    safe_mode = query.get("encrypt_type", "raw").lower() == "aes"
+    crypto = None
+    xml = request.body
+    if safe_mode:
+        if not settings.WECHAT_ENCODING_AES_KEY:
+            return _forbidden()
+        crypto = WeChatCrypto(token, settings.WECHAT_ENCODING_AES_KEY, settings.WECHAT_APP_ID)
+        try:
+            xml = crypto.decrypt_message(request.body, query.get("msg_signature", ""), query.get("timestamp", ""),
+                                         query.get("nonce", ""))
+        except (InvalidSignatureException, InvalidAppIdException):
+            return _forbidden()
+        except Exception:  # malformed XML or ciphertext: nothing to act on, and nothing to retry
+            logger.warning("wechat: an encrypted message that could not be read")
+            return _text(SUCCESS)
+    try:
+        message = parse_message(xml)
+    except Exception:
+        logger.warning("wechat: a message that could not be parsed")
+        return _text(SUCCESS)
+    reply = handle(message)
+    if reply is None:
+        return _text(SUCCESS)
+    if crypto is not None:
+        reply = crypto.encrypt_message(reply, query.get("nonce", ""), query.get("timestamp", ""))
+    return HttpResponse(reply, content_type="application/xml; charset=utf-8")
+
+
+def message_key(message) -> str | None:
+    """What identifies a message across WeChat's retries: its MsgId, an event's sender and time."""
+    raw = getattr(message, "_data", {}) or {}
+    if raw.get("MsgId"):
+        key = f"msg:{raw['MsgId']}"
+    elif raw.get("FromUserName") and raw.get("CreateTime"):
+        key = f"event:{raw['FromUserName']}:{raw['CreateTime']}"
+    else:
+        return None
+    return "wechat:seen:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def inbound_of(message) -> Inbound | None:
+    openid = getattr(message, "source", None)
+    if not openid:
+        return None
+    kind = getattr(message, "type", "") or ""
+    if kind == "text":
+        return Inbound(openid=openid, type="text", content=message.content or "")
+    if kind == "location":
+        try:
+            return Inbound(openid=openid, type="location", lat=float(message.location_x),
+                           lon=float(message.location_y))
+        except (TypeError, ValueError):
+            return Inbound(openid=openid, type="unknown")
+    if kind == "event":
+        raw = getattr(message, "_data", {}) or {}
+        return Inbound(openid=openid, type="event", event=str(raw.get("Event", "") or ""),
+                       key=str(raw.get("EventKey", "") or ""))
+    return Inbound(openid=openid, type=kind or "unknown")
+
+
+def handle(message) -> str | None:
+    """The reply XML for a parsed message (None: answer ``success``), acting on it once."""
+    inbound = inbound_of(message)
+    if inbound is None:
+        return None
+    key = message_key(message)
+    if key is not None:
+        claimed = cache_add(key, "", timeout=SEEN_S)
+        if claimed is False:  # a retry, or the same message at another process
+            return cache_get(key) or None
+        # None: the cache is unreachable; acting on a retry twice beats not answering at all
+    try:
+        with translation.override(settings.LANGUAGE_CODE):
+            result = _answer(inbound)
+    except Exception:
+        if key is not None:
+            cache_delete(key)  # nothing was done: WeChat's retry may try again
+        raise
+    reply = None
+    if result.text:
+        reply = TextReply(source=message.target, target=message.source, content=result.text).render()
+    if key is not None and reply is not None:
+        cache_set(key, reply, timeout=SEEN_S)
+    return reply
+
+
+def _answer(inbound: Inbound) -> Answer:
+    from .tasks import answer_later
+
+    with transaction.atomic():
+        result = answer(inbound)
+        if result.deferred:
+            payload = inbound.as_dict()
+            transaction.on_commit(lambda: answer_later.delay(payload))
+    return result
