@@ -89,7 +89,8 @@ def help_text() -> str:
 
 
 def welcome_text() -> str:
-    return _("欢迎关注「无锡停车」！全市公共停车场的实时空位、停车缴费、车辆查找和停车投诉，都在这里。\n\n") + help_text()
+    welcome = _("欢迎关注「无锡停车」！全市公共停车场的实时空位、停车缴费、车辆查找和停车投诉，都在这里。")
+    return welcome + "\n\n" + help_text()
 
 
 def _no_plates() -> str:
@@ -127,7 +128,7 @@ def my_cars(inbound: Inbound, args: str = "") -> str:
     if not plates:
         return _no_plates()
     now = timezone.now()
-    current = [stay for stay in selectors.stays_of(plates).filter(current=1)]
+    current = list(selectors.stays_of(plates).filter(current=1))
     if not current:
         return _("您绑定的车辆（%(plates)s）目前都不在停车场内。") % {"plates": "、".join(plates)}
     fees = selectors.fees_so_far(current, now=now)
@@ -139,7 +140,8 @@ def my_cars(inbound: Inbound, args: str = "") -> str:
             if stay.berth.floor:
                 place += _("，%(floor)s") % {"floor": stay.berth.floor}
         fee = fees[stay.pk]
-        lines.append(_("%(plate)s 停在 %(place)s\n入场 %(entry)s，已停 %(duration)s，当前费用 %(fee)s\n找车导航：%(link)s") % {
+        text = _("%(plate)s 停在 %(place)s\n入场 %(entry)s，已停 %(duration)s，当前费用 %(fee)s\n找车导航：%(link)s")
+        lines.append(text % {
             "plate": stay.plate, "place": place, "entry": _local(stay.entry_at),
             "duration": _duration(stay.entry_at, now) if stay.entry_at else "—",
             "fee": _yuan(fee.due_fen) if fee.due_fen is not None else _("暂无法计算"),

@@ -35,7 +35,8 @@ def bound_plates_of(user) -> list[str]:
     """The answer to ``apps.common.citizens``'s port: the user's bound plates, normalised."""
     if user is None or not getattr(user, "is_authenticated", False):
         return []
-    return list(BoundPlate.objects.filter(citizen__user=user).order_by("bound_at", "pk").values_list("plate", flat=True))
+    bound = BoundPlate.objects.filter(citizen__user=user).order_by("bound_at", "pk")
+    return list(bound.values_list("plate", flat=True))
 
 
 def identity_for(*, app_id: str, openid: str) -> WechatIdentity | None:

@@ -89,9 +89,9 @@ def plate_bind(*, citizen: Citizen, plate: str, proof: str = "") -> tuple[BoundP
                                 details={"max_plates": MAX_PLATES})
         if held is not None:
             if not proof:
-                raise PlateProofRequired(
-                    _("该车牌已被其他用户绑定；如车辆归您使用，请提供近 %(days)d 天内该车牌的缴费订单号") % {"days": PROOF_DAYS},
-                    field="proof", details={"proof_days": PROOF_DAYS})
+                message = _("该车牌已被其他用户绑定；如车辆归您使用，请提供近 %(days)d 天内该车牌的缴费订单号")
+                raise PlateProofRequired(message % {"days": PROOF_DAYS}, field="proof",
+                                         details={"proof_days": PROOF_DAYS})
             if not _proof_holds(plate=value, proof=proof):
                 raise PlateProofRejected(
                     _("未找到该车牌近 %(days)d 天内用此订单号缴费的记录") % {"days": PROOF_DAYS}, field="proof")

@@ -65,7 +65,8 @@ def _describe(exc: Exception) -> str:
 @shared_task(ignore_result=True)
 def answer_later(payload: dict) -> None:
     """Work out a deferred answer and send it as a customer-service message."""
-    from .conversation import Inbound, answer_later as later
+    from .conversation import Inbound
+    from .conversation import answer_later as later
     from .notices import reply_queue
 
     inbound = Inbound(**payload)
