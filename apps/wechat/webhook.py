@@ -106,7 +106,8 @@ def inbound_of(message) -> Inbound | None:
     openid = getattr(message, "source", None)
     if not openid:
         return None
-    kind = getattr(message, "type", "") or ""
+    raw = getattr(message, "_data", {}) or {}
+    kind = str(raw.get("MsgType", "") or "").lower()  # wechatpy calls the events it does not know "unknown"
     if kind == "text":
         return Inbound(openid=openid, type="text", content=message.content or "")
     if kind == "location":
@@ -116,7 +117,6 @@ def inbound_of(message) -> Inbound | None:
         except (TypeError, ValueError):
             return Inbound(openid=openid, type="unknown")
     if kind == "event":
-        raw = getattr(message, "_data", {}) or {}
         return Inbound(openid=openid, type="event", event=str(raw.get("Event", "") or ""),
                        key=str(raw.get("EventKey", "") or ""))
     return Inbound(openid=openid, type=kind or "unknown")
