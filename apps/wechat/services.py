@@ -121,5 +121,5 @@ def menu_push(*, actor) -> dict:
 
     menu = account_menu()
     official_account().menu.create(menu)
-    audit_record(action="wechat.menu_pushed", actor=actor, changes={"menu": menu})
+    audit_record(action="wechat.menu_pushed", actor=actor, changes={"menu": [None, menu]})
     return menu
