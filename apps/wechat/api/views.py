@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.api.exceptions import error_responses
+from apps.sessions.models import Arrears, ParkingSession
 
 from .. import links, selectors, services
 from ..client import mini_program_session
@@ -88,6 +89,7 @@ def stay_rows(stays, fees) -> list[dict]:
 
 class StayListView(CitizenAPIMixin, generics.GenericAPIView):
     serializer_class = StaySerializer
+    queryset = ParkingSession.objects.none()  # for the schema: the rows are the selector's
 
     @extend_schema(tags=TAGS, summary="我的停车（反向寻车）",
                    description="绑定车牌的停车记录：在场的在前（停车场、泊位、楼层和当前费用），其后为近 90 天的记录。",
@@ -109,6 +111,7 @@ def arrears_rows(owed) -> list[dict]:
 
 class ArrearsListView(CitizenAPIMixin, generics.GenericAPIView):
     serializer_class = ArrearsSerializer
+    queryset = Arrears.objects.none()  # for the schema: the rows are the selector's
 
     @extend_schema(tags=TAGS, summary="我的欠费", description="绑定车牌未缴清的欠费，最早的在前。",
                    responses={200: ArrearsSerializer(many=True), **error_responses(400, 401)})
