@@ -212,13 +212,14 @@ class Command:
 
 COMMANDS = (
     Command(("帮助", "help", "?", "？"), lambda inbound, args: help_text()),
-    Command(("解绑",), unbind),
-    Command(("绑定",), bind),
-    Command(("我的车", "我的车辆"), my_cars),
-    Command(("欠费", "缴费"), arrears),
+    # English words too: the English help names them.
+    Command(("解绑", "unbind"), unbind),
+    Command(("绑定", "bind"), bind),
+    Command(("我的车", "我的车辆", "my cars", "my car"), my_cars),
+    Command(("欠费", "缴费", "arrears"), arrears),
     # The hotline is another app: opening a ticket may take longer than WeChat waits.
-    Command(("投诉",), complaint, slow=lambda: tickets.ticket_opener() is not None),
-    Command(("预约",), reserve),
+    Command(("投诉", "complain"), complaint, slow=lambda: tickets.ticket_opener() is not None),
+    Command(("预约", "book"), reserve),
 )
 CLICKS = {KEY_MY_CARS: my_cars, KEY_PAY: arrears, KEY_COMPLAINT: complaint}
 _SEPARATORS = re.compile(r"^[\s:：,，]+")

@@ -238,3 +238,11 @@ def test_a_slow_command_answers_success_and_a_task_sends_the_reply(client, fake_
     assert "工单号 RX20260317-0123" in sent.body["text"]["content"]
     notice = Notice.objects.get()
     assert (notice.channel, notice.state, notice.citizen) == ("customer_service", "sent", identity.citizen)
+
+
+def test_the_commands_the_english_help_names_work_too(client, fake_wechat):
+    assert "苏B12345" in say(client, "bind 苏B12345")
+    assert "苏B12345" in say(client, "My cars")
+    assert BoundPlate.objects.filter(plate="苏B12345").exists()
+    say(client, "unbind 苏B12345")
+    assert not BoundPlate.objects.exists()
