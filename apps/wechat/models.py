@@ -59,7 +59,9 @@ class Citizen(models.Model):
         return f"{_('市民')} {self.pk}"
 
 
-class WechatIdentityQuerySet(ScopedQuerySet):
+class ByCitizenQuerySet(ScopedQuerySet):
+    """Rows of a citizen: seen by the staff who see the citizen."""
+
     def scope_q(self, scope: Scope) -> Q | None:
         if scope.city_wide:
             return None
@@ -75,7 +77,7 @@ class WechatIdentity(models.Model):
     subscribed = models.BooleanField(_("已关注"), default=False, help_text=_("关注公众号的用户才能收到通知"))
     created_at = models.DateTimeField(_("首次登录时间"), auto_now_add=True)
 
-    objects = WechatIdentityQuerySet.as_manager()
+    objects = ByCitizenQuerySet.as_manager()
     scope_paths = ScopePaths()
 
     class Meta:
@@ -110,12 +112,7 @@ class BoundPlate(models.Model):
         return self.plate
 
 
-class NoticeQuerySet(ScopedQuerySet):
-    def scope_q(self, scope: Scope) -> Q | None:
-        if scope.city_wide:
-            return None
-        return Q(citizen__in=Citizen.objects.for_scope(scope).values("pk"))
-
+class NoticeQuerySet(ByCitizenQuerySet):
     def failed(self):
         return self.filter(state=Notice.State.FAILED)
 

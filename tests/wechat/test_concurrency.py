@@ -4,43 +4,17 @@ plate leave it with one holder; a citizen never passes 3 plates by binding in pa
 
 from __future__ import annotations
 
-import threading
-
 import httpx
 import pytest
-from django.db import connection
 
 from apps.wechat.errors import PlateProofRequired, TooManyPlates
 from apps.wechat.models import BoundPlate
 from apps.wechat.services import citizen_for_identity, plate_bind
 from tests.realtime.live import live_servers, process_options, shared_database_name
+from tests.threads import run_together
 from tests.wechat import fake as wechat
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _run_together(jobs):
-    barrier = threading.Barrier(len(jobs))
-    results: list = [None] * len(jobs)
-    errors: list = []
-
-    def run(index, job):
-        try:
-            barrier.wait()
-            results[index] = job()
-        except BaseException as exc:  # surfaced in the main thread below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    if errors:
-        raise errors[0]
-    return results
 
 
 @pytest.mark.redis
@@ -59,7 +33,7 @@ def test_a_message_delivered_to_two_server_processes_at_once_is_acted_on_once(tm
                 assert response.status_code == 200, response.text
                 return wechat.reply_in(response)
 
-            replies = _run_together([lambda s=server: deliver(s) for server in servers])
+            replies = run_together([lambda s=server: deliver(s) for server in servers])
             acted = [reply for reply in replies if reply and reply.startswith("已绑定车牌")]
             assert len(acted) >= 1, replies
             # A second action would have answered "already bound to your account"; a retry gets the
@@ -81,7 +55,7 @@ def test_two_citizens_binding_one_plate_leave_it_one_holder():
                 return "refused"
         return job
 
-    results = _run_together([bind(citizen) for citizen in citizens])
+    results = run_together([bind(citizen) for citizen in citizens])
     assert sorted(results) == ["bound", "refused", "refused", "refused"]
     assert BoundPlate.objects.filter(plate="苏B12345").count() == 1
 
@@ -98,6 +72,6 @@ def test_binding_in_parallel_never_passes_three_plates():
                 return "refused"
         return job
 
-    results = _run_together([bind(f"苏B2000{i}") for i in range(6)])
+    results = run_together([bind(f"苏B2000{i}") for i in range(6)])
     assert sorted(results) == ["bound"] * 3 + ["refused"] * 3
     assert BoundPlate.objects.filter(citizen=citizen).count() == 3
