@@ -30,6 +30,7 @@ urlpatterns = [
     path("api/v1/", include("wuxi_parking.audiences.public")),
     path("payments/notify/", include("wuxi_parking.audiences.providers")),
     path("wechat/", include("apps.wechat.urls")),
+    path("", include("apps.wechat.page_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("apps.realtime.urls")),
