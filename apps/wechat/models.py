@@ -161,3 +161,19 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.openid}"
+
+
+class SeenMessage(models.Model):
+    """A WeChat message key recorded in the database while the shared cache was unreachable, so
+    that WeChat's retries still act once (``apps.wechat.webhook``). Empty but for outages; rows past
+    ``expires_at`` are purged by the webhook itself."""
+
+    key = models.CharField(_("消息摘要"), max_length=64, unique=True)
+    expires_at = models.DateTimeField(_("过期时间"), db_index=True)
+
+    class Meta:
+        verbose_name = _("已处理的微信消息")
+        verbose_name_plural = pgettext_lazy("plural", "已处理的微信消息")
+
+    def __str__(self) -> str:
+        return self.key

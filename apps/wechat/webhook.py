@@ -4,7 +4,8 @@ safe mode (AES), verified with ``WECHAT_TOKEN``; a bad or missing signature is 4
 WeChat retries a message it got no answer to within five seconds, three times. Each message is
 acted on once across all server processes: the first request to claim its key in the shared cache
 (``MsgId``; an event's ``FromUserName`` + ``CreateTime``) handles it and leaves its reply there; a
-retry gets that reply, or ``success`` while the first is still at work. Work that may take longer
+retry gets that reply, or ``success`` while the first is still at work. While the cache is
+unreachable the keys are claimed in the database instead. Work that may take longer
 is answered ``success`` at once and finished by a task that sends a customer-service message.
 Anything WeChat sends that the account cannot read is answered ``success``: nothing changes and
 WeChat does not retry it.
@@ -14,11 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
+from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpResponse, HttpResponseForbidden
-from django.utils import translation
+from django.utils import timezone, translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 from wechatpy import parse_message
@@ -30,6 +33,7 @@ from wechatpy.utils import check_signature
 from apps.common.cache import cache_add, cache_delete, cache_get, cache_set
 
 from .conversation import Answer, Inbound, answer
+from .models import SeenMessage
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +136,8 @@ def handle(message) -> str | None:
         claimed = cache_add(key, "", timeout=SEEN_S)
         if claimed is False:  # a retry, or the same message at another process
             return cache_get(key) or None
-        # None: the cache is unreachable; acting on a retry twice beats not answering at all
+        if not (_claim_in_database(key) if claimed is None else _unseen_in_database(key)):
+            return None
     try:
         with translation.override(settings.LANGUAGE_CODE):
             result = _answer(inbound)
@@ -146,6 +151,39 @@ def handle(message) -> str | None:
     if key is not None and reply is not None:
         cache_set(key, reply, timeout=SEEN_S)
     return reply
+
+
+# While the cache is unreachable, message keys are recorded in the database (``SeenMessage``, unique
+# per key), and a key the cache claims is also looked for there, so a message first handled during
+# an outage is still a retry once the cache is back (one indexed read of a table empty but for
+# outages). Its expired rows are purged here every _PURGE_EVERY_S at the most.
+_PURGE_EVERY_S = 60.0
+_purged_at = float("-inf")
+
+
+def _digest(key: str) -> str:
+    return key.rsplit(":", 1)[-1]
+
+
+def _unseen_in_database(key: str) -> bool:
+    return not SeenMessage.objects.filter(key=_digest(key), expires_at__gt=timezone.now()).exists()
+
+
+def _claim_in_database(key: str) -> bool:
+    """True for the first delivery of the message within ``SEEN_S``, False for a retry."""
+    global _purged_at
+    now = timezone.now()
+    expires_at = now + timedelta(seconds=SEEN_S)
+    if time.monotonic() - _purged_at >= _PURGE_EVERY_S:
+        _purged_at = time.monotonic()
+        SeenMessage.objects.filter(expires_at__lte=now).delete()
+    try:
+        with transaction.atomic():
+            SeenMessage.objects.create(key=_digest(key), expires_at=expires_at)
+        return True
+    except IntegrityError:
+        # Expired but not purged yet: taken over by one conditional UPDATE, so one racer wins.
+        return SeenMessage.objects.filter(key=_digest(key), expires_at__lte=now).update(expires_at=expires_at) == 1
 
 
 def _answer(inbound: Inbound) -> Answer:

@@ -246,3 +246,20 @@ def test_the_commands_the_english_help_names_work_too(client, fake_wechat):
     assert BoundPlate.objects.filter(plate="苏B12345").exists()
     say(client, "unbind 苏B12345")
     assert not BoundPlate.objects.exists()
+
+
+def test_with_the_cache_unreachable_a_retry_still_acts_once(client, fake_wechat, settings):
+    from apps.wechat.models import SeenMessage
+    from tests.outages import UNREACHABLE_REDIS_CACHES
+
+    working = settings.CACHES
+    settings.CACHES = UNREACHABLE_REDIS_CACHES
+    xml = wechat.text_xml(OPENID, "绑定 苏B12345", msg_id=777002)
+    assert "已绑定车牌" in wechat.reply_in(wechat.post_plain(client, xml))
+    BoundPlate.objects.all().delete()
+    assert wechat.post_plain(client, xml).content == b"success"  # the retry: recorded in the database
+    assert not BoundPlate.objects.exists()
+    assert SeenMessage.objects.count() == 1
+    settings.CACHES = working  # back: a retry of a message handled during the outage is still one
+    assert wechat.post_plain(client, xml).content == b"success"
+    assert not BoundPlate.objects.exists()
