@@ -9,6 +9,7 @@ customer-service message (``answer_later``).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from apps.common.geo import gcj02_to_wgs84
 
 from . import links, selectors, services
 from .menu import KEY_COMPLAINT, KEY_MY_CARS, KEY_PAY
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -266,9 +269,14 @@ def answer(inbound: Inbound) -> Answer:
 
 
 def answer_later(inbound: Inbound) -> str:
-    """The text of a deferred answer, worked out in a task."""
+    """The text of a deferred answer, worked out in a task. The citizen is told something whatever
+    happens: an unexpected failure of the other app is logged and answered with the web form."""
     found = _command(inbound.content) if inbound.type == "text" else None
     if found is None:
         return help_text()
     command, args = found
-    return command.handler(inbound, args)
+    try:
+        return command.handler(inbound, args)
+    except Exception:
+        logger.exception("wechat: a deferred answer failed")
+        return _("暂时无法处理，请稍后再试，或在线提交：%(link)s") % {"link": links.hotline_form()}

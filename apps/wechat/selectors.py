@@ -68,13 +68,14 @@ def fees_so_far(stays: list[ParkingSession], *, now: datetime | None = None) -> 
     keeps its amount. Free windows are read in one query for all the lots."""
     now = now or timezone.now()
     open_stays = [s for s in stays if s.state == ParkingSession.State.OPEN and s.entry_at is not None]
+    open_ids = {s.pk for s in open_stays}
     windows = {}
     if open_stays:
         earliest = min(s.entry_at for s in open_stays)
         windows = lot_selectors.free_windows_by_lot(lots={s.lot for s in open_stays}, start=earliest, end=now)
     result = {}
     for stay in stays:
-        if stay in open_stays:
+        if stay.pk in open_ids:
             try:
                 amount = lot_selectors.fee_for_stay(
                     lot=stay.lot, entry=stay.entry_at, exit=max(now, stay.entry_at),

@@ -106,10 +106,13 @@ def plate_bind(*, citizen: Citizen, plate: str, proof: str = "") -> tuple[BoundP
     return bound, True
 
 
-def plate_unbind(*, citizen: Citizen, plate: str) -> None:
+def plate_unbind(*, citizen: Citizen | None, plate: str) -> None:
+    """Unbind one of the citizen's plates (``None``: a user who never bound one: nothing to unbind)."""
     value = plate_rules.validate(plate)
-    with transaction.atomic():
-        deleted, _rows = BoundPlate.objects.filter(citizen=citizen, plate=value).delete()
+    deleted = 0
+    if citizen is not None:
+        with transaction.atomic():
+            deleted, _rows = BoundPlate.objects.filter(citizen=citizen, plate=value).delete()
     if not deleted:
         raise PlateNotBound(_("您没有绑定车牌 %(plate)s") % {"plate": value}, field="plate")
 

@@ -263,3 +263,16 @@ def test_with_the_cache_unreachable_a_retry_still_acts_once(client, fake_wechat,
     settings.CACHES = working  # back: a retry of a message handled during the outage is still one
     assert wechat.post_plain(client, xml).content == b"success"
     assert not BoundPlate.objects.exists()
+
+
+def test_a_deferred_answer_that_fails_still_tells_the_citizen_something(client, fake_wechat, no_ticket_opener,
+                                                                        django_capture_on_commit_callbacks):
+    def broken(request):
+        raise ConnectionError("the hotline is down")
+
+    tickets.register_ticket_opener(broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = wechat.post_plain(client, wechat.text_xml(OPENID, "投诉 路边停车乱收费"))
+    assert response.content == b"success"
+    (sent,) = fake_wechat.to("/cgi-bin/message/custom/send")
+    assert "https://park.example.cn/complaints/new/" in sent.body["text"]["content"]

@@ -66,8 +66,7 @@ class PlateListView(CitizenAPIMixin, APIView):
 class PlateDetailView(CitizenAPIMixin, APIView):
     @extend_schema(tags=TAGS, summary="解绑车牌", responses={204: None, **error_responses(400, 401, 404)})
     def delete(self, request, plate: str):
-        citizen = selectors.citizen_of(request.user) or services.citizen_for_user(user=request.user)
-        services.plate_unbind(citizen=citizen, plate=plate)
+        services.plate_unbind(citizen=selectors.citizen_of(request.user), plate=plate)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
