@@ -4,17 +4,17 @@ and records them; and messages to ``/wechat/`` crafted the way WeChat signs and 
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import threading
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from wechatpy.crypto import WeChatCrypto
+
+from apps.wechat import crafted
 
 TOKEN = "wxp-test-token"
 APP_ID = "wx0123456789abcdef"
@@ -22,7 +22,6 @@ APP_SECRET = "account-secret"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters, as WeChat issues them
 MINI_APP_ID = "wxfedcba9876543210"
 MINI_APP_SECRET = "mini-secret"
-ACCOUNT = "gh_wuxiparking"
 
 
 @dataclass
@@ -117,68 +116,36 @@ def start_fake() -> tuple[FakeWechat, ThreadingHTTPServer]:
 
 # --- messages to /wechat/ ----------------------------------------------------------------------
 
-_msg_ids = itertools.count(int(time.time()) * 1000)
-
-
-def signature(*parts: str) -> str:
-    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()  # noqa: S324 - WeChat's own scheme
-
-
-def text_xml(openid: str, content: str, *, msg_id: int | None = None, created: int | None = None) -> str:
-    return (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{created or int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id or next(_msg_ids)}</MsgId></xml>")
-
-
-def location_xml(openid: str, lat: float, lon: float) -> str:
-    return (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[location]]></MsgType>"
-            f"<Location_X>{lat}</Location_X><Location_Y>{lon}</Location_Y><Scale>15</Scale>"
-            f"<Label><![CDATA[无锡市]]></Label><MsgId>{next(_msg_ids)}</MsgId></xml>")
-
-
-def event_xml(openid: str, event: str, key: str = "", *, created: int | None = None) -> str:
-    return (f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{created or next(_msg_ids)}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
-            f"<Event><![CDATA[{event}]]></Event><EventKey><![CDATA[{key}]]></EventKey></xml>")
+text_xml, location_xml, event_xml = crafted.text_xml, crafted.location_xml, crafted.event_xml
 
 
 def _query(token: str = TOKEN, **extra) -> tuple[dict, str, str]:
-    timestamp, nonce = str(int(time.time())), f"n{next(_msg_ids)}"
-    return {"signature": signature(token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce, **extra}, \
-        timestamp, nonce
+    params = crafted.signed_query(token, **extra)
+    return params, params["timestamp"], params["nonce"]
+
+
+def _path(params: dict) -> str:
+    return "/wechat/?" + urlencode(params)
 
 
 def post_plain(client, xml: str, *, token: str = TOKEN, query: dict | None = None):
     params, _ts, _nonce = _query(token)
     params.update(query or {})
-    path = "/wechat/?" + "&".join(f"{key}={value}" for key, value in params.items())
-    return client.generic("POST", path, xml.encode(), content_type="text/xml")
+    return client.generic("POST", _path(params), xml.encode(), content_type="text/xml")
 
 
 def post_safe(client, xml: str, *, token: str = TOKEN, tamper: bool = False):
     """POST ``xml`` encrypted as WeChat's safe mode does; returns (response, reply text or None)."""
-    crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
-    params, timestamp, nonce = _query(token, encrypt_type="aes")
-    envelope = ET.fromstring(crypto.encrypt_message(xml, nonce, timestamp))  # noqa: S314 - our own XML
-    encrypted = envelope.findtext("Encrypt")
-    msg_signature = envelope.findtext("MsgSignature")
+    params, _ts, _nonce = _query(token)
+    body, params = crafted.encrypted(xml, token=TOKEN, aes_key=AES_KEY, app_id=APP_ID, query=params)
     if tamper:
-        msg_signature = "0" * 40
-    params["msg_signature"] = msg_signature
-    body = f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
-    path = "/wechat/?" + "&".join(f"{key}={value}" for key, value in params.items())
-    response = client.generic("POST", path, body.encode(), content_type="text/xml")
-    return response, reply_in(response, crypto=crypto)
+        params["msg_signature"] = "0" * 40
+    response = client.generic("POST", _path(params), body.encode(), content_type="text/xml")
+    return response, reply_in(response, crypto=WeChatCrypto(TOKEN, AES_KEY, APP_ID))
 
 
 def reply_in(response, *, crypto: WeChatCrypto | None = None) -> str | None:
-    """The text of the passive reply in ``response``; None when it is ``success``."""
-    body = response.content.decode()
-    if body == "success" or response.status_code != 200:
+    """The text of the passive reply in ``response``; None when it is ``success`` or refused."""
+    if response.status_code != 200:
         return None
-    if crypto is not None:
-        envelope = ET.fromstring(body)  # noqa: S314 - the reply of the server under test
-        body = crypto.decrypt_message(body, envelope.findtext("MsgSignature"), envelope.findtext("TimeStamp"),
-                                      envelope.findtext("Nonce"))
-    return ET.fromstring(body).findtext("Content")  # noqa: S314 - the reply of the server under test
+    return crafted.reply_text(response.content.decode(), crypto=crypto)

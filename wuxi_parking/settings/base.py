@@ -240,10 +240,14 @@ INGEST_MAX_FUTURE_S = 300
 LOT_OFFLINE_AFTER_S = 600
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
-WECHAT_TOKEN = env.WECHAT_TOKEN
-WECHAT_APP_ID = env.WECHAT_APP_ID
+# With DEBUG (the demo city) and no account configured, a demo account: `manage.py wechat_message`
+# then talks to /wechat/ as WeChat would. Production refuses DEBUG, so never there.
+_WECHAT_DEMO = DEBUG and not env.WECHAT_TOKEN
+WECHAT_TOKEN = "wuxi-demo-wechat-token" if _WECHAT_DEMO else env.WECHAT_TOKEN
+WECHAT_APP_ID = "wx00000000demo0000" if _WECHAT_DEMO else env.WECHAT_APP_ID
 WECHAT_APP_SECRET = env.WECHAT_APP_SECRET
-WECHAT_ENCODING_AES_KEY = env.WECHAT_ENCODING_AES_KEY
+WECHAT_ENCODING_AES_KEY = ("wuxiDemoEncodingAesKey0123456789abcdefghijk" if _WECHAT_DEMO
+                           else env.WECHAT_ENCODING_AES_KEY)
 WECHAT_API_BASE = env.WECHAT_API_BASE.rstrip("/")
 WECHAT_MINI_APP_ID = env.WECHAT_MINI_APP_ID
 WECHAT_MINI_APP_SECRET = env.WECHAT_MINI_APP_SECRET
