@@ -39,7 +39,6 @@ class RebasedSession(requests.Session):
     def __init__(self, base: str):
         super().__init__()
         self.base = base.rstrip("/")
-        self.trust_env = False  # no proxy settings of the environment between us and WeChat
 
     def request(self, method, url, *args, **kwargs):
         if isinstance(url, str) and url.startswith(WECHAT_BASE):

@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from apps.common.notices import KINDS as NOTICE_KINDS
+from apps.common import notices
 from apps.common.scope import Scope, ScopedQuerySet, ScopePaths
 from apps.sessions.models import ParkingSession
 
@@ -131,7 +131,16 @@ class Notice(models.Model):
         FAILED = "failed", _("发送失败")
 
     KIND_REPLY = "reply"
-    KIND_CHOICES = [(kind, kind) for kind in NOTICE_KINDS] + [(KIND_REPLY, KIND_REPLY)]
+    KIND_CHOICES = [
+        (notices.PAYMENT_RECEIPT, _("缴费凭证")),
+        (notices.PAY_LATER_CHARGE, _("先离场后付费扣款")),
+        (notices.ARREARS_REMINDER, _("欠费提醒")),
+        (notices.RESERVATION_CONFIRMED, _("预约成功")),
+        (notices.RESERVATION_REMINDER, _("预约提醒")),
+        (notices.RESERVATION_NO_SHOW, _("预约爽约")),
+        (notices.TICKET_STATUS, _("投诉进度")),
+        (KIND_REPLY, _("消息回复")),
+    ]
 
     citizen = models.ForeignKey(Citizen, verbose_name=_("市民"), null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="notices")
