@@ -54,61 +54,67 @@ def citizen_city(city):
     return client.cookies["sessionid"].value
 
 
-def test_my_page_on_a_phone(citizen_city, tmp_path, chromium):
-    with live_servers(1, process_options(shared_database_name(tmp_path))) as (server,):
-        context = chromium.new_context(**PHONE)
-        context.add_cookies([{"name": "sessionid", "value": citizen_city, "url": server.url}])
-        page = context.new_page()
-        page.route("**/*", lambda route: route.continue_() if "127.0.0.1" in route.request.url else route.abort())
-        page.goto(f"{server.url}/me/")
-        page.wait_for_selector("#current .item")
-
-        plates = page.locator("#plates .plate").all_text_contents()
-        assert plates == ["苏B12345"]
-        current = page.locator("#current .item").inner_text()
-        assert "崇安寺地下停车场" in current and "泊位 B-017" in current and "负二层" in current
-        assert "当前费用 ¥" in current
-        href = page.locator("#current a").get_attribute("href")
-        assert href.endswith("/map/lots/LX-ME-1/navigate/")
-        arrears = page.locator("#arrears .item").inner_text()
-        assert "欠费 ¥12.00" in arrears
-        assert page.locator("#arrears a").get_attribute("href").endswith("/pay/LX-ME-1/")
-        assert "苏B77777" not in page.content()
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
-        assert _axe_violations(page) == []
-
-        page.fill("#bind-plate", "苏b 22222")
-        page.click("#bind button[type=submit]")
-        page.wait_for_function("document.querySelectorAll('#plates .plate').length === 2")
-        assert page.locator("#plates .plate").all_text_contents() == ["苏B12345", "苏B22222"]
-
-        page.fill("#bind-plate", "苏B77777")
-        page.click("#bind button[type=submit]")
-        page.wait_for_selector("#proof-row:not([hidden])")
-        assert "已被其他用户绑定" in page.locator("#bind-error").inner_text()
-        assert _axe_violations(page) == []
-
-        page.once("dialog", lambda dialog: dialog.accept())
-        page.click("button[aria-label='解绑 苏B22222']")
-        page.wait_for_function("document.querySelectorAll('#plates .plate').length === 1")
-
-        normal = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
-        page.click("#elder")
-        assert page.get_attribute("#elder", "aria-pressed") == "true"
-        page.reload()
-        page.wait_for_selector("#current .item")
-        assert page.evaluate("document.documentElement.classList.contains('elder')")
-        assert page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)") > normal
-        assert _axe_violations(page) == []
-        page.screenshot(path=str(tmp_path / "wuxi-me.png"), full_page=True)
-        context.close()
+@pytest.fixture
+def server(city, tmp_path):
+    """Started before the browser (Playwright's sync API runs an event loop, under which the ORM
+    refuses to work), after the test's data: on SQLite the server reads a copy taken here."""
+    with live_servers(1, process_options(shared_database_name(tmp_path))) as (live,):
+        yield live
 
 
-def test_the_page_without_login_tells_how_to_get_in(city, tmp_path, chromium):
-    with live_servers(1, process_options(shared_database_name(tmp_path))) as (server,):
-        context = chromium.new_context(**PHONE)
-        page = context.new_page()
-        page.goto(f"{server.url}/me/")
-        assert "请在微信中打开" in page.inner_text("main")
-        assert _axe_violations(page) == []
-        context.close()
+def test_my_page_on_a_phone(citizen_city, server, tmp_path, chromium):
+    context = chromium.new_context(**PHONE)
+    context.add_cookies([{"name": "sessionid", "value": citizen_city, "url": server.url}])
+    page = context.new_page()
+    page.route("**/*", lambda route: route.continue_() if "127.0.0.1" in route.request.url else route.abort())
+    page.goto(f"{server.url}/me/")
+    page.wait_for_selector("#current .item")
+
+    plates = page.locator("#plates .plate").all_text_contents()
+    assert plates == ["苏B12345"]
+    current = page.locator("#current .item").inner_text()
+    assert "崇安寺地下停车场" in current and "泊位 B-017" in current and "负二层" in current
+    assert "当前费用 ¥" in current
+    href = page.locator("#current a").get_attribute("href")
+    assert href.endswith("/map/lots/LX-ME-1/navigate/")
+    arrears = page.locator("#arrears .item").inner_text()
+    assert "欠费 ¥12.00" in arrears
+    assert page.locator("#arrears a").get_attribute("href").endswith("/pay/LX-ME-1/")
+    assert "苏B77777" not in page.content()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
+    assert _axe_violations(page) == []
+
+    page.fill("#bind-plate", "苏b 22222")
+    page.click("#bind button[type=submit]")
+    page.wait_for_function("document.querySelectorAll('#plates .plate').length === 2")
+    assert page.locator("#plates .plate").all_text_contents() == ["苏B12345", "苏B22222"]
+
+    page.fill("#bind-plate", "苏B77777")
+    page.click("#bind button[type=submit]")
+    page.wait_for_selector("#proof-row:not([hidden])")
+    assert "已被其他用户绑定" in page.locator("#bind-error").inner_text()
+    assert _axe_violations(page) == []
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("button[aria-label='解绑 苏B22222']")
+    page.wait_for_function("document.querySelectorAll('#plates .plate').length === 1")
+
+    normal = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    page.click("#elder")
+    assert page.get_attribute("#elder", "aria-pressed") == "true"
+    page.reload()
+    page.wait_for_selector("#current .item")
+    assert page.evaluate("document.documentElement.classList.contains('elder')")
+    assert page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)") > normal
+    assert _axe_violations(page) == []
+    page.screenshot(path=str(tmp_path / "wuxi-me.png"), full_page=True)
+    context.close()
+
+
+def test_the_page_without_login_tells_how_to_get_in(server, chromium):
+    context = chromium.new_context(**PHONE)
+    page = context.new_page()
+    page.goto(f"{server.url}/me/")
+    assert "请在微信中打开" in page.inner_text("main")
+    assert _axe_violations(page) == []
+    context.close()
