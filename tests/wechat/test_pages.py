@@ -33,3 +33,9 @@ def test_a_signed_in_citizen_gets_the_page_and_a_csrf_cookie(client):
     assert "csrftoken" in response.cookies
     text = json.loads(response.content.decode().split('id="me-text" type="application/json">')[1].split("</script>")[0])
     assert text["unbind"] == "解绑"
+
+
+def test_the_map_links_to_my_page_and_it_links_back(client):
+    assert 'href="/me/"' in client.get("/map/").content.decode()
+    client.force_login(CitizenFactory().user)
+    assert 'href="/map/"' in client.get("/me/").content.decode()
