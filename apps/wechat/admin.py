@@ -22,7 +22,7 @@ from apps.common.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from apps.common.errors import DomainError
 
 from .models import BoundPlate, Citizen, Notice, WechatIdentity
-from .services import menu_push
+from .services import menu_push, notices_resend
 
 
 class PlateSearchMixin:
@@ -93,6 +93,15 @@ class NoticeAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ("citizen",)
     date_hierarchy = "created_at"
     change_list_template = "admin/wechat/notice/change_list.html"
+    actions = ["resend"]
+
+    @admin.action(description=_("重新发送所选的失败通知"), permissions=["resend"])
+    def resend(self, request, queryset):
+        queued = notices_resend(notices=queryset, actor=Actor.from_request(request))
+        self.message_user(request, gettext("已重新排队发送 %(n)d 条通知") % {"n": queued}, messages.SUCCESS)
+
+    def has_resend_permission(self, request) -> bool:
+        return request.user.has_perm("wechat.resend_notice")
 
     def get_urls(self):
         return [path("push-menu/", self.admin_site.admin_view(self.push_menu_view), name="wechat_notice_push_menu"),

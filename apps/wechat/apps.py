@@ -20,8 +20,8 @@ class WechatConfig(AppConfig):
         register_bound_plates(bound_plates_of)
         register_notifier(notice_request)
         # Staff read citizens, their plates and the notice log of their scope (the plates that
-        # parked there); only the city may push the account's menu.
+        # parked there); only the city may push the account's menu or send failed notices again.
         for kind in StaffScope.Kind.values:
             extend_staff_permissions(kind, self.label, ["view_citizen", "view_boundplate", "view_wechatidentity",
                                                         "view_notice"])
-        extend_staff_permissions(StaffScope.Kind.CITY, self.label, ["push_menu"])
+        extend_staff_permissions(StaffScope.Kind.CITY, self.label, ["push_menu", "resend_notice"])

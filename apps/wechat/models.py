@@ -165,7 +165,7 @@ class Notice(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("通知记录")
         verbose_name_plural = pgettext_lazy("plural", "通知记录")
-        permissions = [("push_menu", _("可以推送公众号菜单"))]
+        permissions = [("push_menu", _("可以推送公众号菜单")), ("resend_notice", _("可以重新发送失败的通知"))]
         indexes = [models.Index(fields=["state", "-created_at"], name="notice_state_idx")]
 
     def __str__(self) -> str:

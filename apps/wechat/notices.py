@@ -24,7 +24,8 @@ def notices_enabled() -> bool:
     return bool(settings.WECHAT_NOTICES and settings.WECHAT_APP_ID)
 
 
-def _schedule(notice: Notice) -> None:
+def notice_schedule(notice: Notice) -> None:
+    """Send ``notice`` by a task once the current transaction commits."""
     from .tasks import send_notice
 
     notice_id = notice.pk
@@ -53,7 +54,7 @@ def notice_request(request: NoticeRequest) -> list[Notice]:
             state=Notice.State.QUEUED if template_id else Notice.State.FAILED,
             error="" if template_id else f"no template configured for {request.kind}")
         if template_id:
-            _schedule(notice)
+            notice_schedule(notice)
         made.append(notice)
     return made
 
@@ -64,7 +65,7 @@ def reply_queue(*, openid: str, text: str) -> Notice:
     notice = Notice.objects.create(citizen=identity.citizen if identity else None, app_id=settings.WECHAT_APP_ID,
                                    openid=openid, channel=Notice.Channel.CUSTOMER_SERVICE, kind=Notice.KIND_REPLY,
                                    data={"text": text})
-    _schedule(notice)
+    notice_schedule(notice)
     return notice
 
 

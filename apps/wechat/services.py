@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -16,7 +17,7 @@ from apps.common import plates as plate_rules
 from apps.sessions.models import SessionMoneyEntry
 
 from .errors import PlateNotBound, PlateProofRejected, PlateProofRequired, TooManyPlates
-from .models import MAX_PLATES, BoundPlate, Citizen, WechatIdentity
+from .models import MAX_PLATES, BoundPlate, Citizen, Notice, WechatIdentity
 
 #: SPEC §8: taking over another citizen's plate needs a payment of one of its stays this recent
 PROOF_DAYS = 30
@@ -115,6 +116,31 @@ def plate_unbind(*, citizen: Citizen | None, plate: str) -> None:
             deleted, _rows = BoundPlate.objects.filter(citizen=citizen, plate=value).delete()
     if not deleted:
         raise PlateNotBound(_("您没有绑定车牌 %(plate)s") % {"plate": value}, field="plate")
+
+
+def notices_resend(*, notices, actor) -> int:
+    """Queue the failed ones of ``notices`` (a queryset the member of staff may see) again, each sent
+    after commit with a fresh count of attempts and the template now configured for its kind; one
+    audit entry each. A template notice whose kind still has no template stays failed. Returns how
+    many were queued."""
+    from .notices import notice_schedule
+
+    queued = 0
+    with transaction.atomic():
+        chosen = Notice.objects.select_for_update().filter(pk__in=notices.values("pk"), state=Notice.State.FAILED)
+        for notice in chosen.order_by("pk"):
+            template_id = notice.template_id
+            if notice.channel == Notice.Channel.TEMPLATE:
+                template_id = settings.WECHAT_NOTICE_TEMPLATES.get(notice.kind, template_id)
+                if not template_id:
+                    continue
+            notice.state, notice.attempts, notice.error, notice.template_id = (
+                Notice.State.QUEUED, 0, "", template_id)
+            notice.save(update_fields=["state", "attempts", "error", "template_id"])
+            audit_record(action="notice.resent", actor=actor, obj=notice, changes={"state": ["failed", "queued"]})
+            notice_schedule(notice)
+            queued += 1
+    return queued
 
 
 def menu_push(*, actor) -> dict:

@@ -102,3 +102,36 @@ def test_a_district_officer_may_not_push_the_menu(fake_wechat, logged_in):
     assert reverse("admin:wechat_notice_push_menu") not in page
     assert logged_in.post(reverse("admin:wechat_notice_push_menu")).status_code == 403
     assert not fake_wechat.to("/cgi-bin/menu/create")
+
+
+def test_city_staff_send_failed_notices_again_and_it_is_audited(fake_wechat, client, staff_factory,
+                                                                 django_capture_on_commit_callbacks):
+    identity = IdentityFactory(openid="o-failed")
+    failed = Notice.objects.create(citizen=identity.citizen, app_id=identity.app_id, openid="o-failed",
+                                   channel="template", kind="payment_receipt", template_id="", attempts=5,
+                                   state="failed", error="no template configured for payment_receipt",
+                                   data={"keyword1": "苏B12345"})
+    sent = Notice.objects.create(citizen=identity.citizen, app_id=identity.app_id, openid="o-failed",
+                                 channel="template", kind="payment_receipt", template_id="TPL-RECEIPT",
+                                 state="sent", attempts=1)
+    city_wide = staff_factory("city")
+    client.force_login(city_wide)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:wechat_notice_changelist"),
+                               {"action": "resend", "_selected_action": [failed.pk, sent.pk]})
+    assert response.status_code == 302
+    failed.refresh_from_db()
+    assert (failed.state, failed.attempts, failed.template_id) == ("sent", 1, "TPL-RECEIPT")  # the template now set
+    assert len(fake_wechat.to("/cgi-bin/message/template/send")) == 1  # the sent one is not sent again
+    assert AuditEntry.objects.get(action="notice.resent").object_id == failed.pk
+
+
+def test_a_district_officer_may_not_resend_notices(fake_wechat, logged_in, plates_in_two_districts):
+    both = plates_in_two_districts[0]
+    notice = Notice.objects.get(citizen=both)
+    page = logged_in.get(reverse("admin:wechat_notice_changelist")).content.decode()
+    assert 'value="resend"' not in page
+    logged_in.post(reverse("admin:wechat_notice_changelist"), {"action": "resend", "_selected_action": [notice.pk]})
+    notice.refresh_from_db()
+    assert notice.state == "failed"
+    assert not fake_wechat.to("/cgi-bin/message/template/send")
