@@ -171,3 +171,14 @@ def test_a_user_without_a_citizen_record_sees_empty_lists(api_client):
     assert api_client.get("/api/v1/me/plates").json() == []
     assert api_client.get("/api/v1/me/sessions").json()["count"] == 0
     assert api_client.get("/api/v1/me/arrears").json()["count"] == 0
+
+
+def test_a_session_post_without_the_csrf_token_is_403_with_the_error_body(citizen):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(citizen.user)
+    response = browser.post("/api/v1/me/plates", {"plate": "苏B12345"}, content_type="application/json")
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
+    assert not BoundPlate.objects.exists()
