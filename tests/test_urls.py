@@ -40,6 +40,12 @@ ROUTES = [
     ("sharing-applications", {}, "/api/v1/sharing/applications"),
     ("me-reservations", {}, "/api/v1/me/reservations"),
     ("me-sharing", {}, "/api/v1/me/sharing"),
+    ("me-plates", {}, "/api/v1/me/plates"),
+    ("me-plate-detail", {"plate": "苏B12345"}, "/api/v1/me/plates/%E8%8B%8FB12345"),
+    ("me-sessions", {}, "/api/v1/me/sessions"),
+    ("me-arrears", {}, "/api/v1/me/arrears"),
+    ("wechat-miniprogram-login", {}, "/api/v1/wechat/miniprogram/login"),
+    ("wechat:webhook", {}, "/wechat/"),
     ("staff-lot-list", {}, "/api/v1/staff/lots/"),
     ("staff-lot-detail", {"code": "LX-0001"}, "/api/v1/staff/lots/LX-0001/"),
     ("schema", {}, "/api/schema/"),
@@ -165,11 +171,19 @@ def test_staff_routes_answer_401_with_the_error_body_without_a_login(client):
 
 
 @pytest.mark.django_db
-def test_the_empty_audiences_answer_the_json_404_under_api(client):
-    """/api/v1/me/ is mounted but empty until citizen login lands: SPEC §1's body, not an HTML page."""
-    response = client.get("/api/v1/me/plates")
+def test_an_unknown_path_under_an_audience_answers_the_json_404(client):
+    """SPEC §1's body, not an HTML page."""
+    response = client.get("/api/v1/me/no-such-thing")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_citizen_routes_answer_401_with_the_error_body_without_a_login(client):
+    for route, _pattern in _audience("wuxi_parking.audiences.citizen"):
+        response = client.get("/" + route.replace("<str:plate>", "苏B12345"))
+        assert response.status_code == 401, route
+        assert set(response.json()["error"]) >= {"code", "message"}, route
 
 
 def test_favicon_ico_leads_to_the_platform_icon(client):

@@ -37,6 +37,8 @@ urlpatterns = [
     # The hotline's Open311 face (SPEC §7) and its web pages for citizens (SPEC §8.2).
     path("open311/v2/", include("apps.complaints.api.open311_urls")),
     path("hotline/", include("apps.complaints.urls")),
+    path("wechat/", include("apps.wechat.urls")),
+    path("", include("apps.wechat.page_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("apps.payments.urls")),  # the pay page at a lot's code, the sandbox cashier

@@ -10,7 +10,7 @@ from apps.complaints import services
 from apps.complaints.errors import ComplaintError
 from apps.complaints.models import Channel, Ticket, TicketChange
 from tests.factories_complaints import PHONE, make_ticket
-from tests.sessions.test_concurrency import _run_together
+from tests.threads import run_together as _run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

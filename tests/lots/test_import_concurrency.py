@@ -15,7 +15,7 @@ from apps.lots.models import ParkingLot
 from apps.lots.services import lots_import
 from tests.factories import LotFactory
 from tests.lots.test_import import csv_bytes, good_rows
-from tests.sessions.test_concurrency import _run_together
+from tests.threads import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -57,7 +57,7 @@ def test_an_edit_committed_while_the_import_waits_for_the_lot_is_not_overwritten
         results["waited"] = time.monotonic() - started
         return results["import"]
 
-    assert _run_together([colleague_edits, staff_confirms]) == ["edited", "stale"]
+    assert run_together([colleague_edits, staff_confirms]) == ["edited", "stale"]
     assert results["waited"] > 0.5  # it did wait for the row lock, then saw the edit
     assert ParkingLot.objects.get(pk=lot.pk).name == "同事改的"
     assert not ParkingLot.objects.filter(code="LX-5002").exists()
@@ -72,7 +72,7 @@ def test_one_preview_confirmed_twice_at_once_is_written_once(city, officer):
         report = lots_import(actor=officer, region=city[LX], rows=rows, digest=digest)
         return "written" if report.ok else "refused"
 
-    outcomes = _run_together([_outcome(confirm), _outcome(confirm)])
+    outcomes = run_together([_outcome(confirm), _outcome(confirm)])
     assert sorted(outcomes) in (["refused", "written"], ["stale", "written"])
     assert sorted(ParkingLot.objects.values_list("code", flat=True)) == ["LX-5001", "LX-5002"]
     assert ParkingLot.objects.get(pk=lot.pk).history.filter(history_type="~").count() == 1

@@ -10,7 +10,7 @@ from apps.payments import refunds
 from apps.payments.models import Refund
 from tests.factories_money import PolicyFactory, paid_order
 from tests.factories_payments import Gate, flat_lot, stay_waiting
-from tests.sessions.test_concurrency import _run_together
+from tests.threads import run_together as _run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

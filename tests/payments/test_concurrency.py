@@ -16,7 +16,7 @@ from apps.sessions.models import IngestEvent, ParkingSession, SessionMoneyEntry
 from tests.factories import DeviceFactory, UserFactory
 from tests.factories_payments import Gate, flat_lot, order_for, payment_payload, post_notice, stay_waiting
 from tests.factories_sessions import exit_event, signed_post
-from tests.sessions.test_concurrency import _run_together
+from tests.threads import run_together as _run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

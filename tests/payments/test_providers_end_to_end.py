@@ -1,8 +1,5 @@
 """WeChat Pay, Alipay and UnionPay through the callback view and the periodic query, end to end: an
-order made through the API, paid at the fake gateway, its notice posted to /payments/notify/<channel>/.
-
-It drives wt/pay's orders and callback (tests.factories_payments); until that branch is merged it
-is skipped as a whole."""
+order made through the API, paid at the fake gateway, its notice posted to /payments/notify/<channel>/."""
 
 from __future__ import annotations
 
@@ -10,13 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-pytest.importorskip("tests.factories_payments")
-
-from tests.factories_payments import Gate, flat_lot, order_for, stay_waiting
-
 from apps.payments import services
 from apps.payments.models import Order, PaymentException
 from apps.sessions.models import ParkingSession
+from tests.factories_payments import Gate, flat_lot, order_for, stay_waiting
 from tests.payments import fakes
 
 wechat_gw, alipay_gw, unionpay_gw = fakes.wechat_gw, fakes.alipay_gw, fakes.unionpay_gw

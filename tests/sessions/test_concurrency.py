@@ -19,7 +19,7 @@ from apps.sessions.models import IngestEvent, ParkingSession, SessionMoneyEntry
 from apps.sessions.services import events_record, session_apply_payment
 from tests.factories import DeviceFactory, LotFactory
 from tests.factories_sessions import entry_event, event, exit_event, signed_post
-from tests.threads import run_together as _run_together
+from tests.threads import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -57,7 +57,7 @@ def test_devices_posting_at_once_never_make_counts_drift():
                 lot = a if sent["lot_code"] == a.code else b
                 expected[lot.pk] += -1 if sent["type"] == "entry" else 1
         jobs.append(_poster(device, secret, batches))
-    bodies = [body for bodies in _run_together(jobs) for body in bodies]
+    bodies = [body for bodies in run_together(jobs) for body in bodies]
     assert sum(body["rejected"] for body in bodies) == 0
     for lot in (a, b):
         lot.refresh_from_db()
@@ -71,7 +71,7 @@ def test_the_same_events_racing_from_two_threads_are_stored_once():
     lot = LotFactory(total_berths=500, free_berths=500, tariff=None)
     device, secret = DeviceFactory.issue(lots=[lot])
     events = [entry_event(lot, f"苏B5{i:04d}") for i in range(50)]
-    bodies = [bodies[0] for bodies in _run_together([_poster(device, secret, [events])] * 3)]
+    bodies = [bodies[0] for bodies in run_together([_poster(device, secret, [events])] * 3)]
     assert sum(body["accepted"] for body in bodies) == 50
     assert sum(body["duplicates"] for body in bodies) == 100
     assert IngestEvent.objects.count() == 50
@@ -89,7 +89,7 @@ def test_the_same_events_racing_in_opposite_orders_neither_deadlock_nor_double()
         for n, ordered in enumerate((events, events[::-1], events[30:] + events[:30])):
             device, secret = DeviceFactory.issue(lots=[lot], name=f"转发{round_}-{n}")
             jobs.append(_poster(device, secret, [ordered]))
-        bodies = [bodies[0] for bodies in _run_together(jobs)]
+        bodies = [bodies[0] for bodies in run_together(jobs)]
         assert sum(body["accepted"] for body in bodies) == 60
         assert sum(body["duplicates"] for body in bodies) == 120
     assert IngestEvent.objects.count() == ParkingSession.objects.count() == 180
@@ -103,7 +103,7 @@ def test_one_plate_entering_from_several_gates_at_once_has_one_open_session():
     for n in range(4):
         device, secret = DeviceFactory.issue(lots=[lot], name=f"闸口{n}")
         jobs.append(_poster(device, secret, [[entry_event(lot, "苏B12345", at=now - timedelta(seconds=n))]]))
-    _run_together(jobs)
+    run_together(jobs)
     assert ParkingSession.objects.filter(plate="苏B12345", state="open").count() == 1
     assert ParkingSession.objects.filter(plate="苏B12345", state="superseded").count() == 3
     assert ParkingLot.objects.get(pk=lot.pk).free_berths == 99
@@ -125,7 +125,7 @@ def test_snapshots_racing_from_several_devices_leave_the_newest_one_in_force():
     for n in range(4):
         device, secret = DeviceFactory.issue(lots=[lot], name=f"系统{n}")
         jobs.append(_poster(device, secret, [batches[k] for k in range(n, 12, 4)]))  # times interleave
-    bodies = [body for bodies in _run_together(jobs) for body in bodies]
+    bodies = [body for bodies in run_together(jobs) for body in bodies]
     assert sum(body["rejected"] for body in bodies) == 0
     lot.refresh_from_db()
     assert lot.snapshot_at == base + timedelta(minutes=11)
@@ -172,7 +172,7 @@ def test_an_exit_waits_for_a_payment_being_committed_and_releases_it_as_paid():
         assert paying.wait(10)
         return _leave(device, lot, "苏B12345")
 
-    _paid, result = _run_together([pay, leave])
+    _paid, result = run_together([pay, leave])
     assert (result["release"], result["release_reason"], result["paid_fen"], result["due_fen"]) == (True, "paid",
                                                                                                    1000, 0)
     stored = ParkingSession.objects.get(pk=session_id)
@@ -196,7 +196,7 @@ def test_a_payment_waits_for_an_exit_being_committed_and_is_kept():
         assert leaving.wait(10)
         return session_apply_payment(session_id=session_id, amount_fen=1000, reason="wechat", reference="O1")
 
-    result, _paid = _run_together([leave, pay])
+    result, _paid = run_together([leave, pay])
     assert (result["release"], result["release_reason"], result["due_fen"]) == (False, "unpaid", 1000)
     stored = ParkingSession.objects.get(pk=session_id)
     assert (stored.state, stored.amount_fen, stored.paid_fen, stored.due_fen) == ("awaiting_payment", 1000, 1000, 0)
@@ -218,7 +218,7 @@ def test_payments_and_exits_racing_never_lose_either():
             return _leave(device, lot, plate)
 
         jobs = [pay, leave] if n % 2 else [leave, pay]
-        results = _run_together(jobs)
+        results = run_together(jobs)
         result = results[1] if n % 2 else results[0]
         stored = ParkingSession.objects.get(pk=sessions[plate])
         # The payment is never lost, the amount is the exit's, and what is due follows from both.

@@ -8,5 +8,6 @@ urlpatterns = [
     path("complaints/", include("apps.complaints.api.urls")),
     path("", include("apps.payments.api.urls")),
     path("", include("apps.payments.api.money_urls")),
+    path("wechat/", include("apps.wechat.api.public_urls")),
     path("", include("apps.lots.api.urls")),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from pathlib import Path
 
 import dj_database_url
@@ -50,6 +51,7 @@ INSTALLED_APPS = [
     "apps.payments",
     "apps.complaints",
     "apps.reservations",
+    "apps.wechat",
     "apps.analytics",
     "apps.demo",  # the demo city's commands; its guard refuses them under production settings
 ]
@@ -258,10 +260,20 @@ INGEST_MAX_FUTURE_S = 300
 LOT_OFFLINE_AFTER_S = 600
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
-WECHAT_TOKEN = env.WECHAT_TOKEN
-WECHAT_APP_ID = env.WECHAT_APP_ID
+# With DEBUG (the demo city) and no account configured, a demo account: `manage.py wechat_message`
+# then talks to /wechat/ as WeChat would. Production refuses DEBUG, so never there.
+_WECHAT_DEMO = DEBUG and not env.WECHAT_TOKEN
+WECHAT_TOKEN = "wuxi-demo-wechat-token" if _WECHAT_DEMO else env.WECHAT_TOKEN
+WECHAT_APP_ID = "wx00000000demo0000" if _WECHAT_DEMO else env.WECHAT_APP_ID
 WECHAT_APP_SECRET = env.WECHAT_APP_SECRET
-WECHAT_ENCODING_AES_KEY = env.WECHAT_ENCODING_AES_KEY
+WECHAT_ENCODING_AES_KEY = ("wuxiDemoEncodingAesKey0123456789abcdefghijk" if _WECHAT_DEMO
+                           else env.WECHAT_ENCODING_AES_KEY)
+WECHAT_API_BASE = env.WECHAT_API_BASE.rstrip("/")
+WECHAT_MINI_APP_ID = env.WECHAT_MINI_APP_ID
+WECHAT_MINI_APP_SECRET = env.WECHAT_MINI_APP_SECRET
+WECHAT_SITE_URL = env.WECHAT_SITE_URL.rstrip("/")
+WECHAT_NOTICE_TEMPLATES = json.loads(env.WECHAT_NOTICE_TEMPLATES) if env.WECHAT_NOTICE_TEMPLATES else {}
+WECHAT_NOTICES = env.WECHAT_NOTICES
 # Payment channels (SPEC §7; apps/payments/providers/): read from the environment only.
 WECHAT_PAY_MCH_ID = env.WECHAT_PAY_MCH_ID
 WECHAT_PAY_APP_ID = env.WECHAT_PAY_APP_ID

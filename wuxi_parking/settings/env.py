@@ -44,6 +44,15 @@ WECHAT_TOKEN = os.environ.get("WECHAT_TOKEN", "")
 WECHAT_APP_ID = os.environ.get("WECHAT_APP_ID", "")
 WECHAT_APP_SECRET = os.environ.get("WECHAT_APP_SECRET", "")
 WECHAT_ENCODING_AES_KEY = os.environ.get("WECHAT_ENCODING_AES_KEY", "")
+# WeChat's API servers (tests point this at a fake); the mini program's own app id and secret; the
+# platform's public address, for links in replies, the menu and the OAuth redirect; template ids of
+# the notices by kind, as JSON ({"payment_receipt": "…"}); WECHAT_NOTICES=false turns notices off.
+WECHAT_API_BASE = os.environ.get("WECHAT_API_BASE", "https://api.weixin.qq.com")
+WECHAT_MINI_APP_ID = os.environ.get("WECHAT_MINI_APP_ID", "")
+WECHAT_MINI_APP_SECRET = os.environ.get("WECHAT_MINI_APP_SECRET", "")
+WECHAT_SITE_URL = os.environ.get("WECHAT_SITE_URL", "http://127.0.0.1:8000")
+WECHAT_NOTICE_TEMPLATES = os.environ.get("WECHAT_NOTICE_TEMPLATES", "")
+WECHAT_NOTICES = _bool(os.environ.get("WECHAT_NOTICES"), default=True)
 
 # Payment channels (SPEC §7). Keys are PEM text or secrets from the environment, never committed;
 # a channel whose keys are missing is simply not offered. *_API_BASE points a channel at its

@@ -1,0 +1,52 @@
+"""The citizen's pages (我的, issue 10 item 6): mobile, Chinese, made for WeChat's in-app browser.
+The page is static HTML and a script that reads and writes through the citizen API (SPEC §8), so
+the page and the mini program see exactly the same data and rules."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET
+
+from .links import MAP, ME
+
+
+def _page_text() -> dict[str, str]:
+    """Strings me.js shows, translated here so the page has one catalogue."""
+    return {
+        "loading": _("正在加载…"),
+        "failed": _("加载失败，请稍后重试"),
+        "noPlates": _("还没有绑定车牌"),
+        "unbind": _("解绑"),
+        "unbindConfirm": _("确定解绑 %(plate)s？"),
+        "bound": _("已绑定 %(plate)s"),
+        "unbound": _("已解绑 %(plate)s"),
+        "noCurrent": _("绑定的车辆目前都不在停车场内"),
+        "noPast": _("近 90 天没有停车记录"),
+        "noArrears": _("没有欠费"),
+        "berth": _("泊位 %(berth)s"),
+        "entry": _("入场 %(at)s"),
+        "exit": _("离场 %(at)s"),
+        "feeSoFar": _("当前费用 %(fee)s"),
+        "fee": _("费用 %(fee)s"),
+        "feeUnknown": _("费用暂无法计算"),
+        "navigate": _("导航到车辆所在停车场"),
+        "pay": _("去缴费"),
+        "owed": _("欠费 %(fee)s"),
+    }
+
+
+@require_GET
+@ensure_csrf_cookie
+def me_page(request):
+    if not request.user.is_authenticated:
+        inside_wechat = "MicroMessenger" in request.headers.get("User-Agent", "")
+        if inside_wechat and settings.WECHAT_APP_ID:
+            return HttpResponseRedirect(reverse("wechat:oauth-start") + "?" + urlencode({"next": ME}))
+        return render(request, "wechat/me.html", {"signed_in": False, "map_url": MAP})
+    return render(request, "wechat/me.html", {"signed_in": True, "map_url": MAP, "text": _page_text()})

@@ -1,0 +1,159 @@
+/* 我的: bound plates, current stays (reverse car finding), arrears and past stays, through the
+   citizen API (SPEC §8) with the page's session. Nothing is built from HTML strings: every value
+   is set as text, so a lot name can never become markup. */
+(function () {
+  "use strict";
+  var T = JSON.parse(document.getElementById("me-text").textContent);
+  var API = "/api/v1/me/";
+
+  function fmt(template, values) {
+    return template.replace(/%\((\w+)\)s/g, function (_, key) { return values[key]; });
+  }
+  function yuan(fen) { return "¥" + (fen / 100).toFixed(2); }
+  function when(iso) {
+    if (!iso) return "—";
+    var d = new Date(iso);
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    return (d.getMonth() + 1) + "-" + two(d.getDate()) + " " + two(d.getHours()) + ":" + two(d.getMinutes());
+  }
+  function csrf() {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+  function api(path, options) {
+    options = options || {};
+    var headers = {"Accept": "application/json"};
+    if (options.body) headers["Content-Type"] = "application/json";
+    if (options.method && options.method !== "GET") headers["X-CSRFToken"] = csrf();
+    return fetch(API + path, {method: options.method || "GET", credentials: "same-origin", headers: headers,
+                              body: options.body ? JSON.stringify(options.body) : undefined})
+      .then(function (response) {
+        if (response.status === 204) return null;
+        return response.json().catch(function () { return null; }).then(function (body) {
+          if (!response.ok) throw (body && body.error) || {message: T.failed};
+          return body;
+        });
+      });
+  }
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function link(href, text, className) {
+    var a = el("a", className || "btn btn--link", text);
+    a.href = href;
+    return a;
+  }
+  function empty(list, text) {
+    list.replaceChildren(el("li", "muted", text));
+  }
+  var status = document.getElementById("status");
+  function say(text) { status.textContent = text; }
+
+  function renderPlates(rows) {
+    var list = document.getElementById("plates");
+    if (!rows.length) return empty(list, T.noPlates);
+    list.replaceChildren.apply(list, rows.map(function (row) {
+      var item = el("li", "item item--plate");
+      item.appendChild(el("span", "plate", row.plate));
+      var button = el("button", "btn btn--quiet", T.unbind);
+      button.type = "button";
+      button.setAttribute("aria-label", T.unbind + " " + row.plate);
+      button.addEventListener("click", function () {
+        if (!window.confirm(fmt(T.unbindConfirm, {plate: row.plate}))) return;
+        api("plates/" + encodeURIComponent(row.plate), {method: "DELETE"})
+          .then(function () { say(fmt(T.unbound, {plate: row.plate})); load(); })
+          .catch(function (error) { say(error.message); });
+      });
+      item.appendChild(button);
+      return item;
+    }));
+  }
+
+  function stayItem(stay) {
+    var item = el("li", "item");
+    var head = el("div", "item-head");
+    head.appendChild(el("span", "plate", stay.plate));
+    head.appendChild(el("span", "lot", stay.lot_name));
+    item.appendChild(head);
+    var where = [];
+    if (stay.berth) where.push(fmt(T.berth, {berth: stay.berth}));
+    if (stay.floor) where.push(stay.floor);
+    if (where.length) item.appendChild(el("div", "where", where.join(" · ")));
+    var times = fmt(T.entry, {at: when(stay.entry_at)});
+    if (!stay.current && stay.exit_at) times += "  " + fmt(T.exit, {at: when(stay.exit_at)});
+    item.appendChild(el("div", "muted", times));
+    var fee = stay.amount_fen === null ? T.feeUnknown
+      : fmt(stay.current ? T.feeSoFar : T.fee, {fee: yuan(stay.current ? stay.due_fen : stay.amount_fen)});
+    item.appendChild(el("div", "fee", fee));
+    if (stay.current) item.appendChild(link(stay.navigate_url, T.navigate));
+    return item;
+  }
+
+  function renderStays(rows) {
+    var current = rows.filter(function (s) { return s.current; });
+    var past = rows.filter(function (s) { return !s.current; });
+    var currentList = document.getElementById("current");
+    var pastList = document.getElementById("past");
+    if (current.length) currentList.replaceChildren.apply(currentList, current.map(stayItem));
+    else empty(currentList, T.noCurrent);
+    if (past.length) pastList.replaceChildren.apply(pastList, past.map(stayItem));
+    else empty(pastList, T.noPast);
+  }
+
+  function renderArrears(rows) {
+    var list = document.getElementById("arrears");
+    if (!rows.length) return empty(list, T.noArrears);
+    list.replaceChildren.apply(list, rows.map(function (debt) {
+      var item = el("li", "item");
+      var head = el("div", "item-head");
+      head.appendChild(el("span", "plate", debt.plate));
+      head.appendChild(el("span", "lot", debt.lot_name));
+      item.appendChild(head);
+      item.appendChild(el("div", "muted", fmt(T.exit, {at: when(debt.exit_at || debt.created_at)})));
+      item.appendChild(el("div", "fee", fmt(T.owed, {fee: yuan(debt.due_fen)})));
+      item.appendChild(link(debt.pay_url, T.pay));
+      return item;
+    }));
+  }
+
+  function load() {
+    say(T.loading);
+    return Promise.all([api("plates"), api("sessions?page_size=100"), api("arrears?page_size=100")])
+      .then(function (answers) {
+        renderPlates(answers[0]);
+        renderStays(answers[1].results);
+        renderArrears(answers[2].results);
+        say("");
+      })
+      .catch(function (error) { say(error.message || T.failed); });
+  }
+
+  var form = document.getElementById("bind");
+  var proofRow = document.getElementById("proof-row");
+  var bindError = document.getElementById("bind-error");
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    bindError.textContent = "";
+    var plate = form.plate.value.trim();
+    var body = {plate: plate};
+    if (!proofRow.hidden && form.proof.value.trim()) body.proof = form.proof.value.trim();
+    api("plates", {method: "POST", body: body})
+      .then(function (row) {
+        form.reset();
+        proofRow.hidden = true;
+        say(fmt(T.bound, {plate: row.plate}));
+        load();
+      })
+      .catch(function (error) {
+        if (error.code === "plate_proof_required") proofRow.hidden = false;
+        bindError.textContent = error.message || T.failed;
+        form.plate.setAttribute("aria-invalid", "true");
+      });
+  });
+  form.plate.addEventListener("input", function () { form.plate.removeAttribute("aria-invalid"); });
+
+  load();
+})();
