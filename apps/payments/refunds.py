@@ -200,7 +200,7 @@ def refund_result_apply(*, channel: str, result: RefundResult, now: datetime | N
             Refund.objects.filter(pk=refund_id).update(provider_refund_id=result.refund_id[:64])
         return PROCESSING
     with transaction.atomic():
-        session_selectors.debts_locked(session_ids=[session_id] if session_id else [], arrears_ids=[])
+        session_selectors.debts_locked(session_ids=[session_id] if session_id else [])
         order = Order.objects.select_for_update().get(pk=order_id)
         refund = Refund.objects.select_for_update().get(pk=refund_id)
         if refund.state in (State.SUCCEEDED, State.FAILED, State.REJECTED):
