@@ -36,6 +36,42 @@ def pytest_runtest_setup(item):
             _missing(f"Redis at REDIS_URL is not answering: {exc}")
 
 
+#: the ports' registrations (STYLE.md "Ports"): the apps fill them in ready(); a test that replaces
+#: one (a double, or None for "nothing registered") gets the apps' own back after it
+_PORTS = (
+    ("apps.common.citizens", ("_resolver", "_openid_resolver")),
+    ("apps.common.notices", ("_notifier",)),
+    ("apps.common.tickets", ("_opener", "_form_path")),
+    ("apps.common.scope", ("_staff_scope_resolver",)),
+    ("apps.complaints.ports", ("_notice_senders", "_refund_starter")),
+    ("apps.reservations.notify", ("_notifiers",)),
+    ("apps.sessions.release", ("_providers",)),
+    ("apps.payments.notify", ("_handlers",)),
+)
+
+
+@pytest.fixture(autouse=True)
+def _restore_ports():
+    if not settings.configured:
+        yield
+        return
+    import copy
+    import importlib
+
+    saved = []
+    for name, attributes in _PORTS:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        for attribute in attributes:
+            if hasattr(module, attribute):
+                saved.append((module, attribute, copy.copy(getattr(module, attribute))))
+    yield
+    for module, attribute, value in saved:
+        setattr(module, attribute, value)
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     """Nonces and cached snapshots must not leak from one test to the next."""
