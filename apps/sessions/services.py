@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -93,6 +94,33 @@ _SESSION_FIELDS = ["berth", "vehicle_class", "new_energy", "entry_at", "exit_at"
                    "waived_fen", "due_fen", "state", "release_reason", "entry_event_id", "exit_event_id",
                    "tariff", "tariff_version", "updated_at"]
 Kind = SessionMoneyEntry.Kind
+
+# One advisory lock per (lot, vehicle key), in the order given (``_Recorder.lock_vehicles``).
+_LOCK_VEHICLES_SQL = ("SELECT pg_advisory_xact_lock(lot_id, key_hash) "
+                      "FROM unnest(%s::integer[], %s::integer[]) AS k(lot_id, key_hash)")
+
+
+def _check_constraints_now() -> None:
+    """Run the foreign-key checks of the batch's rows now rather than at COMMIT (Django declares
+    them deferred): several hundred a batch, which would otherwise run while the lots are locked.
+    The same checks, with the same outcome; only earlier (PostgreSQL: ``SET CONSTRAINTS``)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def _key_hash(kind: str, value: str) -> int:
+    """A vehicle key as a signed 32-bit integer (the second half of an advisory lock's key)."""
+    return zlib.crc32(f"{kind}:{value}".encode()) - 2**31
+
+
+# The lot columns a batch reads (``allowed_lots``), with its tariff's rules and current version. A
+# district batch names a hundred lots: building them with every column of the lot, the tariff and
+# the version was a fifth of the server's time. A column read beyond these costs a query per lot:
+# add it here.
+_LOT_FIELDS = ("id", "code", "region_id", "operator_id", "kind", "total_berths", "status", "tariff_id",
+               "allow_pay_later", "snapshot_at", "offline_since",
+               "tariff__rules", "tariff__version_id", "tariff__version__digest")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -143,7 +171,6 @@ def events_record(*, device: Device, events: list, now: datetime | None = None) 
             results[index] = _rejected(raw, exc)
     with transaction.atomic():
         _Recorder(device=device, now=now, results=results, raw=events).run(parsed)
-        occupancy.device_heard(device_id=device.pk, now=now)  # last: it holds the device row to the commit
     return BatchOutcome(results)  # type: ignore[arg-type]  # every slot is filled by now
 
 
@@ -159,6 +186,7 @@ class _Recorder:
         self.results = results
         self.raw = raw
         self.lots: dict[str, ParkingLot] = {}
+        self.lots_locked = False
         # One object per berth row in a batch, so every reading of a berth lands on the same object.
         self.berths: dict[int, Berth] = {}
 
@@ -171,7 +199,7 @@ class _Recorder:
         here are staff's, and the live ones are read again under the lock)."""
         codes = sorted({e.lot_code for e in events})
         if codes:
-            found = (ParkingLot.objects.select_related("tariff__version").defer("tariff__version__rules")
+            found = (ParkingLot.objects.select_related("tariff__version").only(*_LOT_FIELDS)
                      .filter(code__in=codes))
             self.lots = {lot.code: lot for lot in found}
         allowed_ids = getattr(self.device, "lot_ids", None)
@@ -209,21 +237,38 @@ class _Recorder:
                     self.berth_ids[event.index] = pk
         return [e for e in events if self.results[e.index] is None]
 
+    def lock_vehicles(self, events: list[Event]) -> None:
+        """Serialise, per lot and vehicle (plate or ticket), the batches that may open, continue or
+        close its stay: a transaction-level advisory lock on (lot id, hash of the key), taken in
+        sorted order so two batches never wait for each other. A stay that does not exist yet has no
+        row to lock; this is what keeps two racing entries of one plate from both opening one.
+        Batches of other vehicles in the same lots go on in parallel (a hash collision only makes
+        two vehicles wait for each other). Elsewhere (SQLite) the transaction has the database."""
+        if connection.vendor != "postgresql":
+            return
+        keys = sorted({(e.lot.pk & 0x7FFFFFFF, _key_hash(kind, value)) for e in events if e.type in SESSION_TYPES
+                       for kind, value in e.keys})
+        if keys:
+            with connection.cursor() as cursor:
+                cursor.execute(_LOCK_VEHICLES_SQL, [[lot_id for lot_id, _h in keys], [h for _l, h in keys]])
+
     def lock_lots(self, heard: dict[int, ParkingLot]) -> None:
         """Lock the batch's lots (by id, so two batches never deadlock) and read, under the lock, the
         live columns the batch decides from."""
-        if not heard or connection.vendor != "postgresql":
+        if self.lots_locked or not heard or connection.vendor != "postgresql":
             return  # elsewhere (SQLite) a writing transaction has the whole database to itself
+        self.lots_locked = True
         # NO KEY: rows that only point at a lot (another batch's events, by foreign key) need not wait.
         locked = (ParkingLot.objects.select_for_update(no_key=True).filter(pk__in=list(heard)).order_by("pk")
                   .values_list("pk", "snapshot_at", "offline_since"))
         for pk, snapshot_at, offline_since in locked:
             heard[pk].snapshot_at, heard[pk].offline_since = snapshot_at, offline_since
 
-    def load_berths(self, events: list[Event]) -> None:
-        """The named berths' rows, read under their lots' lock (ingest and the berth sweep write them
-        only under it)."""
-        ids = {self.berth_ids[e.index] for e in events if e.index in self.berth_ids}
+    def load_berths(self, events: list[Event], also: set[int]) -> None:
+        """The named berths' rows (and ``also``: the berths of the stays the batch continues), read
+        under their lots' lock (ingest and the berth sweep write them only under it)."""
+        ids = {self.berth_ids[e.index] for e in events if e.index in self.berth_ids} | also
+        ids -= self.berths.keys()
         if ids:
             self.berths.update({b.pk: b for b in Berth.objects.filter(pk__in=ids)})
         for event in events:
@@ -307,11 +352,18 @@ class _Recorder:
         covers = release.covers_at_exit([release.ExitQuery(e.lot.pk, e.plate, e.occurred_at)
                                          for e in events if e.type == EventType.EXIT and e.plate])
 
-        self.lock_lots(heard)  # from here to the commit, the batch's lots wait for it
-        self.load_berths(events)
+        self.lock_vehicles(events)
         counted_by_berths = {pk for pk, lot in heard.items() if lot.kind == ParkingLot.Kind.ON_STREET}
         book = _SessionBook(now=self.now, counted_by_berths=counted_by_berths, berths=self.berths, covers=covers)
-        book.prepare([e for e in events if e.type in SESSION_TYPES])
+        stays = [e for e in events if e.type in SESSION_TYPES]
+        found = book.find(stays)
+        stay_berths = {s.berth_id for s in found if s.berth_id is not None}
+        if stay_berths or any(e.index in self.berth_ids for e in events):
+            # Berth state is read and written under the lots' lock (as the berth sweep does): a batch
+            # that touches a berth holds its lots from here.
+            self.lock_lots(heard)
+            self.load_berths(events, stay_berths)
+        book.prepare(found, stays)
         readings: list[berth_services.Reading] = []
         snapshots: dict[int, occupancy.Snapshot] = {}
         for event in events:
@@ -329,7 +381,13 @@ class _Recorder:
         moves = book.moves
         for lot_id, changes in self.apply_readings(readings + book.readings, counted_by_berths).items():
             moves[lot_id].extend(changes)
-        # The lots' snapshot times were read under their row lock: they are current.
+        # It holds the device row to the commit; other batches of the device skip it meanwhile.
+        occupancy.device_heard(device_id=self.device.pk, now=self.now)
+        # Otherwise the lots are locked only now, for their counter UPDATE and the commit: batches
+        # sharing lots overlap in everything before it. The snapshot times are read under the lock.
+        if not self.lots_locked:
+            _check_constraints_now()
+        self.lock_lots(heard)
         since = {pk: lot.snapshot_at for pk, lot in heard.items()}
         snapshots = occupancy.newer_snapshots(snapshots, since)
         counts = occupancy.free_berth_counts(moves=moves, snapshots=snapshots, since=since)
@@ -404,20 +462,21 @@ class _SessionBook:
     def keys_of(session: ParkingSession) -> tuple[tuple[str, str], ...]:
         return vehicle_keys(session.plate, session.ticket_id)
 
-    def prepare(self, events: list[Event]) -> None:
-        """One query for the sessions these events may continue, locked (after the lots, by id):
-        a payment committed meanwhile is seen, and one arriving now waits for this batch."""
+    def find(self, events: list[Event]) -> list[ParkingSession]:
+        """One query for the sessions these events may continue, locked (by id, after their vehicles'
+        locks): a payment committed meanwhile is seen, and one arriving now waits for this batch."""
         if not events:
-            return
+            return []
         entries = [e.occurred_at for e in events if e.type == EventType.ENTRY]
-        found = selectors.sessions_matching(
+        return selectors.sessions_matching(
             lot_ids={e.lot.pk for e in events}, plates={e.plate for e in events if e.plate},
             tickets={e.ticket_id for e in events if e.ticket_id},
             reviews_exited_after=min(entries) if entries else None, lock=True,
         )
-        missing = {s.berth_id for s in found if s.berth_id is not None and s.berth_id not in self.berths}
-        if missing:
-            self.berths.update({b.pk: b for b in Berth.objects.filter(pk__in=missing)})
+
+    def prepare(self, found: list[ParkingSession], events: list[Event]) -> None:
+        """The sessions ``find`` read, as the batch's active and review sets (their berths loaded by
+        the caller), and the free windows over the stays the batch's exits may close."""
         for session in found:
             if session.berth_id is not None:
                 session.berth = self.berths[session.berth_id]
