@@ -196,7 +196,8 @@ def test_snapshots_racing_from_several_devices_leave_the_newest_one_in_force():
 
 # -- session money: a payment and an exit racing ---------------------------------------------------
 # A payment (sessions.services.session_apply_payment) locks the session; an exit locks the session
-# (after its vehicle's lock), and its lot only at the end. Whichever goes first, the other sees what it wrote: nothing is lost either way.
+# (after its vehicle's lock), and its lot only at the end. Whichever goes first, the other sees what
+# it wrote: nothing is lost either way.
 
 MONEY_NOW = datetime(2026, 3, 17, 14, 0, tzinfo=SHANGHAI)  # a Tuesday: 10:00 → 11:30 costs 1000 fen
 
