@@ -11,15 +11,23 @@
    the rows it returns (PostgreSQL) or reading them back (elsewhere) tell this request's rows from
    rows stored before (duplicates). The database decides, so two requests racing with the same
    event store it once. The release port (``release``) is asked about the batch's exits.
-4. Only now are the batch's lots locked (ordered by id, so two batches never deadlock), then the
-   sessions the batch may change (by id): steps 1–3 read nothing the lock protects, and every
-   batch sharing a lot waits for the lock until this one commits. New events are applied in the
-   order they happened (then in batch order): sessions open and close in memory, berth readings
-   are debounced, snapshots are noted; then sessions, their money entries, arrears, berths and
-   event links are written in bulk. Ingest never writes ``paid_fen``: payments own it.
-5. One UPDATE moves every touched lot's count and records the heartbeat (``apps.lots.occupancy``);
-   lots that were offline close their outage. After commit the changed lots are handed to
-   ``realtime.publish``.
+4. Then the batch's vehicles are locked: an advisory lock per (lot, plate or ticket), in sorted
+   order, so two batches with the same car in the same lot run one after the other while batches
+   with other cars in the same lots go on at once; then the sessions the batch may change (by id).
+   New events are applied in the order they happened (then in batch order): sessions open and
+   close in memory, berth readings are debounced, snapshots are noted; then sessions, their money
+   entries, arrears, berths and event links are written in bulk. Ingest never writes ``paid_fen``:
+   payments own it. A batch that reads berth state locks its lots before reading it (ordered by id;
+   the berth sweep takes the same locks).
+5. Last, the foreign-key checks of the rows written are run (``SET CONSTRAINTS``, so that they do
+   not run at COMMIT under the lots' lock) and one statement locks the touched lots by id, moves
+   their counts and records the heartbeat (``apps.lots.occupancy.lots_count``): a lot row is held
+   for that statement and the commit only. Lots that were offline close their outage. After commit
+   the changed lots are handed to ``realtime.publish``.
+
+The locks, in the order a batch takes them: event rows (by the unique index, in key order),
+vehicles, sessions (by id), the device row (``SKIP LOCKED``: never waited for), lots (by id). A
+payment takes only its session (then its arrears); the berth sweep lots, then berths.
 
 Late and out-of-order events (all within one lot and one plate, or ticket for unplated vehicles):
 
@@ -119,7 +127,7 @@ def _key_hash(kind: str, value: str) -> int:
 # the version was a fifth of the server's time. A column read beyond these costs a query per lot:
 # add it here.
 _LOT_FIELDS = ("id", "code", "region_id", "operator_id", "kind", "total_berths", "status", "tariff_id",
-               "allow_pay_later", "snapshot_at", "offline_since",
+               "allow_pay_later",
                "tariff__rules", "tariff__version_id", "tariff__version__digest")
 
 
@@ -175,10 +183,10 @@ def events_record(*, device: Device, events: list, now: datetime | None = None) 
 
 
 class _Recorder:
-    """One batch. The lot rows are locked as late as correctness allows: the checks, the idempotent
-    insert of the events and the release port's questions come first, without the lock (none of them
-    reads what the lock protects); from the lock on (lots by id, then the sessions the batch may
-    change, by id) come only what must see the lots' and sessions' current state, and the commit."""
+    """One batch. The lot rows are locked as late as correctness allows: what the batch decides
+    about a stay is serialised by its vehicle's lock and its session's row lock, and the lots are
+    locked only by the statement that writes their counts (or, for a batch that reads berth state,
+    before it reads it)."""
 
     def __init__(self, *, device: Device, now: datetime, results: list, raw: list):
         self.device = device
@@ -253,16 +261,14 @@ class _Recorder:
                 cursor.execute(_LOCK_VEHICLES_SQL, [[lot_id for lot_id, _h in keys], [h for _l, h in keys]])
 
     def lock_lots(self, heard: dict[int, ParkingLot]) -> None:
-        """Lock the batch's lots (by id, so two batches never deadlock) and read, under the lock, the
-        live columns the batch decides from."""
+        """Lock the batch's lots now (by id, so two batches never deadlock), for a batch that reads
+        berth state; their live columns are read when their counts are written."""
         if self.lots_locked or not heard or connection.vendor != "postgresql":
             return  # elsewhere (SQLite) a writing transaction has the whole database to itself
         self.lots_locked = True
         # NO KEY: rows that only point at a lot (another batch's events, by foreign key) need not wait.
-        locked = (ParkingLot.objects.select_for_update(no_key=True).filter(pk__in=list(heard)).order_by("pk")
-                  .values_list("pk", "snapshot_at", "offline_since"))
-        for pk, snapshot_at, offline_since in locked:
-            heard[pk].snapshot_at, heard[pk].offline_since = snapshot_at, offline_since
+        list(ParkingLot.objects.select_for_update(no_key=True).filter(pk__in=list(heard)).order_by("pk")
+             .values_list("pk", flat=True))
 
     def load_berths(self, events: list[Event], also: set[int]) -> None:
         """The named berths' rows (and ``also``: the berths of the stays the batch continues), read
@@ -383,19 +389,14 @@ class _Recorder:
             moves[lot_id].extend(changes)
         # It holds the device row to the commit; other batches of the device skip it meanwhile.
         occupancy.device_heard(device_id=self.device.pk, now=self.now)
-        # Otherwise the lots are locked only now, for their counter UPDATE and the commit: batches
-        # sharing lots overlap in everything before it. The snapshot times are read under the lock.
+        # Otherwise the lots are locked only now, by the one statement that moves their counts (the
+        # newest snapshot and the moves after it, decided against what the lock finds): batches
+        # sharing lots overlap in everything before it.
         if not self.lots_locked:
             _check_constraints_now()
-        self.lock_lots(heard)
-        since = {pk: lot.snapshot_at for pk, lot in heard.items()}
-        snapshots = occupancy.newer_snapshots(snapshots, since)
-        counts = occupancy.free_berth_counts(moves=moves, snapshots=snapshots, since=since)
-        occupancy.lots_write(free_berths=counts, heard_ids=heard, now=self.now,
-                             snapshot_at={pk: snapshot.at for pk, snapshot in snapshots.items()})
-        back_online = [pk for pk, lot in heard.items() if lot.offline_since is not None]
+        changed, back_online = occupancy.lots_count(moves=moves, snapshots=snapshots, heard_ids=heard, now=self.now)
         lots_back_online(lot_ids=back_online, now=self.now)
-        publish_lots_after_commit(sorted(set(counts) | set(back_online)))
+        publish_lots_after_commit(sorted(set(changed) | set(back_online)))
 
         self.respond(events, repeats, earlier, book)
 
