@@ -103,6 +103,7 @@ _SESSION_FIELDS = ["berth", "vehicle_class", "new_energy", "entry_at", "exit_at"
                    "tariff", "tariff_version", "updated_at"]
 Kind = SessionMoneyEntry.Kind
 
+_CHECK_CONSTRAINTS_SQL = "SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED"
 # One advisory lock per (lot, vehicle key), in the order given (``_Recorder.lock_vehicles``).
 _LOCK_VEHICLES_SQL = ("SELECT pg_advisory_xact_lock(lot_id, key_hash) "
                       "FROM unnest(%s::integer[], %s::integer[]) AS k(lot_id, key_hash)")
@@ -111,10 +112,12 @@ _LOCK_VEHICLES_SQL = ("SELECT pg_advisory_xact_lock(lot_id, key_hash) "
 def _check_constraints_now() -> None:
     """Run the foreign-key checks of the batch's rows now rather than at COMMIT (Django declares
     them deferred): several hundred a batch, which would otherwise run while the lots are locked.
-    The same checks, with the same outcome; only earlier (PostgreSQL: ``SET CONSTRAINTS``)."""
+    The same checks, with the same outcome, only earlier; then the constraints are deferred again
+    (every deferrable constraint here is initially deferred), so what runs after in the same
+    transaction is checked as it would have been. One round trip (PostgreSQL)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute(_CHECK_CONSTRAINTS_SQL)
 
 
 def _key_hash(kind: str, value: str) -> int:
