@@ -220,7 +220,7 @@ def _lots_count_flat(connection, ids: list[int], *, moves: Moves, snapshots: Map
                      "moves": [{"at": at.isoformat(), "change": change} for at, change in moves.get(lot_id, ())]})
     heartbeat = heartbeat_fields(now=now)
     beats = []
-    params: list = [json.dumps(rows), now]
+    params: list = [json.dumps(rows), ids, now]
     for name, value in heartbeat.items():
         column = quote(meta.get_field(name).column)
         beats.append(f"{column} = CASE WHEN d.heard THEN %s ELSE l.{column} END")
@@ -230,12 +230,12 @@ def _lots_count_flat(connection, ids: list[int], *, moves: Moves, snapshots: Map
         f"AS v(id bigint, snap_at timestamptz, snap_free integer, moves jsonb, heard boolean)), "
         f"old AS (SELECT o.{pk} AS id, o.{col['snapshot_at']} AS snapshot_at, "
         f"o.{col['offline_since']} AS offline_since "
-        f"FROM {table} o WHERE o.{pk} IN (SELECT id FROM v) ORDER BY o.{pk} FOR NO KEY UPDATE), "
+        f"FROM {table} o WHERE o.{pk} = ANY(%s::bigint[]) ORDER BY o.{pk} FOR NO KEY UPDATE), "
         f"a AS (SELECT v.*, old.offline_since AS was_offline, old.snapshot_at AS old_snapshot_at, "
         f"v.snap_at IS NOT NULL AND (old.snapshot_at IS NULL OR v.snap_at >= old.snapshot_at) AS applies "
         f"FROM v JOIN old ON old.id = v.id), "
         f"b AS (SELECT a.*, CASE WHEN a.applies THEN a.snap_at ELSE a.old_snapshot_at END AS base_at FROM a), "
-        f"d AS (SELECT b.*, (SELECT coalesce(sum(m.change), 0) FROM jsonb_to_recordset(b.moves) "
+        f"d AS MATERIALIZED (SELECT b.*, (SELECT coalesce(sum(m.change), 0) FROM jsonb_to_recordset(b.moves) "
         f"AS m(at timestamptz, change integer) WHERE b.base_at IS NULL OR m.at > b.base_at) AS delta FROM b) "
         f"UPDATE {table} AS l SET "
         f"{col['free_berths']} = CASE WHEN d.applies THEN GREATEST(LEAST(d.snap_free + d.delta, "
@@ -245,8 +245,9 @@ def _lots_count_flat(connection, ids: list[int], *, moves: Moves, snapshots: Map
         f"ELSE l.{col['occupancy_updated_at']} END, "
         f"{col['snapshot_at']} = CASE WHEN d.applies THEN d.snap_at ELSE l.{col['snapshot_at']} END, "
         f"{', '.join(beats)} "
-        f"FROM d WHERE l.{pk} = d.id "
+        f"FROM d WHERE l.{pk} = d.id AND l.{pk} = ANY(%s::bigint[]) "
         f"RETURNING l.{pk}, d.applies OR d.delta <> 0, d.heard AND d.was_offline IS NOT NULL")
+    params.append(ids)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         returned = cursor.fetchall()
