@@ -19,11 +19,10 @@
    entries, arrears, berths and event links are written in bulk. Ingest never writes ``paid_fen``:
    payments own it. A batch that reads berth state locks its lots before reading it (ordered by id;
    the berth sweep takes the same locks).
-5. Last, the foreign-key checks of the rows written are run (``SET CONSTRAINTS``, so that they do
-   not run at COMMIT under the lots' lock) and one statement locks the touched lots by id, moves
-   their counts and records the heartbeat (``apps.lots.occupancy.lots_count``): a lot row is held
-   for that statement and the commit only. Lots that were offline close their outage. After commit
-   the changed lots are handed to ``realtime.publish``.
+5. Last, one statement locks the touched lots by id, moves their counts and records the heartbeat
+   (``apps.lots.occupancy.lots_count``): a lot row is held for that statement and the commit only.
+   Lots that were offline close their outage. After commit the changed lots are handed to
+   ``realtime.publish``.
 
 The locks, in the order a batch takes them: event rows (by the unique index, in key order),
 vehicles, sessions (by id), the device row (``SKIP LOCKED``: never waited for), lots (by id). A
@@ -103,21 +102,9 @@ _SESSION_FIELDS = ["berth", "vehicle_class", "new_energy", "entry_at", "exit_at"
                    "tariff", "tariff_version", "updated_at"]
 Kind = SessionMoneyEntry.Kind
 
-_CHECK_CONSTRAINTS_SQL = "SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED"
 # One advisory lock per (lot, vehicle key), in the order given (``_Recorder.lock_vehicles``).
 _LOCK_VEHICLES_SQL = ("SELECT pg_advisory_xact_lock(lot_id, key_hash) "
                       "FROM unnest(%s::integer[], %s::integer[]) AS k(lot_id, key_hash)")
-
-
-def _check_constraints_now() -> None:
-    """Run the foreign-key checks of the batch's rows now rather than at COMMIT (Django declares
-    them deferred): several hundred a batch, which would otherwise run while the lots are locked.
-    The same checks, with the same outcome, only earlier; then the constraints are deferred again
-    (every deferrable constraint here is initially deferred), so what runs after in the same
-    transaction is checked as it would have been. One round trip (PostgreSQL)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(_CHECK_CONSTRAINTS_SQL)
 
 
 def _key_hash(kind: str, value: str) -> int:
@@ -404,8 +391,6 @@ class _Recorder:
         # Otherwise the lots are locked only now, by the one statement that moves their counts (the
         # newest snapshot and the moves after it, decided against what the lock finds): batches
         # sharing lots overlap in everything before it.
-        if not self.lots_locked:
-            _check_constraints_now()
         changed, back_online = occupancy.lots_count(moves=moves, snapshots=snapshots, heard_ids=heard, now=self.now)
         lots_back_online(lot_ids=back_online, now=self.now)
         publish_lots_after_commit(sorted(set(changed) | set(back_online)))

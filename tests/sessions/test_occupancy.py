@@ -14,7 +14,6 @@ from django.utils import timezone
 from apps.lots.fees import SHANGHAI
 from apps.lots.models import ParkingLot
 from apps.realtime.publish import OCCUPANCY_GROUP
-from apps.sessions.models import IngestEvent
 from apps.sessions.services import events_record
 from tests.factories import DeviceFactory, LotFactory
 from tests.factories_sessions import entry_event, event, exit_event, signed_post
@@ -184,10 +183,10 @@ def test_a_batch_of_100_costs_a_bounded_number_of_queries(api_client, django_ass
         events = ([exit_event(lot, p) for p in plates[:50]] + [entry_event(lot, p) for p in plates[50:90]]
                   + [event(lot, "lot_status", free_berths=300)] + [event(lot, "heartbeat")] * 1
                   + [exit_event(lot, f"苏B3{i:04d}") for i in range(8)])
-    # 19: the request's whole cost, the nonce's database check (replay protection that outlasts a
-    # cache outage) included; none of it grows with the batch. Two of them (the vehicles' advisory
-    # locks, the foreign-key checks run before the lots' lock) keep the lots locked only to the end.
-    with django_assert_max_num_queries(19):
+    # 18: the request's whole cost, the nonce's database check (replay protection that outlasts a
+    # cache outage) included; none of it grows with the batch. One of them (the vehicles' advisory
+    # locks) lets the lots be locked only at the end.
+    with django_assert_max_num_queries(18):
         response = signed_post(api_client, device, secret, {"events": events})
     assert response.status_code == 200
     assert response.json()["rejected"] == 0
@@ -197,9 +196,8 @@ def test_a_batch_of_100_costs_a_bounded_number_of_queries(api_client, django_ass
 def test_a_batch_locks_its_lots_only_for_the_counter_update_and_the_commit():
     """Everything a batch writes but the lots' counters comes before the lots' row lock: batches
     sharing lots overlap in all of it. From the lock to the commit a mixed batch of 100 runs one
-    statement (it locks the lots, decides their counts from what it finds and writes them), and the
-    foreign-key checks of its rows ran before it; when the lock came first it was 11 of 12 and the
-    checks."""
+    statement (it locks the lots, decides their counts from what it finds and writes them); when the
+    lock came first it was 11 of 12."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -217,23 +215,7 @@ def test_a_batch_locks_its_lots_only_for_the_counter_update_and_the_commit():
     locked = statements[lock:]
     assert not [sql for sql in locked if "parking_sessions_" in sql], locked
     assert len(locked) == 1, locked
-    assert statements[lock - 1].startswith("SET CONSTRAINTS ALL IMMEDIATE")
     assert len(statements) <= 13, statements
-
-
-@pytest.mark.postgres
-def test_a_batch_leaves_the_foreign_key_checks_of_its_callers_transaction_deferred():
-    """The batch runs its own rows' checks early, then defers the constraints again: a caller that
-    records a batch inside its own transaction keeps Django's deferred checks for what it writes."""
-    lot = LotFactory(total_berths=10, free_berths=10)
-    device = DeviceFactory.issue(lots=[lot])[0]
-    with transaction.atomic():
-        events_record(device=device, events=[entry_event(lot, "苏B12345")])
-        row = IngestEvent.objects.get(lot=lot)
-        # A dangling reference, repaired before commit: legal only while the check is deferred.
-        IngestEvent.objects.filter(pk=row.pk).update(session_id=10**9)
-        IngestEvent.objects.filter(pk=row.pk).update(session_id=row.session_id)
-    assert _free(lot) == 9
 
 
 # -- publishing --------------------------------------------------------------------------------
