@@ -11,22 +11,16 @@
    the rows it returns (PostgreSQL) or reading them back (elsewhere) tell this request's rows from
    rows stored before (duplicates). The database decides, so two requests racing with the same
    event store it once. The release port (``release``) is asked about the batch's exits.
-4. Then the batch's vehicles are locked: an advisory lock per (lot, plate or ticket), in sorted
-   order, so two batches with the same car in the same lot run one after the other while batches
-   with other cars in the same lots go on at once; then the sessions the batch may change (by id).
-   New events are applied in the order they happened (then in batch order): sessions open and
-   close in memory, berth readings are debounced, snapshots are noted; then sessions, their money
-   entries, arrears, berths and event links are written in bulk. Ingest never writes ``paid_fen``:
-   payments own it. A batch that reads berth state locks its lots before reading it (ordered by id;
-   the berth sweep takes the same locks).
-5. Last, one statement locks the touched lots by id, moves their counts and records the heartbeat
-   (``apps.lots.occupancy.lots_count``): a lot row is held for that statement and the commit only.
-   Lots that were offline close their outage. After commit the changed lots are handed to
+4. Only now are the batch's lots locked (ordered by id, so two batches never deadlock), then the
+   sessions the batch may change (by id): steps 1–3 read nothing the lock protects, and every
+   batch sharing a lot waits for the lock until this one commits. New events are applied in the
+   order they happened (then in batch order): sessions open and close in memory, berth readings
+   are debounced, snapshots are noted; then sessions, their money entries, arrears, berths and
+   event links are written in bulk. Ingest never writes ``paid_fen``: payments own it.
+5. One statement moves every touched lot's count and records the heartbeat, deciding the snapshot
+   rule against the lots' live columns as the lock holds them (``apps.lots.occupancy.lots_count``);
+   lots that were offline close their outage. After commit the changed lots are handed to
    ``realtime.publish``.
-
-The locks, in the order a batch takes them: event rows (by the unique index, in key order),
-vehicles, sessions (by id), the device row (``SKIP LOCKED``: never waited for), lots (by id). A
-payment takes only its session (then its arrears); the berth sweep lots, then berths.
 
 Late and out-of-order events (all within one lot and one plate, or ticket for unplated vehicles):
 
@@ -54,7 +48,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -101,16 +94,6 @@ _SESSION_FIELDS = ["berth", "vehicle_class", "new_energy", "entry_at", "exit_at"
                    "waived_fen", "due_fen", "state", "release_reason", "entry_event_id", "exit_event_id",
                    "tariff", "tariff_version", "updated_at"]
 Kind = SessionMoneyEntry.Kind
-
-# One advisory lock per (lot, vehicle key), in the order given (``_Recorder.lock_vehicles``).
-_LOCK_VEHICLES_SQL = ("SELECT pg_advisory_xact_lock(lot_id, key_hash) "
-                      "FROM unnest(%s::integer[], %s::integer[]) AS k(lot_id, key_hash)")
-
-
-def _key_hash(kind: str, value: str) -> int:
-    """A vehicle key as a signed 32-bit integer (the second half of an advisory lock's key)."""
-    return zlib.crc32(f"{kind}:{value}".encode()) - 2**31
-
 
 # The lot columns a batch reads (``allowed_lots``). A district batch names a hundred lots: building
 # them with every column, and each lot's tariff and version again by a join, was a fifth of the
@@ -180,14 +163,15 @@ def events_record(*, device: Device, events: list, now: datetime | None = None) 
             results[index] = _rejected(raw, exc)
     with transaction.atomic():
         _Recorder(device=device, now=now, results=results, raw=events).run(parsed)
+        occupancy.device_heard(device_id=device.pk, now=now)  # last: it holds the device row to the commit
     return BatchOutcome(results)  # type: ignore[arg-type]  # every slot is filled by now
 
 
 class _Recorder:
-    """One batch. The lot rows are locked as late as correctness allows: what the batch decides
-    about a stay is serialised by its vehicle's lock and its session's row lock, and the lots are
-    locked only by the statement that writes their counts (or, for a batch that reads berth state,
-    before it reads it)."""
+    """One batch. The lot rows are locked as late as correctness allows: the checks, the idempotent
+    insert of the events and the release port's questions come first, without the lock (none of them
+    reads what the lock protects); from the lock on (lots by id, then the sessions the batch may
+    change, by id) come only what must see the lots' and sessions' current state, and the commit."""
 
     def __init__(self, *, device: Device, now: datetime, results: list, raw: list):
         self.device = device
@@ -195,7 +179,6 @@ class _Recorder:
         self.results = results
         self.raw = raw
         self.lots: dict[str, ParkingLot] = {}
-        self.lots_locked = False
         # One object per berth row in a batch, so every reading of a berth lands on the same object.
         self.berths: dict[int, Berth] = {}
 
@@ -244,27 +227,11 @@ class _Recorder:
                     self.berth_ids[event.index] = pk
         return [e for e in events if self.results[e.index] is None]
 
-    def lock_vehicles(self, events: list[Event]) -> None:
-        """Serialise, per lot and vehicle (plate or ticket), the batches that may open, continue or
-        close its stay: a transaction-level advisory lock on (lot id, hash of the key), taken in
-        sorted order so two batches never wait for each other. A stay that does not exist yet has no
-        row to lock; this is what keeps two racing entries of one plate from both opening one.
-        Batches of other vehicles in the same lots go on in parallel (a hash collision only makes
-        two vehicles wait for each other). Elsewhere (SQLite) the transaction has the database."""
-        if connection.vendor != "postgresql":
-            return
-        keys = sorted({(e.lot.pk & 0x7FFFFFFF, _key_hash(kind, value)) for e in events if e.type in SESSION_TYPES
-                       for kind, value in e.keys})
-        if keys:
-            with connection.cursor() as cursor:
-                cursor.execute(_LOCK_VEHICLES_SQL, [[lot_id for lot_id, _h in keys], [h for _l, h in keys]])
-
     def lock_lots(self, heard: dict[int, ParkingLot]) -> None:
-        """Lock the batch's lots now (by id, so two batches never deadlock), for a batch that reads
-        berth state; their live columns are read when their counts are written."""
-        if self.lots_locked or not heard or connection.vendor != "postgresql":
+        """Lock the batch's lots (by id, so two batches never deadlock); their live columns are read
+        when their counts are written (``occupancy.lots_count``)."""
+        if not heard or connection.vendor != "postgresql":
             return  # elsewhere (SQLite) a writing transaction has the whole database to itself
-        self.lots_locked = True
         # NO KEY: rows that only point at a lot (another batch's events, by foreign key) need not wait.
         list(ParkingLot.objects.select_for_update(no_key=True).filter(pk__in=list(heard)).order_by("pk")
              .values_list("pk", flat=True))
@@ -357,17 +324,12 @@ class _Recorder:
         covers = release.covers_at_exit([release.ExitQuery(e.lot.pk, e.plate, e.occurred_at)
                                          for e in events if e.type == EventType.EXIT and e.plate])
 
-        self.lock_vehicles(events)
+        self.lock_lots(heard)  # from here to the commit, the batch's lots wait for it
         counted_by_berths = {pk for pk, lot in heard.items() if lot.kind == ParkingLot.Kind.ON_STREET}
         book = _SessionBook(now=self.now, counted_by_berths=counted_by_berths, berths=self.berths, covers=covers)
         stays = [e for e in events if e.type in SESSION_TYPES]
         found = book.find(stays)
-        stay_berths = {s.berth_id for s in found if s.berth_id is not None}
-        if stay_berths or any(e.index in self.berth_ids for e in events):
-            # Berth state is read and written under the lots' lock (as the berth sweep does): a batch
-            # that touches a berth holds its lots from here.
-            self.lock_lots(heard)
-            self.load_berths(events, stay_berths)
+        self.load_berths(events, {s.berth_id for s in found if s.berth_id is not None})
         book.prepare(found, stays)
         readings: list[berth_services.Reading] = []
         snapshots: dict[int, occupancy.Snapshot] = {}
@@ -386,11 +348,8 @@ class _Recorder:
         moves = book.moves
         for lot_id, changes in self.apply_readings(readings + book.readings, counted_by_berths).items():
             moves[lot_id].extend(changes)
-        # It holds the device row to the commit; other batches of the device skip it meanwhile.
-        occupancy.device_heard(device_id=self.device.pk, now=self.now)
-        # Otherwise the lots are locked only now, by the one statement that moves their counts (the
-        # newest snapshot and the moves after it, decided against what the lock finds): batches
-        # sharing lots overlap in everything before it.
+        # One statement moves the counts: the newest snapshot and the moves after it, decided
+        # against the lots' live columns as the lock holds them.
         changed, back_online = occupancy.lots_count(moves=moves, snapshots=snapshots, heard_ids=heard, now=self.now)
         lots_back_online(lot_ids=back_online, now=self.now)
         publish_lots_after_commit(sorted(set(changed) | set(back_online)))
@@ -461,8 +420,8 @@ class _SessionBook:
         return vehicle_keys(session.plate, session.ticket_id)
 
     def find(self, events: list[Event]) -> list[ParkingSession]:
-        """One query for the sessions these events may continue, locked (by id, after their vehicles'
-        locks): a payment committed meanwhile is seen, and one arriving now waits for this batch."""
+        """One query for the sessions these events may continue, locked (after the lots, by id):
+        a payment committed meanwhile is seen, and one arriving now waits for this batch."""
         if not events:
             return []
         entries = [e.occurred_at for e in events if e.type == EventType.ENTRY]

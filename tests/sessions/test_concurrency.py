@@ -133,44 +133,6 @@ def test_one_plate_entering_from_several_gates_at_once_has_one_open_session():
     assert ParkingLot.objects.get(pk=lot.pk).free_berths == 99
 
 
-def test_a_batch_waits_for_its_lots_only_at_the_counters():
-    """A batch takes its lots' row locks last, for the counter UPDATE and the commit, so batches
-    sharing lots overlap in everything else: while another transaction holds the lot's row, a batch
-    for that lot has already taken its vehicles' locks (and done its work) and waits at the counters."""
-    lot = LotFactory(total_berths=100, free_berths=100, tariff=None)
-    device, _secret = DeviceFactory.issue(lots=[lot])
-    holding = threading.Event()
-    seen: dict = {}
-
-    def hold_lot():
-        with transaction.atomic(), connection.cursor() as cursor:
-            list(ParkingLot.objects.select_for_update(no_key=True).filter(pk=lot.pk))
-            holding.set()
-            deadline = time.monotonic() + 20
-            waiting = []
-            while not waiting and time.monotonic() < deadline:
-                time.sleep(0.02)
-                cursor.execute("SELECT pg_stat_clear_snapshot()")  # else the view answers as it first did
-                cursor.execute("SELECT pid, query FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                               "AND datname = current_database() AND pid <> pg_backend_pid()")
-                waiting = cursor.fetchall()
-            assert waiting, "the batch never waited for the lot"
-            pid, seen["query"] = waiting[0]
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE pid = %s AND locktype = 'advisory' AND granted", [pid])
-            seen["vehicle_locks"] = cursor.fetchone()[0]
-
-    def post():
-        assert holding.wait(10)
-        return events_record(device=device, events=[entry_event(lot, "苏B12345"), entry_event(lot, "苏B12346")])
-
-    _held, outcome = _run_together([hold_lot, post])
-    assert outcome.as_dict()["accepted"] == 2
-    assert "lots_parkinglot" in seen["query"] and "FOR NO KEY UPDATE" in seen["query"]
-    assert seen["vehicle_locks"] == 2
-    assert ParkingLot.objects.get(pk=lot.pk).free_berths == 98
-    assert ParkingSession.objects.filter(lot=lot, state="open").count() == 2
-
-
 def test_snapshots_racing_from_several_devices_leave_the_newest_one_in_force():
     """Each lot system's snapshot, with entries after it, races the others. Whatever order the
     requests commit in, the count is the newest snapshot moved by what happened after it: the time
@@ -195,9 +157,8 @@ def test_snapshots_racing_from_several_devices_leave_the_newest_one_in_force():
 
 
 # -- session money: a payment and an exit racing ---------------------------------------------------
-# A payment (sessions.services.session_apply_payment) locks the session; an exit locks the session
-# (after its vehicle's lock), and its lot only at the end. Whichever goes first, the other sees what
-# it wrote: nothing is lost either way.
+# A payment (sessions.services.session_apply_payment) locks the session; an exit locks its lot, then
+# the session. Whichever goes first, the other sees what it wrote: nothing is lost either way.
 
 MONEY_NOW = datetime(2026, 3, 17, 14, 0, tzinfo=SHANGHAI)  # a Tuesday: 10:00 → 11:30 costs 1000 fen
 
