@@ -34,7 +34,7 @@ def test_database_and_redis_urls_switch_every_backend():
                   REDIS_URL="redis://127.0.0.1:6379/0")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["django.db.backends.postgresql", "channels_redis.core.RedisChannelLayer",
-                                     "django.core.cache.backends.redis.RedisCache", "False", "False"]
+                                     "apps.common.redis_cache.SharedRedisCache", "False", "False"]
 
 
 def test_sqlite_uses_wal_and_waits_for_the_write_lock():

@@ -174,6 +174,87 @@ def _lots_write_flat(connection, ids: list[int], *, free_berths: Mapping[int, Co
         cursor.execute(sql, params)
 
 
+def lots_count(*, moves: Moves, snapshots: Mapping[int, Snapshot], heard_ids: Collection[int],
+               now: datetime) -> tuple[list[int], list[int]]:
+    """A batch's whole write to its lots: lock them (by id), move their counts by ``moves`` and the
+    newest of ``snapshots`` under the rule above, decided against each lot's ``snapshot_at`` as the
+    lock finds it, and record the heartbeat of ``heard_ids``. Returns the ids of the lots whose
+    count changed and of the heard lots that had been offline (their outage is the caller's to
+    close). On PostgreSQL it is one statement: the lots are locked for that statement and the commit
+    only, however many lots the batch spans."""
+    heard = set(heard_ids)
+    ids = sorted(heard | {lot_id for lot_id, changes in moves.items() if changes} | set(snapshots))
+    if not ids:
+        return [], []
+    connection = connections[router.db_for_write(ParkingLot)]
+    if connection.vendor == "postgresql":
+        return _lots_count_flat(connection, ids, moves=moves, snapshots=snapshots, heard=heard, now=now)
+    # Elsewhere (SQLite) the writing transaction has the database to itself: read, decide, write.
+    live = {pk: (snapshot_at, offline_since) for pk, snapshot_at, offline_since in
+            ParkingLot.objects.filter(pk__in=ids).values_list("pk", "snapshot_at", "offline_since")}
+    since = {pk: snapshot_at for pk, (snapshot_at, _offline) in live.items()}
+    applied = newer_snapshots(snapshots, since)
+    counts = free_berth_counts(moves=moves, snapshots=applied, since=since)
+    lots_write(free_berths=counts, heard_ids=heard, now=now,
+               snapshot_at={pk: snapshot.at for pk, snapshot in applied.items()})
+    return sorted(counts), sorted(pk for pk in heard if pk in live and live[pk][1] is not None)
+
+
+def _lots_count_flat(connection, ids: list[int], *, moves: Moves, snapshots: Mapping[int, Snapshot],
+                     heard: set[int], now: datetime) -> tuple[list[int], list[int]]:
+    """``lots_count`` on PostgreSQL: the rows travel as one JSON parameter (each lot's moves as a
+    nested array), the lock is taken by id in a CTE, and the rule is evaluated against what it
+    locked: the snapshot applies if it is at least as new as the lot's; the moves count if they
+    happened after the snapshot the count then stands on."""
+    meta = ParkingLot._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    col = {name: quote(meta.get_field(name).column) for name in (
+        "free_berths", "total_berths", "occupancy_updated_at", "snapshot_at", "offline_since")}
+    pk = quote(meta.pk.column)
+    rows = []
+    for lot_id in ids:
+        snapshot = snapshots.get(lot_id)
+        rows.append({"id": lot_id, "snap_at": snapshot.at.isoformat() if snapshot else None,
+                     "snap_free": snapshot.free_berths if snapshot else None, "heard": lot_id in heard,
+                     "moves": [{"at": at.isoformat(), "change": change} for at, change in moves.get(lot_id, ())]})
+    heartbeat = heartbeat_fields(now=now)
+    beats = []
+    params: list = [json.dumps(rows), ids, now]
+    for name, value in heartbeat.items():
+        column = quote(meta.get_field(name).column)
+        beats.append(f"{column} = CASE WHEN d.heard THEN %s ELSE l.{column} END")
+        params.append(value)
+    sql = (
+        f"WITH v AS (SELECT * FROM jsonb_to_recordset(%s::jsonb) "  # noqa: S608
+        f"AS v(id bigint, snap_at timestamptz, snap_free integer, moves jsonb, heard boolean)), "
+        f"old AS (SELECT o.{pk} AS id, o.{col['snapshot_at']} AS snapshot_at, "
+        f"o.{col['offline_since']} AS offline_since "
+        f"FROM {table} o WHERE o.{pk} = ANY(%s::bigint[]) ORDER BY o.{pk} FOR NO KEY UPDATE), "
+        f"a AS (SELECT v.*, old.offline_since AS was_offline, old.snapshot_at AS old_snapshot_at, "
+        f"v.snap_at IS NOT NULL AND (old.snapshot_at IS NULL OR v.snap_at >= old.snapshot_at) AS applies "
+        f"FROM v JOIN old ON old.id = v.id), "
+        f"b AS (SELECT a.*, CASE WHEN a.applies THEN a.snap_at ELSE a.old_snapshot_at END AS base_at FROM a), "
+        f"d AS MATERIALIZED (SELECT b.*, (SELECT coalesce(sum(m.change), 0) FROM jsonb_to_recordset(b.moves) "
+        f"AS m(at timestamptz, change integer) WHERE b.base_at IS NULL OR m.at > b.base_at) AS delta FROM b) "
+        f"UPDATE {table} AS l SET "
+        f"{col['free_berths']} = CASE WHEN d.applies THEN GREATEST(LEAST(d.snap_free + d.delta, "
+        f"l.{col['total_berths']}), 0) WHEN d.delta <> 0 THEN GREATEST(LEAST(l.{col['free_berths']} + d.delta, "
+        f"l.{col['total_berths']}), 0) ELSE l.{col['free_berths']} END, "
+        f"{col['occupancy_updated_at']} = CASE WHEN d.applies OR d.delta <> 0 THEN %s "
+        f"ELSE l.{col['occupancy_updated_at']} END, "
+        f"{col['snapshot_at']} = CASE WHEN d.applies THEN d.snap_at ELSE l.{col['snapshot_at']} END, "
+        f"{', '.join(beats)} "
+        f"FROM d WHERE l.{pk} = d.id AND l.{pk} = ANY(%s::bigint[]) "
+        f"RETURNING l.{pk}, d.applies OR d.delta <> 0, d.heard AND d.was_offline IS NOT NULL")
+    params.append(ids)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        returned = cursor.fetchall()
+    return (sorted(lot_id for lot_id, counted, _back in returned if counted),
+            sorted(lot_id for lot_id, _counted, back in returned if back))
+
+
 def device_heard(*, device_id: int, now: datetime) -> None:
     """Record that a device's request was accepted (``Device.last_seen_at``), never moving it back.
 

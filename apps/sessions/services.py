@@ -17,7 +17,8 @@
    order they happened (then in batch order): sessions open and close in memory, berth readings
    are debounced, snapshots are noted; then sessions, their money entries, arrears, berths and
    event links are written in bulk. Ingest never writes ``paid_fen``: payments own it.
-5. One UPDATE moves every touched lot's count and records the heartbeat (``apps.lots.occupancy``);
+5. One statement moves every touched lot's count and records the heartbeat, deciding the snapshot
+   rule against the lots' live columns as the lock holds them (``apps.lots.occupancy.lots_count``);
    lots that were offline close their outage. After commit the changed lots are handed to
    ``realtime.publish``.
 
@@ -93,6 +94,25 @@ _SESSION_FIELDS = ["berth", "vehicle_class", "new_energy", "entry_at", "exit_at"
                    "waived_fen", "due_fen", "state", "release_reason", "entry_event_id", "exit_event_id",
                    "tariff", "tariff_version", "updated_at"]
 Kind = SessionMoneyEntry.Kind
+
+# The lot columns a batch reads (``allowed_lots``). A district batch names a hundred lots: building
+# them with every column, and each lot's tariff and version again by a join, was a fifth of the
+# server's time. A column read beyond these costs a query per lot: add it here.
+_LOT_FIELDS = ("id", "code", "region_id", "operator_id", "kind", "total_berths", "status", "tariff_id",
+               "allow_pay_later", "grace_minutes")
+
+
+def _lots_with_tariffs(codes: list[str]) -> list[ParkingLot]:
+    """The lots of ``codes``, each with its tariff (the rules, and the digest of its current
+    version); lots that share a tariff share one object, read once."""
+    lots = list(ParkingLot.objects.only(*_LOT_FIELDS).filter(code__in=codes))
+    tariff_ids = {lot.tariff_id for lot in lots if lot.tariff_id is not None}
+    tariffs = ({t.pk: t for t in Tariff.objects.select_related("version")
+                .only("rules", "version_id", "version__digest").filter(pk__in=tariff_ids)}
+               if tariff_ids else {})
+    for lot in lots:
+        lot.tariff = tariffs.get(lot.tariff_id)
+    return lots
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -171,9 +191,7 @@ class _Recorder:
         here are staff's, and the live ones are read again under the lock)."""
         codes = sorted({e.lot_code for e in events})
         if codes:
-            found = (ParkingLot.objects.select_related("tariff__version").defer("tariff__version__rules")
-                     .filter(code__in=codes))
-            self.lots = {lot.code: lot for lot in found}
+            self.lots = {lot.code: lot for lot in _lots_with_tariffs(codes)}
         allowed_ids = getattr(self.device, "lot_ids", None)
         if allowed_ids is None:
             allowed_ids = frozenset(self.device.lots.values_list("pk", flat=True))
@@ -210,20 +228,19 @@ class _Recorder:
         return [e for e in events if self.results[e.index] is None]
 
     def lock_lots(self, heard: dict[int, ParkingLot]) -> None:
-        """Lock the batch's lots (by id, so two batches never deadlock) and read, under the lock, the
-        live columns the batch decides from."""
+        """Lock the batch's lots (by id, so two batches never deadlock); their live columns are read
+        when their counts are written (``occupancy.lots_count``)."""
         if not heard or connection.vendor != "postgresql":
             return  # elsewhere (SQLite) a writing transaction has the whole database to itself
         # NO KEY: rows that only point at a lot (another batch's events, by foreign key) need not wait.
-        locked = (ParkingLot.objects.select_for_update(no_key=True).filter(pk__in=list(heard)).order_by("pk")
-                  .values_list("pk", "snapshot_at", "offline_since"))
-        for pk, snapshot_at, offline_since in locked:
-            heard[pk].snapshot_at, heard[pk].offline_since = snapshot_at, offline_since
+        list(ParkingLot.objects.select_for_update(no_key=True).filter(pk__in=list(heard)).order_by("pk")
+             .values_list("pk", flat=True))
 
-    def load_berths(self, events: list[Event]) -> None:
-        """The named berths' rows, read under their lots' lock (ingest and the berth sweep write them
-        only under it)."""
-        ids = {self.berth_ids[e.index] for e in events if e.index in self.berth_ids}
+    def load_berths(self, events: list[Event], also: set[int]) -> None:
+        """The named berths' rows (and ``also``: the berths of the stays the batch continues), read
+        under their lots' lock (ingest and the berth sweep write them only under it)."""
+        ids = {self.berth_ids[e.index] for e in events if e.index in self.berth_ids} | also
+        ids -= self.berths.keys()
         if ids:
             self.berths.update({b.pk: b for b in Berth.objects.filter(pk__in=ids)})
         for event in events:
@@ -308,10 +325,12 @@ class _Recorder:
                                          for e in events if e.type == EventType.EXIT and e.plate])
 
         self.lock_lots(heard)  # from here to the commit, the batch's lots wait for it
-        self.load_berths(events)
         counted_by_berths = {pk for pk, lot in heard.items() if lot.kind == ParkingLot.Kind.ON_STREET}
         book = _SessionBook(now=self.now, counted_by_berths=counted_by_berths, berths=self.berths, covers=covers)
-        book.prepare([e for e in events if e.type in SESSION_TYPES])
+        stays = [e for e in events if e.type in SESSION_TYPES]
+        found = book.find(stays)
+        self.load_berths(events, {s.berth_id for s in found if s.berth_id is not None})
+        book.prepare(found, stays)
         readings: list[berth_services.Reading] = []
         snapshots: dict[int, occupancy.Snapshot] = {}
         for event in events:
@@ -329,15 +348,11 @@ class _Recorder:
         moves = book.moves
         for lot_id, changes in self.apply_readings(readings + book.readings, counted_by_berths).items():
             moves[lot_id].extend(changes)
-        # The lots' snapshot times were read under their row lock: they are current.
-        since = {pk: lot.snapshot_at for pk, lot in heard.items()}
-        snapshots = occupancy.newer_snapshots(snapshots, since)
-        counts = occupancy.free_berth_counts(moves=moves, snapshots=snapshots, since=since)
-        occupancy.lots_write(free_berths=counts, heard_ids=heard, now=self.now,
-                             snapshot_at={pk: snapshot.at for pk, snapshot in snapshots.items()})
-        back_online = [pk for pk, lot in heard.items() if lot.offline_since is not None]
+        # One statement moves the counts: the newest snapshot and the moves after it, decided
+        # against the lots' live columns as the lock holds them.
+        changed, back_online = occupancy.lots_count(moves=moves, snapshots=snapshots, heard_ids=heard, now=self.now)
         lots_back_online(lot_ids=back_online, now=self.now)
-        publish_lots_after_commit(sorted(set(counts) | set(back_online)))
+        publish_lots_after_commit(sorted(set(changed) | set(back_online)))
 
         self.respond(events, repeats, earlier, book)
 
@@ -405,20 +420,21 @@ class _SessionBook:
     def keys_of(session: ParkingSession) -> tuple[tuple[str, str], ...]:
         return vehicle_keys(session.plate, session.ticket_id)
 
-    def prepare(self, events: list[Event]) -> None:
+    def find(self, events: list[Event]) -> list[ParkingSession]:
         """One query for the sessions these events may continue, locked (after the lots, by id):
         a payment committed meanwhile is seen, and one arriving now waits for this batch."""
         if not events:
-            return
+            return []
         entries = [e.occurred_at for e in events if e.type == EventType.ENTRY]
-        found = selectors.sessions_matching(
+        return selectors.sessions_matching(
             lot_ids={e.lot.pk for e in events}, plates={e.plate for e in events if e.plate},
             tickets={e.ticket_id for e in events if e.ticket_id},
             reviews_exited_after=min(entries) if entries else None, lock=True,
         )
-        missing = {s.berth_id for s in found if s.berth_id is not None and s.berth_id not in self.berths}
-        if missing:
-            self.berths.update({b.pk: b for b in Berth.objects.filter(pk__in=missing)})
+
+    def prepare(self, found: list[ParkingSession], events: list[Event]) -> None:
+        """The sessions ``find`` read, as the batch's active and review sets (their berths loaded by
+        the caller), and the free windows over the stays the batch's exits may close."""
         for session in found:
             if session.berth_id is not None:
                 session.berth = self.berths[session.berth_id]

@@ -134,7 +134,7 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "apps.common.redis_cache.SharedRedisCache",  # one pool a process: see there
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "wxp",
             # An unreachable Redis must fail fast: callers fall back (nonces to the database, the map
