@@ -114,3 +114,16 @@ def logged_in(client, officer):
     """The Django test client logged in as ``officer``."""
     client.force_login(officer)
     return client
+
+
+@pytest.fixture
+def notice_requests():
+    """The notices asked for through ``apps.common.notices`` (its ``NoticeRequest``s), instead of the
+    registered notifier, which is put back afterwards."""
+    from apps.common import notices
+
+    asked = []
+    before = notices._notifier
+    notices.register_notifier(asked.append)
+    yield asked
+    notices.register_notifier(before)

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 import pytest
 
 from apps.audit.models import AuditEntry
-from apps.common import notices
 from apps.common.plates import PlateError
 from apps.lots.fees import SHANGHAI
 from apps.reservations import errors, services
@@ -128,17 +127,13 @@ def test_a_closed_site_takes_no_booking(citizen, hospital):
         book(citizen, slot)
 
 
-@pytest.fixture
-def told():
-    """The notices asked for through the platform's port (apps.common.notices), as (event, kind, user)."""
-    asked = []
-    before = notices._notifier
-    notices.register_notifier(lambda request: asked.append((request.data["event"], request.kind, request.user)))
-    yield asked
-    notices.register_notifier(before)
+def told(requests) -> list[tuple]:
+    """The booking notices asked for through the platform's port, as (event, kind, user)."""
+    return [(r.data["event"], r.kind, r.user) for r in requests]
 
 
-def test_no_shows_free_the_place_tell_the_citizen_and_suspend_after_the_limit(citizen, hospital, officer, told,
+def test_no_shows_free_the_place_tell_the_citizen_and_suspend_after_the_limit(citizen, hospital, officer,
+                                                                             notice_requests,
                                                                              django_capture_on_commit_callbacks):
     for day in (1, 2, 3):
         slot = slot_at(hospital, day, 9)
@@ -150,10 +145,11 @@ def test_no_shows_free_the_place_tell_the_citizen_and_suspend_after_the_limit(ci
         assert swept["no_show"] == 1
         assert Reservation.objects.get(pk=reservation.pk).state == "no_show"
         assert Slot.objects.get(pk=slot.pk).booked == 0
-    events = [e for e, _k, _u in told]
+    events = [e for e, _k, _u in told(notice_requests)]
     assert events.count("reservation.confirmed") == 3 and events.count("reservation.no_show") == 3
     assert events[-1] == "booking.suspended"
-    assert {(k, u) for e, k, u in told if e != "reservation.confirmed"} == {("reservation_no_show", citizen.pk)}
+    sent = {(kind, user) for event, kind, user in told(notice_requests) if event != "reservation.confirmed"}
+    assert sent == {("reservation_no_show", citizen.pk)}
     suspension = Suspension.objects.get()
     assert (suspension.no_shows, suspension.user_id) == (3, citizen.pk)
     assert suspension.until == suspension.starts_at + timedelta(days=30)
@@ -214,12 +210,12 @@ def test_staff_rule_changes_are_audited(officer, hospital):
     assert entry.changes == {"booking_window_days": [7, 3]}
 
 
-def test_a_booking_is_reminded_once_in_the_hour_before_its_window(citizen, hospital, told):
+def test_a_booking_is_reminded_once_in_the_hour_before_its_window(citizen, hospital, notice_requests):
     reservation = book(citizen, slot_at(hospital, 1, 9))
-    told.clear()
+    notice_requests.clear()
     assert services.reservations_sweep(now=reservation.arrive_from - timedelta(hours=2))["reminded"] == 0
     soon = reservation.arrive_from - timedelta(minutes=30)
     assert services.reservations_sweep(now=soon)["reminded"] == 1
     assert services.reservations_sweep(now=soon + timedelta(minutes=1))["reminded"] == 0  # once
-    assert told == [("reservation.reminder", "reservation_reminder", citizen.pk)]
+    assert told(notice_requests) == [("reservation.reminder", "reservation_reminder", citizen.pk)]
 
