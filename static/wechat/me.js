@@ -1,5 +1,5 @@
-/* 我的: bound plates, current stays (reverse car finding), arrears and past stays, through the
-   citizen API (SPEC §8) with the page's session. Nothing is built from HTML strings: every value
+/* 我的: bound plates, current stays (reverse car finding), arrears, past stays, bookings and
+   orders (receipts), through the citizen API (SPEC §8) with the page's session. Nothing is built from HTML strings: every value
    is set as text, so a lot name can never become markup. */
 (function () {
   "use strict";
@@ -119,13 +119,52 @@
     }));
   }
 
+  function renderBookings(rows) {
+    var list = document.getElementById("bookings");
+    if (!rows.length) return empty(list, T.noBookings);
+    list.replaceChildren.apply(list, rows.map(function (booking) {
+      var item = el("li", "item");
+      var head = el("div", "item-head");
+      head.appendChild(el("span", "plate", booking.plate));
+      head.appendChild(el("span", "lot", booking.hospital));
+      head.appendChild(el("span", "state", T.bookingStates[booking.state] || booking.state));
+      item.appendChild(head);
+      item.appendChild(el("div", "where", fmt(T.bookingCode, {code: booking.code})));
+      item.appendChild(el("div", "muted", fmt(T.arriveWindow,
+        {from: when(booking.arrive_from), until: when(booking.arrive_until)})));
+      return item;
+    }));
+  }
+
+  function renderOrders(rows) {
+    var list = document.getElementById("orders");
+    if (!rows.length) return empty(list, T.noOrders);
+    list.replaceChildren.apply(list, rows.map(function (order) {
+      var item = el("li", "item");
+      item.id = "order-" + order.order_no;
+      var head = el("div", "item-head");
+      if (order.plate) head.appendChild(el("span", "plate", order.plate));
+      if (order.lot_name) head.appendChild(el("span", "lot", order.lot_name));
+      head.appendChild(el("span", "state", T.orderStates[order.state] || order.state));
+      item.appendChild(head);
+      item.appendChild(el("div", "fee", yuan(order.amount_fen)));
+      item.appendChild(el("div", "muted", order.paid_at ? fmt(T.paidAt, {at: when(order.paid_at)})
+        : when(order.created_at)));
+      item.appendChild(el("div", "muted order-no", fmt(T.orderNo, {no: order.order_no})));
+      return item;
+    }));
+  }
+
   function load() {
     say(T.loading);
-    return Promise.all([api("plates"), api("sessions?page_size=100"), api("arrears?page_size=100")])
+    return Promise.all([api("plates"), api("sessions?page_size=100"), api("arrears?page_size=100"),
+                        api("reservations"), api("orders")])
       .then(function (answers) {
         renderPlates(answers[0]);
         renderStays(answers[1].results);
         renderArrears(answers[2].results);
+        renderBookings(answers[3]);
+        renderOrders(answers[4]);
         say("");
       })
       .catch(function (error) { say(error.message || T.failed); });
