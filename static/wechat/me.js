@@ -103,56 +103,53 @@
     else empty(pastList, T.noPast);
   }
 
+  // A list of cards: ``none`` when there are no rows, else one item a row; each item starts with a
+  // head of [class, text] parts (an empty text is left out).
+  function fill(id, rows, none, build) {
+    var list = document.getElementById(id);
+    if (!rows.length) return empty(list, none);
+    list.replaceChildren.apply(list, rows.map(build));
+  }
+  function headed(parts) {
+    var item = el("li", "item");
+    var head = el("div", "item-head");
+    parts.forEach(function (part) { if (part[1]) head.appendChild(el("span", part[0], part[1])); });
+    item.appendChild(head);
+    return item;
+  }
+
   function renderArrears(rows) {
-    var list = document.getElementById("arrears");
-    if (!rows.length) return empty(list, T.noArrears);
-    list.replaceChildren.apply(list, rows.map(function (debt) {
-      var item = el("li", "item");
-      var head = el("div", "item-head");
-      head.appendChild(el("span", "plate", debt.plate));
-      head.appendChild(el("span", "lot", debt.lot_name));
-      item.appendChild(head);
+    fill("arrears", rows, T.noArrears, function (debt) {
+      var item = headed([["plate", debt.plate], ["lot", debt.lot_name]]);
       item.appendChild(el("div", "muted", fmt(T.exit, {at: when(debt.exit_at || debt.created_at)})));
       item.appendChild(el("div", "fee", fmt(T.owed, {fee: yuan(debt.due_fen)})));
       item.appendChild(link(debt.pay_url, T.pay));
       return item;
-    }));
+    });
   }
 
   function renderBookings(rows) {
-    var list = document.getElementById("bookings");
-    if (!rows.length) return empty(list, T.noBookings);
-    list.replaceChildren.apply(list, rows.map(function (booking) {
-      var item = el("li", "item");
-      var head = el("div", "item-head");
-      head.appendChild(el("span", "plate", booking.plate));
-      head.appendChild(el("span", "lot", booking.hospital));
-      head.appendChild(el("span", "state", T.bookingStates[booking.state] || booking.state));
-      item.appendChild(head);
+    fill("bookings", rows, T.noBookings, function (booking) {
+      var item = headed([["plate", booking.plate], ["lot", booking.hospital],
+                         ["state", T.bookingStates[booking.state] || booking.state]]);
       item.appendChild(el("div", "where", fmt(T.bookingCode, {code: booking.code})));
       item.appendChild(el("div", "muted", fmt(T.arriveWindow,
         {from: when(booking.arrive_from), until: when(booking.arrive_until)})));
       return item;
-    }));
+    });
   }
 
   function renderOrders(rows) {
-    var list = document.getElementById("orders");
-    if (!rows.length) return empty(list, T.noOrders);
-    list.replaceChildren.apply(list, rows.map(function (order) {
-      var item = el("li", "item");
+    fill("orders", rows, T.noOrders, function (order) {
+      var item = headed([["plate", order.plate], ["lot", order.lot_name],
+                         ["state", T.orderStates[order.state] || order.state]]);
       item.id = "order-" + order.order_no;
-      var head = el("div", "item-head");
-      if (order.plate) head.appendChild(el("span", "plate", order.plate));
-      if (order.lot_name) head.appendChild(el("span", "lot", order.lot_name));
-      head.appendChild(el("span", "state", T.orderStates[order.state] || order.state));
-      item.appendChild(head);
       item.appendChild(el("div", "fee", yuan(order.amount_fen)));
       item.appendChild(el("div", "muted", order.paid_at ? fmt(T.paidAt, {at: when(order.paid_at)})
         : when(order.created_at)));
       item.appendChild(el("div", "muted order-no", fmt(T.orderNo, {no: order.order_no})));
       return item;
-    }));
+    });
   }
 
   function load() {
