@@ -127,3 +127,21 @@ def notice_requests():
     notices.register_notifier(asked.append)
     yield asked
     notices.register_notifier(before)
+
+
+@pytest.fixture(autouse=True)
+def _ports_as_found():
+    """Put the ports' registrations (the apps' ``ready()`` answers) back after each test, whatever
+    stand-ins the test registered or removed, so no test depends on the ones run before it."""
+    from apps.common import citizens, notices, tickets
+    from apps.complaints import ports
+    from apps.sessions import release
+
+    saved = (citizens._resolver, citizens._openid_resolver, notices._notifier, tickets._opener, tickets._form_path,
+             list(ports._notice_senders), ports._refund_starter, dict(release._providers))
+    yield
+    (citizens._resolver, citizens._openid_resolver, notices._notifier, tickets._opener, tickets._form_path,
+     senders, ports._refund_starter, providers) = saved
+    ports._notice_senders[:] = senders
+    release._providers.clear()
+    release._providers.update(providers)
