@@ -181,7 +181,7 @@ def test_an_unknown_path_under_an_audience_answers_the_json_404(client):
 @pytest.mark.django_db
 def test_citizen_routes_answer_401_with_the_error_body_without_a_login(client):
     for route, _pattern in _audience("wuxi_parking.audiences.citizen"):
-        response = client.get("/" + route.replace("<str:plate>", "苏B12345"))
+        response = client.get("/" + route.replace("<str:plate>", "苏B12345").replace("<int:pk>", "1"))
         assert response.status_code == 401, route
         assert set(response.json()["error"]) >= {"code", "message"}, route
 

@@ -6,12 +6,12 @@ from django.conf import settings
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.authtoken.models import Token
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.common.api.citizen import CitizenAPIMixin as CitizenLogin
 from apps.common.api.exceptions import error_responses
 from apps.sessions.models import Arrears, ParkingSession
 
@@ -29,12 +29,9 @@ from .serializers import (
 TAGS = ["citizen"]
 
 
-class CitizenAPIMixin:
-    """A citizen's own data: a DRF token (the mini program) or a session (pages inside WeChat).
-    Token first, so a request with neither is told 401 with how to authenticate."""
-
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
-    permission_classes = [IsAuthenticated]
+class CitizenAPIMixin(CitizenLogin):
+    """A citizen's own data: a DRF token (the mini program) or a session (pages inside WeChat),
+    as every citizen route takes them (``apps.common.api.citizen``)."""
 
     def plates(self) -> list[str]:
         return selectors.bound_plates_of(self.request.user)
