@@ -69,7 +69,14 @@ def _restore_ports():
                 saved.append((module, attribute, copy.copy(getattr(module, attribute))))
     yield
     for module, attribute, value in saved:
-        setattr(module, attribute, value)
+        current = getattr(module, attribute, None)
+        if isinstance(value, list) and isinstance(current, list):
+            current[:] = value  # in place: whoever holds the registry object sees it restored
+        elif isinstance(value, dict) and isinstance(current, dict):
+            current.clear()
+            current.update(value)
+        else:
+            setattr(module, attribute, value)
 
 
 @pytest.fixture(autouse=True)
@@ -150,3 +157,16 @@ def logged_in(client, officer):
     """The Django test client logged in as ``officer``."""
     client.force_login(officer)
     return client
+
+
+@pytest.fixture
+def notice_requests():
+    """The notices asked for through ``apps.common.notices`` (its ``NoticeRequest``s), instead of the
+    registered notifier, which is put back afterwards."""
+    from apps.common import notices
+
+    asked = []
+    before = notices._notifier
+    notices.register_notifier(asked.append)
+    yield asked
+    notices.register_notifier(before)

@@ -20,5 +20,8 @@ class ComplaintsConfig(AppConfig):
     def ready(self):
         from apps.regions.services import extend_staff_permissions
 
+        from . import answers
+
+        answers.register()  # WeChat's 投诉 opens tickets here (apps.common.tickets)
         for kind, codenames in STAFF_PERMISSIONS.items():
             extend_staff_permissions(kind, "complaints", codenames)

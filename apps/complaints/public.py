@@ -10,7 +10,7 @@ from apps.common.plates import PROVINCES
 from . import workflow
 from .models import Ticket
 
-_PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?!\d)")
+PHONE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8})(?!\d)")
 _PLATE = re.compile(rf"[{PROVINCES}]\s*[A-Za-z][\s·•-]?[A-Za-z0-9]{{4,6}}[警学挂港澳领试超]?")
 REDACTED = "***"
 
@@ -23,7 +23,7 @@ def redact(text: str, *, ticket: Ticket | None = None) -> str:
         for secret in (ticket.phone, ticket.caller_name, ticket.plate):
             if secret and len(secret) >= 2:
                 text = text.replace(secret, REDACTED)
-    text = _PHONE.sub(REDACTED, text)
+    text = PHONE.sub(REDACTED, text)
     return _PLATE.sub(REDACTED, text)
 
 

@@ -210,13 +210,16 @@ def ticket_create(*, channel: str, category: Category | str, description: str, p
                   external_id: str = "", open311_key: Open311Key | None = None, received_at: datetime | None = None,
                   region=None, actor=None) -> Ticket:
     """A new ticket from any channel, its deadlines snapshot from its category's SLA; it is routed
-    to its unit after commit. The web and WeChat need the caller's phone (it is their follow-up key).
+    to its unit after commit. The web and WeChat need the caller's phone (it is their follow-up key),
+    but for a WeChat ticket from a known sender, whom the account tells.
     The ticket's region is its lot's (``region`` is for a ticket about no lot)."""
     if channel not in Channel.values:
         raise ComplaintError(_("未知的来源"), code="invalid", field="channel")
     category = _category(category)
     description = _description(description)
-    phone = phone_normalize(phone, required=channel in (Channel.WEB, Channel.WECHAT, Channel.PHONE))
+    # A WeChat ticket that knows its sender (``external_id``) is followed up through the account.
+    phone = phone_normalize(phone, required=channel in (Channel.WEB, Channel.PHONE) or (
+        channel == Channel.WECHAT and not external_id))
     plate = plates.validate(plate) if plate else ""
     lot = _lot(lot)
     lat, lon = _position(lat, lon, coord_system)

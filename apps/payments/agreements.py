@@ -137,10 +137,11 @@ def _finish(charge_id: int, state: str, *, failure: str = "", now: datetime) -> 
     charge = AgreementCharge.objects.select_related("agreement", "arrears").get(pk=charge_id)
     AgreementCharge.objects.filter(pk=charge_id).update(state=state, failure=failure[:255], updated_at=now)
     charge.state, charge.failure = state, failure[:255]
-    if state in (State.PAID, State.FAILED) and charge.order_id:
+    if state == State.PAID and charge.order_id:  # a failed charge stays arrears, reminded as such
         notices.notify(kind=notices.PAY_LATER_CHARGE, plate=charge.arrears.plate, user=charge.agreement.user,
+                       url=f"/me/#order-{charge.order.order_no}",
                        data={"plate": charge.arrears.plate, "amount_fen": charge.arrears.amount_fen,
-                             "state": state, "order_no": charge.order.order_no if charge.order else ""})
+                             "state": state, "order_no": charge.order.order_no})
     return charge
 
 

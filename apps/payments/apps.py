@@ -28,6 +28,10 @@ class PaymentsConfig(AppConfig):
                 "view_order", "view_orderitem", "view_payment", "view_paymentexception", "change_paymentexception",
                 "view_refund", "view_paymentagreement", "view_paycodelot"])
         # Refund notices' handler, and the staff admin of the money that follows an order.
-        from . import admin_money, refunds  # noqa: F401
+        from . import admin_money, refunds
 
         admin_money.extend_permissions(self.label)
+        # A hotline fee dispute starts a refund here (apps.complaints asks through its port).
+        from apps.complaints.ports import register_refund_starter
+
+        register_refund_starter(refunds.refund_for_dispute)

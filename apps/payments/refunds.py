@@ -250,3 +250,18 @@ def _refund_notice(provider, notice) -> str:
 
 
 notify.register_notice_handler("refund", _refund_notice)
+
+
+def refund_for_dispute(*, ticket, session, actor) -> str:
+    """The answer to the hotline's refund port (``apps.complaints.ports``): a fee dispute about
+    ``session`` asks to give back what its latest paid order still holds for it (``refund_request``:
+    the same limits, and a second approver above the threshold). Returns the refund's number."""
+    item = (OrderItem.objects.filter(session=session, kind=OrderItem.Kind.SESSION,
+                                     order__state__in=[Order.State.PAID, Order.State.PARTIALLY_REFUNDED])
+            .select_related("order").order_by("-order__paid_at", "-pk").first())
+    left = refundable_fen(item.order, item) if item is not None else 0
+    if left <= 0:
+        raise RefundInvalid(_("这次停车没有可退款的线上支付"), code="nothing_to_refund")
+    refund = refund_request(order=item.order, item=item, amount_fen=left, actor=actor,
+                            reason=_("热线工单 %(ticket)s 收费争议") % {"ticket": ticket.ticket_no})
+    return refund.refund_no

@@ -36,6 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.audit.services import audit_record
+from apps.common import notices
 from apps.common.citizens import bound_plates
 from apps.common.errors import DomainError
 from apps.lots.models import ParkingLot
@@ -55,7 +56,7 @@ from .errors import (
     PlateNotBound,
     ProviderUnavailable,
 )
-from .models import Order, OrderItem, Payment, PaymentException
+from .models import AgreementCharge, Order, OrderItem, Payment, PaymentException
 from .providers.base import PaymentResult, PayRequest, ProviderError
 
 logger = logging.getLogger(__name__)
@@ -384,7 +385,21 @@ def payment_result_apply(*, channel: str, result: PaymentResult, expected: tuple
         order.paid_at = result.paid_at or now
         order.save(update_fields=["state", "paid_at"])
         order.items.update(open=False)
+        _receipt(order)
     return PAID
+
+
+def _receipt(order: Order) -> None:
+    """Ask for the payer's receipt, sent after commit: to the citizen who ordered, else to whoever
+    holds the plate. An agreement's charge is told as a pay-later charge instead (``agreements``)."""
+    if order.user_id is None and not order.plate:
+        return
+    if AgreementCharge.objects.filter(order=order).exists():
+        return
+    notices.notify(kind=notices.PAYMENT_RECEIPT, user=order.user, plate=order.plate or None,
+                   url=f"/me/#order-{order.order_no}",
+                   data={"order_no": order.order_no, "plate": order.plate, "amount_fen": order.amount_fen,
+                         "channel": order.channel, "paid_at": timezone.localtime(order.paid_at).isoformat()})
 
 
 def _mismatch(order: Order, *, channel: str, result: PaymentResult) -> tuple[str | None, str]:

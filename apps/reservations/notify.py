@@ -1,34 +1,38 @@
-"""Telling a citizen about their booking (a no-show, a suspension): a port the WeChat work fills.
+"""Telling a citizen about their booking, through the platform's one notice port
+(``apps.common.notices``, which the WeChat account fills): confirmed, a reminder before the arrival
+window, a no-show and the suspension that follows, an approved sharing contract.
 
-``apps.wechat`` registers a notifier in its ``ready()``; with none registered nothing is sent.
-Services call ``notify_after_commit`` so a rolled-back change tells nobody.
+``tell`` is called inside the service's transaction: the notice is recorded with it and sent after
+commit, so a rolled-back change tells nobody.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from datetime import timedelta
 
-from django.db import transaction
+from apps.common import notices
+from apps.common.cache import cache_add
 
-Notifier = Callable[[str, int, dict], None]  # (event, the citizen's user id, data)
+#: how long before the arrival window opens the citizen is reminded
+REMINDER_LEAD = timedelta(hours=1)
 
-_notifiers: list[Notifier] = []
+#: the booking events and the notice each one is sent as
+KINDS = {
+    "reservation.confirmed": notices.RESERVATION_CONFIRMED,
+    "reservation.reminder": notices.RESERVATION_REMINDER,
+    "reservation.no_show": notices.RESERVATION_NO_SHOW,
+    "booking.suspended": notices.RESERVATION_NO_SHOW,  # what the no-shows led to
+    "sharing.approved": notices.RESERVATION_CONFIRMED,
+}
+MY_RESERVATIONS = "/me/#reservations"
 
 
-def register_notifier(notifier: Notifier) -> None:
-    if notifier not in _notifiers:
-        _notifiers.append(notifier)
+def tell(event: str, user_id: int, data: dict) -> None:
+    """Ask for the notice of ``event`` (a key of ``KINDS``) to the citizen ``user_id``."""
+    notices.notify(kind=KINDS[event], user=user_id, data={"event": event, **data}, url=MY_RESERVATIONS)
 
 
-def unregister_notifier(notifier: Notifier) -> None:
-    if notifier in _notifiers:
-        _notifiers.remove(notifier)
-
-
-def notify_after_commit(event: str, user_id: int, data: dict) -> None:
-    """``event``: ``reservation.no_show``, ``booking.suspended``, ``sharing.approved`` …"""
-    def send():
-        for notifier in list(_notifiers):
-            notifier(event, user_id, dict(data))
-
-    transaction.on_commit(send)
+def first_reminder(reservation_id: int) -> bool:
+    """Whether no process reminded this booking yet (the shared cache decides, once for all)."""
+    return cache_add(f"reservation-reminded:{reservation_id}", 1,
+                     timeout=int(REMINDER_LEAD.total_seconds()) * 3) is not False

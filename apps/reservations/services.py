@@ -25,9 +25,8 @@ from apps.common.actor import user_of
 from apps.common.citizens import bound_plates
 from apps.common.scope import may_change
 
-from . import errors
+from . import errors, notify
 from .models import BookingSite, Reservation, SharingApplication, SharingContract, SharingOffer, Slot, Suspension
-from .notify import notify_after_commit
 
 State = Reservation.State
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed at a gate
@@ -181,6 +180,9 @@ def reservation_book(*, user, slot_id, plate: str, now: datetime | None = None) 
             # hot slot waits for the others only that long. No place, and the insert rolls back with it.
             if not Slot.objects.filter(pk=slot.pk, booked__lt=F("quota")).update(booked=F("booked") + 1):
                 raise errors.SlotFull(_("该时段已约满"), field="slot")
+            notify.tell("reservation.confirmed", user.pk, {
+                "code": reservation.code, "plate": normalised, "hospital": hospital.name,
+                "arrive_from": _iso(reservation.arrive_from), "arrive_until": _iso(reservation.arrive_until)})
     except IntegrityError:  # the same plate booked the same day at the same moment: the index said no
         raise duplicate from None
     reservation.slot = slot
@@ -224,11 +226,27 @@ def reservations_sweep(*, now: datetime | None = None, limit: int = 2000) -> dic
             Reservation.objects.filter(pk__in=[r.pk for r in due]).update(state=State.NO_SHOW, closed_at=now)
             _give_back(Counter(r.slot_id for r in due))
             for reservation in due:
-                notify_after_commit("reservation.no_show", reservation.user_id, {
+                notify.tell("reservation.no_show", reservation.user_id, {
                     "code": reservation.code, "plate": reservation.plate, "hospital_id": reservation.hospital_id})
         suspended = _suspend_repeat_no_shows({(r.user_id, r.hospital_id) for r in due}, now=now)
     completed = _complete_arrived(now=now)
-    return {"no_show": len(due), "suspended": suspended, "completed": completed}
+    return {"no_show": len(due), "suspended": suspended, "completed": completed, "reminded": _remind(now=now)}
+
+
+def _remind(*, now: datetime) -> int:
+    """Remind each booking once, in the ``notify.REMINDER_LEAD`` before its arrival window opens."""
+    coming = (Reservation.objects.filter(state=State.BOOKED, arrive_from__gt=now,
+                                         arrive_from__lte=now + notify.REMINDER_LEAD)
+              .select_related("hospital").order_by("pk"))
+    reminded = 0
+    with transaction.atomic():
+        for reservation in coming:
+            if notify.first_reminder(reservation.pk):
+                notify.tell("reservation.reminder", reservation.user_id, {
+                    "code": reservation.code, "plate": reservation.plate, "hospital": reservation.hospital.name,
+                    "arrive_from": _iso(reservation.arrive_from), "arrive_until": _iso(reservation.arrive_until)})
+                reminded += 1
+    return reminded
 
 
 def _suspend_repeat_no_shows(pairs: set[tuple[int, int]], *, now: datetime) -> int:
@@ -250,7 +268,7 @@ def _suspend_repeat_no_shows(pairs: set[tuple[int, int]], *, now: datetime) -> i
         if count >= hospital.no_show_limit:
             until = now + timedelta(days=hospital.suspension_days)
             Suspension.objects.create(hospital=hospital, user_id=user_id, starts_at=now, until=until, no_shows=count)
-            notify_after_commit("booking.suspended", user_id, {"hospital_id": hospital_id, "until": _iso(until)})
+            notify.tell("booking.suspended", user_id, {"hospital_id": hospital_id, "until": _iso(until)})
             made += 1
     return made
 
@@ -342,7 +360,7 @@ def sharing_application_approve(*, application_id: int, actor, now: datetime | N
             raise errors.StateConflict(_("该车牌在此停车场已有生效的共享合同"), code="duplicate_contract") from None
         audit_record(action="sharing_application.approved", actor=actor, obj=application,
                      changes={"state": ["pending", "approved"], "contract": [None, contract.number]})
-        notify_after_commit("sharing.approved", application.user_id, {"number": contract.number})
+        notify.tell("sharing.approved", application.user_id, {"number": contract.number})
     return contract
 
 

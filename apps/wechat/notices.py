@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from apps.common import notices
 from apps.common.notices import NoticeRequest
 
 from .models import Notice, WechatIdentity
@@ -90,3 +91,20 @@ def notice_mark(*, notice_id: int, sent: bool, error: str = "", msgid: str = "",
     else:
         fields.update(state=Notice.State.FAILED if final else Notice.State.QUEUED, error=error[:_ERROR_MAX])
     Notice.objects.filter(pk=notice_id).update(**fields)
+
+
+def ticket_status_notice(kind: str, ticket, change) -> None:
+    """The answer to the hotline's notice port (``apps.complaints.ports``), called after commit:
+    a public status change of a ticket opened through the account is told to its sender. The
+    ticket's opening is not: the account's reply already gave its number."""
+    from apps.complaints import answers, ports
+
+    if kind != ports.NOTICE_STATUS or not change.public or not change.from_state:
+        return
+    openid = answers.caller_openid(ticket)
+    identity = WechatIdentity.objects.filter(app_id=settings.WECHAT_APP_ID, openid=openid).first() if openid else None
+    if identity is None:
+        return
+    notices.notify(kind=notices.TICKET_STATUS, user=identity.citizen.user_id, url=answers.track_path(ticket),
+                   data={"ticket_no": ticket.ticket_no, "state": str(change.get_state_display()),
+                         "note": (change.note or "")[:200], "at": timezone.localtime(change.at).isoformat()})

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET
 
-from .links import MAP, ME
+from .links import MAP, ME, RESERVATIONS
 
 
 def _page_text() -> dict[str, str]:
@@ -38,6 +38,16 @@ def _page_text() -> dict[str, str]:
         "navigate": _("导航到车辆所在停车场"),
         "pay": _("去缴费"),
         "owed": _("欠费 %(fee)s"),
+        "noBookings": _("没有预约"),
+        "bookingCode": _("预约码 %(code)s"),
+        "arriveWindow": _("请于 %(from)s – %(until)s 到达"),
+        "bookingStates": {"booked": _("已预约"), "arrived": _("已到达"), "completed": _("已完成"),
+                          "cancelled": _("已取消"), "no_show": _("爽约")},
+        "noOrders": _("没有缴费记录"),
+        "orderNo": _("订单号 %(no)s"),
+        "paidAt": _("支付于 %(at)s"),
+        "orderStates": {"created": _("待支付"), "paid": _("已支付"), "partially_refunded": _("部分退款"),
+                        "refunded": _("已退款"), "closed": _("已关闭")},
     }
 
 
@@ -49,4 +59,6 @@ def me_page(request):
         if inside_wechat and settings.WECHAT_APP_ID:
             return HttpResponseRedirect(reverse("wechat:oauth-start") + "?" + urlencode({"next": ME}))
         return render(request, "wechat/me.html", {"signed_in": False, "map_url": MAP})
-    return render(request, "wechat/me.html", {"signed_in": True, "map_url": MAP, "text": _page_text()})
+    return render(request, "wechat/me.html", {
+        "signed_in": True, "map_url": MAP, "text": _page_text(), "reservations_url": RESERVATIONS,
+        "hotline_url": reverse("complaints:form"), "hotline_track_url": reverse("complaints:track")})

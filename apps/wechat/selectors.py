@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils import timezone
 
@@ -118,3 +119,12 @@ def nearby_free_lots(*, lat: float, lon: float, limit: int = 5) -> list[NearbyLo
         found.append(NearbyLot(code=lot.code, name=lot.name, address=lot.address, distance_m=distance,
                                free_berths=lot.free_berths, total_berths=total, lat=lot.lat, lon=lot.lon))
     return found
+
+
+def pay_openid_of(user) -> str:
+    """The answer to ``apps.common.citizens``'s payer port: the user's openid with the WeChat Pay
+    app (SPEC §8.1: JSAPI inside WeChat), or "" when they never opened the account with it."""
+    if user is None or not getattr(user, "is_authenticated", False) or not settings.WECHAT_PAY_APP_ID:
+        return ""
+    found = WechatIdentity.objects.filter(citizen__user=user, app_id=settings.WECHAT_PAY_APP_ID)
+    return found.order_by("pk").values_list("openid", flat=True).first() or ""

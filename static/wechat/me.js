@@ -1,5 +1,5 @@
-/* 我的: bound plates, current stays (reverse car finding), arrears and past stays, through the
-   citizen API (SPEC §8) with the page's session. Nothing is built from HTML strings: every value
+/* 我的: bound plates, current stays (reverse car finding), arrears, past stays, bookings and
+   orders (receipts), through the citizen API (SPEC §8) with the page's session. Nothing is built from HTML strings: every value
    is set as text, so a lot name can never become markup. */
 (function () {
   "use strict";
@@ -103,29 +103,65 @@
     else empty(pastList, T.noPast);
   }
 
+  // A list of cards: ``none`` when there are no rows, else one item a row; each item starts with a
+  // head of [class, text] parts (an empty text is left out).
+  function fill(id, rows, none, build) {
+    var list = document.getElementById(id);
+    if (!rows.length) return empty(list, none);
+    list.replaceChildren.apply(list, rows.map(build));
+  }
+  function headed(parts) {
+    var item = el("li", "item");
+    var head = el("div", "item-head");
+    parts.forEach(function (part) { if (part[1]) head.appendChild(el("span", part[0], part[1])); });
+    item.appendChild(head);
+    return item;
+  }
+
   function renderArrears(rows) {
-    var list = document.getElementById("arrears");
-    if (!rows.length) return empty(list, T.noArrears);
-    list.replaceChildren.apply(list, rows.map(function (debt) {
-      var item = el("li", "item");
-      var head = el("div", "item-head");
-      head.appendChild(el("span", "plate", debt.plate));
-      head.appendChild(el("span", "lot", debt.lot_name));
-      item.appendChild(head);
+    fill("arrears", rows, T.noArrears, function (debt) {
+      var item = headed([["plate", debt.plate], ["lot", debt.lot_name]]);
       item.appendChild(el("div", "muted", fmt(T.exit, {at: when(debt.exit_at || debt.created_at)})));
       item.appendChild(el("div", "fee", fmt(T.owed, {fee: yuan(debt.due_fen)})));
       item.appendChild(link(debt.pay_url, T.pay));
       return item;
-    }));
+    });
+  }
+
+  function renderBookings(rows) {
+    fill("bookings", rows, T.noBookings, function (booking) {
+      var item = headed([["plate", booking.plate], ["lot", booking.hospital],
+                         ["state", T.bookingStates[booking.state] || booking.state]]);
+      item.appendChild(el("div", "where", fmt(T.bookingCode, {code: booking.code})));
+      item.appendChild(el("div", "muted", fmt(T.arriveWindow,
+        {from: when(booking.arrive_from), until: when(booking.arrive_until)})));
+      return item;
+    });
+  }
+
+  function renderOrders(rows) {
+    fill("orders", rows, T.noOrders, function (order) {
+      var item = headed([["plate", order.plate], ["lot", order.lot_name],
+                         ["state", T.orderStates[order.state] || order.state]]);
+      item.id = "order-" + order.order_no;
+      item.appendChild(el("div", "fee", yuan(order.amount_fen)));
+      item.appendChild(el("div", "muted", order.paid_at ? fmt(T.paidAt, {at: when(order.paid_at)})
+        : when(order.created_at)));
+      item.appendChild(el("div", "muted order-no", fmt(T.orderNo, {no: order.order_no})));
+      return item;
+    });
   }
 
   function load() {
     say(T.loading);
-    return Promise.all([api("plates"), api("sessions?page_size=100"), api("arrears?page_size=100")])
+    return Promise.all([api("plates"), api("sessions?page_size=100"), api("arrears?page_size=100"),
+                        api("reservations"), api("orders")])
       .then(function (answers) {
         renderPlates(answers[0]);
         renderStays(answers[1].results);
         renderArrears(answers[2].results);
+        renderBookings(answers[3]);
+        renderOrders(answers[4]);
         say("");
       })
       .catch(function (error) { say(error.message || T.failed); });

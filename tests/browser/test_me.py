@@ -14,8 +14,11 @@ from django.test import Client
 from django.utils import timezone
 
 from apps.berths.models import Berth
+from apps.payments.models import Order, OrderItem
+from apps.reservations.models import Reservation
 from apps.sessions.models import Arrears, ParkingSession
 from tests.factories import LotFactory
+from tests.factories_reservations import HospitalFactory, SlotFactory
 from tests.factories_sessions import SessionFactory
 from tests.factories_wechat import BoundPlateFactory, IdentityFactory
 from tests.realtime.live import live_servers, process_options, shared_database_name
@@ -49,6 +52,16 @@ def citizen_city(city):
                           amount_fen=1200, due_fen=1200)
     Arrears.objects.create(session=owed, plate="苏B12345", lot=lot, amount_fen=1200,
                            created_at=now - timedelta(days=3))
+    hospital = HospitalFactory(name="无锡市人民医院")
+    slot = SlotFactory(hospital=hospital)
+    Reservation.objects.create(code="RSV12345", slot=slot, hospital=hospital, lot=hospital.lot,
+                               day=timezone.localtime(slot.starts_at).date(), user=identity.citizen.user,
+                               plate="苏B12345", created_at=now,
+                               arrive_from=slot.starts_at - timedelta(minutes=30), arrive_until=slot.starts_at)
+    paid = Order.objects.create(order_no="20261201093000AbCdEfGhIjKl", channel="sandbox", amount_fen=600,
+                                plate="苏B12345", lot=lot, state="paid", created_at=now - timedelta(days=1),
+                                expires_at=now, paid_at=now - timedelta(days=1))
+    OrderItem.objects.create(order=paid, kind="session", session=owed, lot=lot, amount_fen=600, open=False)
     client = Client()
     client.force_login(identity.citizen.user)
     return client.cookies["sessionid"].value
@@ -80,6 +93,12 @@ def test_my_page_on_a_phone(citizen_city, server, tmp_path, chromium):
     arrears = page.locator("#arrears .item").inner_text()
     assert "欠费 ¥12.00" in arrears
     assert page.locator("#arrears a").get_attribute("href").endswith("/pay/LX-ME-1/")
+    bookings = page.locator("#bookings .item").inner_text()
+    assert "无锡市人民医院" in bookings and "预约码 RSV12345" in bookings and "已预约" in bookings
+    receipt = page.locator("#orders .item").inner_text()
+    assert "¥6.00" in receipt and "已支付" in receipt and "20261201093000AbCdEfGhIjKl" in receipt
+    assert page.locator("a", has_text="在线投诉").get_attribute("href") == "/hotline/"
+    assert page.locator("a", has_text="查询投诉进度").get_attribute("href") == "/hotline/track/"
     assert "苏B77777" not in page.content()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
     assert _axe_violations(page) == []

@@ -219,15 +219,17 @@ def test_a_refund_starts_only_through_the_registered_port(city, staff_factory):
     stay = ParkingSession.objects.create(lot=lot, plate="苏B12345", entry_at=timezone.now(), state="closed")
     ticket = make_ticket(lot=lot, category_code="fee_dispute", plate="苏B12345")
     assert ticket.session == stay
-    with pytest.raises(ComplaintError) as refused:
-        services.ticket_start_refund(ticket=ticket, actor=officer)
-    assert refused.value.code == "refunds_unavailable"
-    asked = []
-    ports.register_refund_starter(lambda *, ticket, session, actor: asked.append(session) or "RF-1")
+    registered = ports.refund_starter()
+    ports.register_refund_starter(None)
     try:
+        with pytest.raises(ComplaintError) as refused:
+            services.ticket_start_refund(ticket=ticket, actor=officer)
+        assert refused.value.code == "refunds_unavailable"
+        asked = []
+        ports.register_refund_starter(lambda *, ticket, session, actor: asked.append(session) or "RF-1")
         started = services.ticket_start_refund(ticket=ticket, actor=officer)
     finally:
-        ports.register_refund_starter(None)
+        ports.register_refund_starter(registered)
     assert started.refund_ref == "RF-1" and asked == [stay]
     assert AuditEntry.objects.filter(action="ticket.refund_started", actor=officer).exists()
     not_fee = make_ticket(lot=lot, category_code="equipment_fault")

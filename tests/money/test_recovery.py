@@ -10,7 +10,6 @@ import pytest
 from django.utils import timezone
 
 from apps.audit.models import AuditEntry
-from apps.common import notices
 from apps.payments import recovery
 from apps.payments.models import ArrearsListing, ArrearsReminder, Blacklist, ReminderRule
 from apps.payments.money_errors import BlacklistNotActive, InvalidReason, NotAllowed
@@ -25,11 +24,8 @@ BLACKLIST_PATH = "/api/v1/ingest/blacklist"
 
 
 @pytest.fixture
-def sent():
-    requests = []
-    notices.register_notifier(requests.append)
-    yield requests
-    notices.register_notifier(None)
+def sent(notice_requests):
+    return notice_requests
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from apps.common.plates import PlateError
 from apps.lots.fees import SHANGHAI
 from apps.reservations import errors, services
 from apps.reservations.models import Reservation, Slot, Suspension
-from apps.reservations.notify import register_notifier, unregister_notifier
 from tests.factories import UserFactory
 from tests.factories_reservations import HospitalFactory, SlotFactory
 
@@ -128,28 +127,29 @@ def test_a_closed_site_takes_no_booking(citizen, hospital):
         book(citizen, slot)
 
 
-def test_no_shows_free_the_place_tell_the_citizen_and_suspend_after_the_limit(citizen, hospital, officer,
-                                                                             django_capture_on_commit_callbacks):
-    told = []
+def told(requests) -> list[tuple]:
+    """The booking notices asked for through the platform's port, as (event, kind, user)."""
+    return [(r.data["event"], r.kind, r.user) for r in requests]
 
-    def notifier(event, user, data):
-        told.append((event, user, data))
-    register_notifier(notifier)
-    try:
-        for day in (1, 2, 3):
-            slot = slot_at(hospital, day, 9)
-            reservation = book(citizen, slot)
-            after = reservation.arrive_until + timedelta(seconds=1)
-            assert services.reservations_sweep(now=reservation.arrive_until)["no_show"] == 0  # window still open
-            with django_capture_on_commit_callbacks(execute=True):
-                swept = services.reservations_sweep(now=after)
-            assert swept["no_show"] == 1
-            assert Reservation.objects.get(pk=reservation.pk).state == "no_show"
-            assert Slot.objects.get(pk=slot.pk).booked == 0
-    finally:
-        unregister_notifier(notifier)
-    assert [e for e, _u, _d in told].count("reservation.no_show") == 3
-    assert [e for e, _u, _d in told][-1] == "booking.suspended"
+
+def test_no_shows_free_the_place_tell_the_citizen_and_suspend_after_the_limit(citizen, hospital, officer,
+                                                                             notice_requests,
+                                                                             django_capture_on_commit_callbacks):
+    for day in (1, 2, 3):
+        slot = slot_at(hospital, day, 9)
+        reservation = book(citizen, slot)
+        after = reservation.arrive_until + timedelta(seconds=1)
+        assert services.reservations_sweep(now=reservation.arrive_until)["no_show"] == 0  # window still open
+        with django_capture_on_commit_callbacks(execute=True):
+            swept = services.reservations_sweep(now=after)
+        assert swept["no_show"] == 1
+        assert Reservation.objects.get(pk=reservation.pk).state == "no_show"
+        assert Slot.objects.get(pk=slot.pk).booked == 0
+    events = [e for e, _k, _u in told(notice_requests)]
+    assert events.count("reservation.confirmed") == 3 and events.count("reservation.no_show") == 3
+    assert events[-1] == "booking.suspended"
+    sent = {(kind, user) for event, kind, user in told(notice_requests) if event != "reservation.confirmed"}
+    assert sent == {("reservation_no_show", citizen.pk)}
     suspension = Suspension.objects.get()
     assert (suspension.no_shows, suspension.user_id) == (3, citizen.pk)
     assert suspension.until == suspension.starts_at + timedelta(days=30)
@@ -208,3 +208,14 @@ def test_staff_rule_changes_are_audited(officer, hospital):
     services.hospital_save(hospital=hospital, actor=officer)
     entry = AuditEntry.objects.get(action="hospital.changed")
     assert entry.changes == {"booking_window_days": [7, 3]}
+
+
+def test_a_booking_is_reminded_once_in_the_hour_before_its_window(citizen, hospital, notice_requests):
+    reservation = book(citizen, slot_at(hospital, 1, 9))
+    notice_requests.clear()
+    assert services.reservations_sweep(now=reservation.arrive_from - timedelta(hours=2))["reminded"] == 0
+    soon = reservation.arrive_from - timedelta(minutes=30)
+    assert services.reservations_sweep(now=soon)["reminded"] == 1
+    assert services.reservations_sweep(now=soon + timedelta(minutes=1))["reminded"] == 0  # once
+    assert told(notice_requests) == [("reservation.reminder", "reservation_reminder", citizen.pk)]
+

@@ -7,4 +7,5 @@ from django.urls import URLPattern, URLResolver, include, path
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("apps.reservations.api.citizen_urls")),
     path("", include("apps.wechat.api.urls")),
+    path("", include("apps.payments.api.citizen_urls")),
 ]

@@ -231,7 +231,9 @@ SPECTACULAR_SETTINGS = {
                             "TicketStateEnum": "apps.complaints.workflow.STATES",
                             # "kind" names a lot's kind and an order item's: each keeps its own enum.
                             "KindEnum": "apps.lots.models.ParkingLot.Kind",
-                            "OrderItemKindEnum": "apps.payments.models.OrderItem.Kind"},
+                            "OrderItemKindEnum": "apps.payments.models.OrderItem.Kind",
+                            # an order's state, in the pay API and the citizen's own list
+                            "OrderStateEnum": "apps.payments.models.Order.State"},
 }
 
 # --- map ------------------------------------------------------------------------------------

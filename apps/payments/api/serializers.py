@@ -60,6 +60,20 @@ class OrderSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class MyOrderSerializer(serializers.ModelSerializer):
+    """An order in the citizen's own list: a receipt once paid (no payment parameters)."""
+
+    items = OrderItemSerializer(many=True, read_only=True)
+    lot_code = serializers.CharField(source="lot.code", allow_null=True, default=None)
+    lot_name = serializers.CharField(source="lot.name", allow_null=True, default=None)
+
+    class Meta:
+        model = Order
+        fields = ["order_no", "state", "channel", "amount_fen", "refunded_fen", "plate", "lot_code", "lot_name",
+                  "items", "created_at", "paid_at"]
+        read_only_fields = fields
+
+
 class DueQuerySerializer(serializers.Serializer):
     lot = serializers.CharField(max_length=32, help_text=_("停车场编码"),
                                 error_messages={"required": messages.REQUIRED})

@@ -16,16 +16,17 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from apps.common.api.citizen import CitizenAPIMixin
 from apps.common.api.exceptions import error_responses
 from apps.common.api.params import StrictQueryParamsMixin
-from apps.common.citizens import payer_openid
+from apps.common.citizens import bound_plates, payer_openid
 from apps.common.errors import NotFound
 from apps.common.plates import validate as validate_plate
 from apps.lots.models import LOT_CODE_VALIDATOR, ParkingLot
 from apps.sessions import selectors as session_selectors
 
 from .. import selectors, services
-from .serializers import DueQuerySerializer, DueSerializer, OrderCreateSerializer, OrderSerializer
+from .serializers import DueQuerySerializer, DueSerializer, MyOrderSerializer, OrderCreateSerializer, OrderSerializer
 
 TAGS = ["pay"]
 
@@ -116,3 +117,12 @@ class OrderCancelView(OptionalLoginMixin, APIView):
         order = selectors.order_for_payer(order_no=order_no, user=request.user)
         services.order_cancel(order=order)
         return Response(OrderSerializer(selectors.order_for_payer(order_no=order_no, user=request.user)).data)
+
+
+class MyOrdersView(CitizenAPIMixin, APIView):
+    @extend_schema(tags=["citizen"], summary="我的订单与缴费凭证",
+                   description="本人下的订单，以及本人绑定车牌已支付的订单（最新在前，最多 100 笔）。",
+                   responses={200: MyOrderSerializer(many=True), **error_responses(401)})
+    def get(self, request):
+        orders = selectors.orders_of(user=request.user, plates=bound_plates(request.user))
+        return Response(MyOrderSerializer(orders, many=True).data)
