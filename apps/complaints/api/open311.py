@@ -23,6 +23,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
+from apps.common.api.exceptions import body_limit_error
 from apps.common.errors import DomainError
 
 from .. import services, workflow
@@ -80,6 +81,9 @@ class Open311View(APIView):
         if isinstance(exc, DomainError):
             field = exc.details.get("field")
             return _errors(exc.status, f"{field}: {exc.message}" if field else exc.message)
+        too_large = body_limit_error(exc)
+        if too_large is not None:
+            return _errors(too_large[0].status_code, too_large[0].detail)
         if isinstance(exc, exceptions.ValidationError):
             return _errors(400, str(exc.detail))
         if isinstance(exc, exceptions.APIException):
