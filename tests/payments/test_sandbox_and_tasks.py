@@ -92,7 +92,7 @@ def test_a_gateway_that_cannot_answer_leaves_the_order_for_the_next_run(order):
     class Unreachable(PaymentProvider):  # a gateway that is down: every call fails as over HTTP
         code, name = "down", "不可达"
 
-        def query(self, order_no):
+        def query(self, order_no, *, placed_at=None):
             raise ProviderError("connect timeout")
 
     Order.objects.filter(pk=order.pk).update(channel="down")
