@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.api.exceptions import error_responses
+from apps.common.api.params import StrictQueryParamsMixin
 from apps.sessions.models import Arrears, ParkingSession
 
 from .. import links, selectors, services
@@ -29,9 +30,10 @@ from .serializers import (
 TAGS = ["citizen"]
 
 
-class CitizenAPIMixin:
+class CitizenAPIMixin(StrictQueryParamsMixin):
     """A citizen's own data: a DRF token (the mini program) or a session (pages inside WeChat).
-    Token first, so a request with neither is told 401 with how to authenticate."""
+    Token first, so a request with neither is told 401 with how to authenticate. A query parameter
+    the endpoint does not take is a 400, as everywhere in the API."""
 
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
@@ -87,6 +89,7 @@ def stay_rows(stays, fees) -> list[dict]:
 
 
 class StayListView(CitizenAPIMixin, generics.GenericAPIView):
+    paginated = True
     serializer_class = StaySerializer
     queryset = ParkingSession.objects.none()  # for the schema: the rows are the selector's
 
@@ -109,6 +112,7 @@ def arrears_rows(owed) -> list[dict]:
 
 
 class ArrearsListView(CitizenAPIMixin, generics.GenericAPIView):
+    paginated = True
     serializer_class = ArrearsSerializer
     queryset = Arrears.objects.none()  # for the schema: the rows are the selector's
 
