@@ -195,6 +195,17 @@ def test_a_stranger_logged_in_cannot_lock_a_drivers_stay_away_from_them(api_clie
     assert Order.objects.count() == 1
 
 
+def test_a_parameter_the_order_endpoints_do_not_take_is_400_and_changes_nothing(api_client, waiting):
+    order_no = order_for(api_client, [waiting.pk]).json()["order_no"]
+    for method, path in (("get", f"{ORDERS_PATH}/{order_no}"), ("post", f"{ORDERS_PATH}/{order_no}/cancel"),
+                         ("post", ORDERS_PATH)):
+        body = {"session_ids": [waiting.pk], "channel": "sandbox"} if path == ORDERS_PATH else None
+        error = _error(getattr(api_client, method)(f"{path}?amount_fen=1", body, format="json"), 400,
+                       "unknown_parameter")
+        assert error["details"]["field"] == "amount_fen"
+    assert Order.objects.get().state == "created" and Order.objects.count() == 1
+
+
 def test_an_anonymous_order_is_open_to_whoever_holds_its_number(api_client, waiting):
     order_no = order_for(api_client, [waiting.pk]).json()["order_no"]
     api_client.force_authenticate(UserFactory())
