@@ -20,8 +20,8 @@ LIMIT = 1024
 BIG = json.dumps({"filler": "x" * (2 * LIMIT)})
 
 
-@pytest.mark.parametrize("path", ["/api/v1/payments/orders", "/api/v1/complaints/", "/api/v1/complaints/RX20260317-0123/rating",
-                                  "/api/v1/wechat/miniprogram/login"])
+@pytest.mark.parametrize("path", ["/api/v1/payments/orders", "/api/v1/complaints/",
+                                  "/api/v1/complaints/RX20260317-0123/rating", "/api/v1/wechat/miniprogram/login"])
 @override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=LIMIT)
 def test_an_oversized_api_body_is_413_too_large(client, path):
     response = client.generic("POST", path, BIG, content_type="application/json")
