@@ -59,6 +59,21 @@ def _clear_cache():
 
 
 @pytest.fixture(autouse=True)
+def _keep_the_bound_plates_resolver():
+    """Tests register their own bound-plates resolver and remove it (``register_bound_plates(None)``)
+    when done; the one the WeChat app registered at start-up comes back after each test, so a later
+    test's citizens still have their plates whatever ran before."""
+    if not settings.configured:
+        yield
+        return
+    from apps.common import citizens
+
+    registered = citizens._resolver
+    yield
+    citizens.register_bound_plates(registered)
+
+
+@pytest.fixture(autouse=True)
 def _fresh_channel_layer():
     """channels caches one layer instance per process; channels_redis binds locks and pools to
     the event loop that first used them, and every async test runs its own loop. A fresh layer
