@@ -79,9 +79,11 @@ def phone_normalize(raw: str | None, *, required: bool = True) -> str:
 def _category(category: Category | str) -> Category:
     if isinstance(category, Category):
         return category
-    found = Category.objects.filter(code=(category or "").strip(), active=True).first()
+    code = (category or "").strip()
+    found = Category.objects.filter(code=code, active=True).first() if code else None
     if found is None:
-        raise UnknownCategory(_("未知的诉求类别：{code}").format(code=str(category)[:32]), field="category",
+        message = _("未知的诉求类别：{code}").format(code=code[:32]) if code else _("请选择诉求类别")
+        raise UnknownCategory(message, field="category",
                               details={"allowed": list(Category.objects.filter(active=True)
                                                        .values_list("code", flat=True))})
     return found

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -53,9 +54,13 @@ def notify(request, provider: str):
         channel = providers.get(provider)
     except KeyError:
         return JsonResponse({"code": "FAIL", "message": "unknown provider"}, status=404)
-    body = request.body
-    if len(body) > MAX_NOTICE_BYTES:
-        return _answer(channel.refuse("notice too large"))
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        body = None
+    if body is None or len(body) > MAX_NOTICE_BYTES:
+        refusal = channel.refuse("notice too large")
+        return _answer(Ack(413, refusal.body, refusal.content_type))
     try:
         notice = channel.parse_notice(request.headers, body)
     except NoticeRefused as exc:

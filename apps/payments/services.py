@@ -187,6 +187,10 @@ def order_create(*, channel: str, session_ids: Collection[int] = (), arrears_ids
     debts = _session_debts(session_ids, now=now) if session_ids else _arrears_debts(arrears_ids, user=user)
     keys = {d.key for d in debts}
     user = user if getattr(user, "is_authenticated", False) else None
+    if user is not None and session_ids and not {d.plate for d in debts} <= set(bound_plates(user)):
+        # Paying for a plate one has not bound is paying at the lot's code: the order is open to whoever
+        # holds it, so that no stranger can lock a driver's stay in a private order the driver cannot use.
+        user = None
 
     # An order holding any of these debts whose time is up but that the periodic check has not
     # reached yet is settled first (paid, or closed), so it neither blocks nor is handed out.

@@ -76,8 +76,10 @@ def _rows_save(*, obj, actor, fields: tuple[str, ...], action: str):
         _full_clean(obj)
         obj.save()
         after = field_values(type(obj).objects.get(pk=obj.pk), fields)  # as stored: times in one zone
-        audit_record(action=f"{action}.{'created' if created else 'changed'}", actor=actor, obj=obj,
-                     changes=diff(before, after))
+        changes = diff(before, after)
+        if created or changes:  # an unchanged form saved again is no staff action worth a line
+            audit_record(action=f"{action}.{'created' if created else 'changed'}", actor=actor, obj=obj,
+                         changes=changes)
     return obj
 
 

@@ -39,9 +39,9 @@
     box.hidden = !message;
   }
   function time(iso) {
-    var d = new Date(iso);
+    var d = new Date(Date.parse(iso) + 8 * 3600000);  // the city's wall clock (UTC+8, no DST), whatever the phone's zone
     function two(n) { return (n < 10 ? "0" : "") + n; }
-    return (d.getMonth() + 1) + "/" + d.getDate() + " " + two(d.getHours()) + ":" + two(d.getMinutes());
+    return (d.getUTCMonth() + 1) + "/" + d.getUTCDate() + " " + two(d.getUTCHours()) + ":" + two(d.getUTCMinutes());
   }
   function clock(iso) { return time(iso).split(" ")[1]; }
   function day(iso) { return time(iso).split(" ")[0]; }

@@ -12,9 +12,9 @@
   function yuan(fen) { return "¥" + (fen / 100).toFixed(2); }
   function when(iso) {
     if (!iso) return "—";
-    var d = new Date(iso);
+    var d = new Date(Date.parse(iso) + 8 * 3600000);  // the city's wall clock (UTC+8, no DST), whatever the phone's zone
     function two(n) { return (n < 10 ? "0" : "") + n; }
-    return (d.getMonth() + 1) + "-" + two(d.getDate()) + " " + two(d.getHours()) + ":" + two(d.getMinutes());
+    return (d.getUTCMonth() + 1) + "-" + two(d.getUTCDate()) + " " + two(d.getUTCHours()) + ":" + two(d.getUTCMinutes());
   }
   function csrf() {
     var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);

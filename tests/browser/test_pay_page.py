@@ -14,6 +14,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from apps.sessions.signing import signed_headers
 from tests.factories import DeviceFactory
@@ -37,7 +38,8 @@ def stopped(city):
     decision = gate.exit("苏B12345", at=timezone.now() - timedelta(seconds=10))
     assert decision["release_reason"] == "unpaid" and decision["due_fen"] == 600
     device, secret = DeviceFactory.issue(lots=[lot])
-    return {"lot": lot, "session_id": decision["session_id"], "key": (device.access_key, secret)}
+    return {"lot": lot, "session_id": decision["session_id"], "key": (device.access_key, secret),
+            "at": (decision["entry_at"], decision["exit_at"])}
 
 
 @pytest.fixture
@@ -91,3 +93,18 @@ def test_a_driver_pays_at_the_code_on_a_phone_and_the_resent_exit_opens_the_barr
         stopped["session_id"], True, "paid")
     assert decision["paid_fen"] == 600 and decision["due_fen"] == 0
     assert outside == []  # no CDN, nothing from outside the platform
+
+
+def test_the_stay_is_shown_in_the_citys_time_whatever_the_phones_zone(stopped, server, chromium):
+    """A visitor's phone still on London time is shown the entry and exit as the lot's barrier saw
+    them (Asia/Shanghai), not eight hours off."""
+    context = chromium.new_context(**{**PHONE, "timezone_id": "Europe/London"})
+    page = context.new_page()
+    page.goto(f"{server.url}/pay/{stopped['lot'].code}/")
+    page.fill("#plate", "苏B12345")
+    page.click("#btn-query")
+    page.wait_for_selector("#due:not([hidden])")
+    shown = page.locator("#due").inner_text()
+    for at in stopped["at"]:
+        assert timezone.localtime(parse_datetime(at)).strftime("%Y-%m-%d %H:%M") in shown, shown
+    context.close()

@@ -81,6 +81,16 @@ def test_bad_input_is_refused_with_spec_errors_and_nothing_saved(api_client, cit
     assert not Ticket.objects.exists() and not TicketChange.objects.exists()
 
 
+def test_a_category_left_unchosen_asks_for_one(api_client, city):
+    """The web form's 请选择 sends an empty category: the caller is asked to choose, not told that
+    "" is an unknown category ("未知的诉求类别：" with nothing after the colon)."""
+    for blank in ("", "   "):
+        error = _error(api_client.post(CREATE, {**VALID, "category": blank}, format="json"), 400, "unknown_category")
+        assert error["message"] == "请选择诉求类别" and error["details"]["field"] == "category"
+        assert "fee_dispute" in error["details"]["allowed"]
+    assert not Ticket.objects.exists()
+
+
 def test_a_missing_field_is_refused(api_client, city):
     body = dict(VALID)
     del body["description"]

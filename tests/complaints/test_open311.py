@@ -171,3 +171,15 @@ def test_the_request_list_costs_the_same_queries_for_more_rows(client, city):
     with CaptureQueriesContext(connection) as many:
         assert len(client.get(f"{BASE}/requests.json").json()) == 7
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+@pytest.mark.parametrize("value", [
+    "0001-01-01T00:00:00+08:00",  # no UTC equivalent to compare with or store
+    "2026-01-01T00:00:00+99:00",  # an offset a datetime cannot carry
+    "2026-13-01T00:00:00+08:00",
+])
+def test_a_time_filter_that_is_no_time_is_a_400_not_a_500(client, city, value):
+    make_ticket()
+    for name in ("start_date", "end_date"):
+        error = _open311_error(client.get("/open311/v2/requests.json", {name: value}), 400)
+        assert name in error["description"]

@@ -11,6 +11,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from apps.common import citizens
 from apps.payments.models import Order, OrderItem, Payment
 from apps.sessions.models import IngestEvent, ParkingSession, SessionMoneyEntry
 from tests.factories import DeviceFactory, UserFactory
@@ -46,6 +47,7 @@ def test_twenty_identical_notices_at_once_pay_once():
 def test_a_stay_cannot_be_in_two_unpaid_orders_nor_paid_twice():
     stay = stay_waiting(Gate(flat_lot()))
     users = [UserFactory() for _ in range(8)]  # eight different payers, so none may share another's order
+    citizens.register_bound_plates(lambda user: [stay.plate])  # each has the plate bound: their orders are theirs
 
     def create(user):
         def run():

@@ -85,6 +85,7 @@ def test_the_same_debts_again_give_the_same_open_order(api_client, waiting):
 def test_a_debt_in_another_unpaid_order_is_refused(api_client, gate, bind):
     stay = stay_waiting(gate)
     owner = UserFactory()
+    bind(owner, stay.plate)
     api_client.force_authenticate(owner)
     assert order_for(api_client, [stay.pk]).status_code == 201
     api_client.force_authenticate(UserFactory())  # someone else, for the same stay
@@ -166,8 +167,9 @@ def test_arrears_need_a_bound_plate(api_client, waiting, bind):
     assert Order.objects.get().user == user
 
 
-def test_a_citizens_order_is_theirs_alone(api_client, waiting):
+def test_a_citizens_order_is_theirs_alone(api_client, waiting, bind):
     owner = UserFactory()
+    bind(owner, waiting.plate)
     api_client.force_authenticate(owner)
     order_no = order_for(api_client, [waiting.pk]).json()["order_no"]
     assert api_client.get(f"{ORDERS_PATH}/{order_no}").status_code == 200
@@ -175,6 +177,33 @@ def test_a_citizens_order_is_theirs_alone(api_client, waiting):
     _error(api_client.get(f"{ORDERS_PATH}/{order_no}"), 404, "not_found")
     _error(api_client.post(f"{ORDERS_PATH}/{order_no}/cancel"), 404, "not_found")
     assert Order.objects.get().state == "created"
+
+
+def test_a_stranger_logged_in_cannot_lock_a_drivers_stay_away_from_them(api_client, waiting, bind):
+    """A citizen ordering a stay of a plate they have not bound holds no private order on it: the driver
+    at the lot's code, and anyone else, gets that same open order to pay instead of 409 for 15 minutes."""
+    stranger = UserFactory()
+    bind(stranger, "苏E99999")
+    api_client.force_authenticate(stranger)
+    first = order_for(api_client, [waiting.pk])
+    assert first.status_code == 201, first.content
+    api_client.force_authenticate(None)  # the driver, at the barrier's code
+    again = order_for(api_client, [waiting.pk])
+    assert again.status_code == 200, again.content
+    assert again.json()["order_no"] == first.json()["order_no"]
+    assert api_client.get(f"{ORDERS_PATH}/{first.json()['order_no']}").status_code == 200
+    assert Order.objects.count() == 1
+
+
+def test_a_parameter_the_order_endpoints_do_not_take_is_400_and_changes_nothing(api_client, waiting):
+    order_no = order_for(api_client, [waiting.pk]).json()["order_no"]
+    for method, path in (("get", f"{ORDERS_PATH}/{order_no}"), ("post", f"{ORDERS_PATH}/{order_no}/cancel"),
+                         ("post", ORDERS_PATH)):
+        body = {"session_ids": [waiting.pk], "channel": "sandbox"} if path == ORDERS_PATH else None
+        error = _error(getattr(api_client, method)(f"{path}?amount_fen=1", body, format="json"), 400,
+                       "unknown_parameter")
+        assert error["details"]["field"] == "amount_fen"
+    assert Order.objects.get().state == "created" and Order.objects.count() == 1
 
 
 def test_an_anonymous_order_is_open_to_whoever_holds_its_number(api_client, waiting):

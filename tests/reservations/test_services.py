@@ -203,6 +203,15 @@ def test_a_quota_never_drops_below_the_bookings(citizen, hospital, officer):
         services.slot_delete(slot=slot, actor=officer)
 
 
+def test_saving_an_unchanged_site_or_slot_writes_no_audit_entry(officer, hospital):
+    """The admin saves the site (and its slots) when an officer presses 保存 on an untouched form: the
+    audit log is not to fill with entries that changed nothing."""
+    slot = slot_at(hospital, 1, 9)
+    services.hospital_save(hospital=hospital, actor=officer)
+    services.slot_save(slot=slot, actor=officer)
+    assert not AuditEntry.objects.exists()
+
+
 def test_staff_rule_changes_are_audited(officer, hospital):
     hospital.booking_window_days = 3
     services.hospital_save(hospital=hospital, actor=officer)

@@ -182,3 +182,23 @@ def test_a_session_post_without_the_csrf_token_is_403_with_the_error_body(citize
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "permission_denied"
     assert not BoundPlate.objects.exists()
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("get", "/api/v1/me/plates"), ("post", "/api/v1/me/plates"), ("delete", "/api/v1/me/plates/苏B12345"),
+    ("get", "/api/v1/me/sessions"), ("get", "/api/v1/me/arrears"),
+])
+def test_a_parameter_my_endpoints_do_not_take_is_400_naming_it(me, citizen, method, path):
+    """As every other endpoint (``unknown_parameter``): ``?limit=5`` is not silently ignored."""
+    BoundPlateFactory(citizen=citizen, plate="苏B12345")
+    response = getattr(me, method)(f"{path}?limit=5", {"plate": "苏B54321"} if method == "post" else None,
+                                   format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert (error["code"], error["details"]["field"]) == ("unknown_parameter", "limit")
+    assert list(bound_plates(citizen.user)) == ["苏B12345"]
+
+
+def test_my_lists_still_take_their_paging(me, citizen):
+    for path in ("/api/v1/me/sessions", "/api/v1/me/arrears"):
+        assert me.get(f"{path}?page=1&page_size=100").status_code == 200

@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 import sys
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from drf_spectacular.utils import OpenApiResponse
@@ -69,6 +70,24 @@ def _plain(detail):
     return str(detail)
 
 
+class TooLarge(exceptions.APIException):
+    status_code = 413
+    default_code = "too_large"
+    default_detail = "请求体过大 / request body too large"
+
+
+def body_limit_error(exc):
+    """Django's refusal of a body it will not read (``RequestDataTooBig`` and its kin), as a 413 the
+    client can act on; ``None`` for anything else. Used by every face: the API, Open311, the callbacks."""
+    if isinstance(exc, RequestDataTooBig):
+        return TooLarge(), {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
+    if isinstance(exc, TooManyFieldsSent):
+        return TooLarge("字段过多 / too many fields"), {"max_fields": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}
+    if isinstance(exc, TooManyFilesSent):
+        return TooLarge("文件过多 / too many files"), {"max_files": settings.DATA_UPLOAD_MAX_NUMBER_FILES}
+    return None
+
+
 def exception_handler(exc, context):
     response = _error_response(exc)
     _render_as_json(context.get("request"))
@@ -90,6 +109,11 @@ def _error_response(exc):
     if isinstance(exc, DomainError):
         set_rollback()
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
+    too_large = body_limit_error(exc)
+    if too_large is not None:
+        set_rollback()
+        exc, details = too_large
+        return Response(error_body(exc.default_code, str(exc.detail), details), status=exc.status_code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

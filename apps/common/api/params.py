@@ -67,8 +67,9 @@ class StrictQueryParamsMixin:
     """For DRF views: a query parameter the endpoint does not take is a 400 naming it. Silently
     ignoring ``status=bogus`` or ``radius=-5`` answers a question the client did not ask.
 
-    The parameters an endpoint takes are its FilterSet's, its pagination's (list views), the fields of
-    its ``query_serializer_classes`` and DRF's ``format``.
+    The parameters an endpoint takes are its FilterSet's, its pagination's (list views, and views that
+    page with ``paginate_queryset`` and say ``paginated = True``), the fields of its
+    ``query_serializer_classes`` and DRF's ``format``.
     """
 
     query_serializer_classes: tuple[type[serializers.Serializer], ...] = ()
@@ -93,7 +94,7 @@ def allowed_query_params(view_class: type) -> frozenset[str]:
         if filterset_class is not None:
             names.update(filterset_class.base_filters)
         paginator = getattr(view_class, "pagination_class", None)
-        if paginator is not None and hasattr(view_class, "list"):
+        if paginator is not None and (hasattr(view_class, "list") or getattr(view_class, "paginated", False)):
             for attribute in ("page_query_param", "page_size_query_param", "limit_query_param",
                               "offset_query_param", "cursor_query_param"):
                 if getattr(paginator, attribute, None):

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -23,7 +22,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
+from apps.common.api.exceptions import body_limit_error
 from apps.common.errors import DomainError
+from apps.common.times import TimeInvalid, parse_aware
 
 from .. import services, workflow
 from ..models import Category, Channel, Ticket
@@ -80,6 +81,9 @@ class Open311View(APIView):
         if isinstance(exc, DomainError):
             field = exc.details.get("field")
             return _errors(exc.status, f"{field}: {exc.message}" if field else exc.message)
+        too_large = body_limit_error(exc)
+        if too_large is not None:
+            return _errors(too_large[0].status_code, too_large[0].detail)
         if isinstance(exc, exceptions.ValidationError):
             return _errors(400, str(exc.detail))
         if isinstance(exc, exceptions.APIException):
@@ -167,11 +171,11 @@ class ServiceDefinitionView(Open311View):
 
 
 def _parse_time(name: str, value: str) -> datetime:
-    parsed = parse_datetime(value.strip().replace(" ", "+")) if value else None
-    if parsed is None or timezone.is_naive(parsed):
+    try:
+        return parse_aware(value)
+    except TimeInvalid:
         raise Open311Error(400, _("{name} 须为带时区偏移的 ISO 8601 时间，如 2026-03-17T09:42:44+08:00").format(
-            name=name))
-    return parsed
+            name=name)) from None
 
 
 class RequestListView(Open311View):

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC
-
 from django.utils import translation
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.common import messages
 from apps.common.api.params import BooleanParam, ChoiceParam, IntegerParam, NumberParam
+from apps.common.times import TimeInvalid, parse_aware
 
 from ..models import LOT_CODE_VALIDATOR, ParkingLot
 from ..selectors import StayNotPriceable, stay_check
@@ -102,9 +99,6 @@ class MapQuerySerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-_SPACE_BEFORE_OFFSET = re.compile(r" (\d{2}:?\d{2})$")
-
-
 class AwareDateTimeField(serializers.DateTimeField):
     """An ISO 8601 time that must carry its offset (SPEC §1: a time without one is rejected)."""
 
@@ -118,21 +112,12 @@ class AwareDateTimeField(serializers.DateTimeField):
     def to_internal_value(self, value):
         if not isinstance(value, str):
             self.fail("invalid")
-        # An unencoded "+" in a query string arrives as a space: "…09:42:44 08:00".
-        text = _SPACE_BEFORE_OFFSET.sub(r"+\1", value.strip())
         try:
-            parsed = parse_datetime(text)
-        except ValueError:
-            parsed = None
-        if parsed is None:
-            self.fail("invalid")
-        if parsed.tzinfo is None or parsed.utcoffset() is None:
-            self.fail("naive_datetime")
-        try:
-            parsed.astimezone(UTC)  # 0001-01-01T00:00+08:00 has no UTC equivalent to compute or store
-        except OverflowError:
-            raise serializers.ValidationError(self.error_messages["out_of_range"], code="invalid") from None
-        return parsed
+            return parse_aware(value)
+        except TimeInvalid as problem:
+            if problem.reason == "out_of_range":
+                raise serializers.ValidationError(self.error_messages["out_of_range"], code="invalid") from None
+            self.fail("naive_datetime" if problem.reason == "naive" else "invalid")
 
 
 class QuoteQuerySerializer(serializers.Serializer):

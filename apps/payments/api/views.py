@@ -75,7 +75,7 @@ class OptionalLoginMixin:
     permission_classes = [AllowAny]
 
 
-class OrderCreateView(OptionalLoginMixin, APIView):
+class OrderCreateView(StrictQueryParamsMixin, OptionalLoginMixin, APIView):
     @extend_schema(tags=TAGS, summary="下单支付", request=OrderCreateSerializer,
                    description="金额由服务器计算。同样的费用在其订单未支付时再次下单，返回 200 和同一订单；"
                                "其中有费用在另一未支付订单中时 409 debt_in_open_order；"
@@ -101,14 +101,14 @@ class OrderCreateView(OptionalLoginMixin, APIView):
         return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-class OrderDetailView(OptionalLoginMixin, APIView):
+class OrderDetailView(StrictQueryParamsMixin, OptionalLoginMixin, APIView):
     @extend_schema(tags=TAGS, summary="订单详情", description="下单的市民本人可查；未登录下的订单凭订单号可查。",
                    responses={200: OrderSerializer, **error_responses(404)})
     def get(self, request, order_no: str):
         return Response(OrderSerializer(selectors.order_for_payer(order_no=order_no, user=request.user)).data)
 
 
-class OrderCancelView(OptionalLoginMixin, APIView):
+class OrderCancelView(StrictQueryParamsMixin, OptionalLoginMixin, APIView):
     @extend_schema(tags=TAGS, summary="取消订单", request=None,
                    description="关闭未支付的订单（支付渠道处同时关闭）；已关闭的再次取消不变；"
                                "已支付的 409 order_not_open。",

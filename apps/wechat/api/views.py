@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from apps.common.api import citizen as citizen_api
 from apps.common.api.exceptions import error_responses
+from apps.common.api.params import StrictQueryParamsMixin
 from apps.sessions.models import Arrears, ParkingSession
 
 from .. import links, selectors, services
@@ -29,9 +30,10 @@ from .serializers import (
 TAGS = ["citizen"]
 
 
-class CitizenAPIMixin(citizen_api.CitizenAPIMixin):
+class CitizenAPIMixin(StrictQueryParamsMixin, citizen_api.CitizenAPIMixin):
     """A citizen's own data: a DRF token (the mini program) or a session (pages inside WeChat),
-    the one citizen login of apps.common.api.citizen."""
+    the one citizen login of apps.common.api.citizen. A query parameter the endpoint does not take
+    is a 400, as everywhere in the API."""
 
     def plates(self) -> list[str]:
         return selectors.bound_plates_of(self.request.user)
@@ -84,6 +86,7 @@ def stay_rows(stays, fees) -> list[dict]:
 
 
 class StayListView(CitizenAPIMixin, generics.GenericAPIView):
+    paginated = True
     serializer_class = StaySerializer
     queryset = ParkingSession.objects.none()  # for the schema: the rows are the selector's
 
@@ -106,6 +109,7 @@ def arrears_rows(owed) -> list[dict]:
 
 
 class ArrearsListView(CitizenAPIMixin, generics.GenericAPIView):
+    paginated = True
     serializer_class = ArrearsSerializer
     queryset = Arrears.objects.none()  # for the schema: the rows are the selector's
 
