@@ -129,7 +129,7 @@ class Supervisor:
                         if response.status == 200:
                             pending.remove(url)
                 except OSError:
-                    pass
+                    pass  # not listening yet: asked again on the next round
             time.sleep(0.3)
         if pending and not self.stopping.is_set():
             raise SystemExit(f"no answer within {timeout:.0f} s from {', '.join(pending)}")

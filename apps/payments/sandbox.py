@@ -91,7 +91,7 @@ def trade_close(order_no: str) -> None:
 
 
 class TradeRefused(Exception):
-    pass
+    """The sandbox gateway declines a call (a trade that is not pending, a test account that refuses)."""
 
 
 def trade_pay(order_no: str, *, now: datetime | None = None) -> SandboxTrade:

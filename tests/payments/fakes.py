@@ -100,7 +100,7 @@ class FakeGateway:
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _any
 
             def log_message(self, *args: Any) -> None:
-                pass
+                pass  # the fake gateway's access lines would drown the test output
 
         self.calls: list[tuple[str, str, dict[str, str], bytes]] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -117,6 +117,7 @@ class FakeGateway:
         self.server.server_close()
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes):  # pragma: no cover
+        """Each gateway's fake answers its own paths (the subclasses); the base answers none."""
         raise NotImplementedError
 
     def paths(self) -> list[str]:

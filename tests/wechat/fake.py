@@ -106,7 +106,7 @@ def start_fake() -> tuple[FakeWechat, ThreadingHTTPServer]:
         do_GET = do_POST = _reply
 
         def log_message(self, *args):
-            pass
+            pass  # the fake WeChat's access lines would drown the test output
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"

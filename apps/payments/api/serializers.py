@@ -47,7 +47,7 @@ PAY_SCHEMA = {
 
 @extend_schema_field(PAY_SCHEMA)
 class PayField(serializers.JSONField):
-    pass
+    """The ORDER's ``pay`` object: plain JSON, documented by PAY_SCHEMA (its shape depends on the channel)."""
 
 
 class OrderSerializer(serializers.ModelSerializer):

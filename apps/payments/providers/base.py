@@ -145,6 +145,10 @@ class PaymentProvider:
     ``citizen_channel``: a payer may choose it when ordering (SPEC §8.1 ``channel``); ETC, which the
     issuer charges at the barrier, is not one. ``supports_agreements``: it can charge a plate bound
     by a payment agreement (无感支付) without the driver acting.
+
+    The methods below raise ``NotImplementedError`` here: a call a channel does not support stays
+    so, and its callers refuse it (``payments_reconcile`` for a channel without statement files;
+    an agreement charge only where ``supports_agreements``).
     """
 
     code: ClassVar[str] = ""

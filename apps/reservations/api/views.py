@@ -43,7 +43,7 @@ class PublicView(StrictQueryParamsMixin, APIView):
 
 
 class CitizenView(StrictQueryParamsMixin, CitizenAPIMixin, APIView):
-    pass
+    """A citizen's write or read (SPEC §8.3): the one citizen login, and no parameter it does not take."""
 
 
 class HospitalListView(PublicView):
