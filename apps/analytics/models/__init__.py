@@ -1,0 +1,9 @@
+"""The analytics app's tables. Each part keeps its models in its own module:
+
+- ``summaries``: what periodic tasks roll up from the live counters, sessions and money (issue 11 item 3);
+  pages and dashboards read these, never the raw events.
+"""
+
+from .summaries import LotDay, LotHour, OccupancySample
+
+__all__ = ["LotDay", "LotHour", "OccupancySample"]
