@@ -59,7 +59,7 @@ def ticket_open(request: tickets.TicketRequest) -> tickets.TicketReceipt:
     ticket = services.ticket_create(
         channel=Channel.WECHAT, category=WECHAT_CATEGORY, description=request.text,
         phone=_phone_in(request.text), plate=_plate_in(request),
-        external_id=_external_id(request.openid) if request.openid else "")
+        external_id=_external_id(request.openid) if request.openid else "", user=request.user)
     return tickets.TicketReceipt(ticket_no=ticket.ticket_no, respond_by=ticket.respond_by)
 
 

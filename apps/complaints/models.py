@@ -148,6 +148,10 @@ class Ticket(models.Model):
     description = models.TextField(_("诉求内容"))
     phone = models.CharField(_("来电号码"), max_length=20, blank=True)
     caller_name = models.CharField(_("来电人"), max_length=64, blank=True)
+    # The platform account that filed it (the web while logged in, WeChat): how the citizen is told of
+    # its changes and finds it under 我的, whichever channel it came through.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("市民账号"), null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="hotline_tickets")
     plate = models.CharField(_("车牌"), max_length=16, blank=True)
     lot = models.ForeignKey("lots.ParkingLot", verbose_name=_("停车场"), null=True, blank=True,
                             on_delete=models.PROTECT, related_name="tickets")

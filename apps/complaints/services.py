@@ -8,7 +8,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -55,6 +55,8 @@ from .selectors import session_match
 #: the categories whose tickets are about money a stay cost (they link to the session)
 FEE_CATEGORIES = frozenset({"fee_dispute", "wrong_charge", "payment_failure"})
 DESCRIPTION_MAX = 2000
+#: how long a new ticket may wait for its dispatch after commit before the 督办 pass routes it
+DISPATCH_GRACE = timedelta(minutes=2)
 
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0\d{9,11}$")  # area code (3–4 digits incl. 0) + 7–8 digit number
@@ -197,8 +199,8 @@ def _notify_after_commit(kind: str, ticket: Ticket, change: TicketChange) -> Non
     transaction.on_commit(lambda: ports.send_notice(kind, ticket, change))
 
 
-def _snapshot(ticket: Ticket, category: Category) -> None:
-    due = workdays.deadlines(received_at=ticket.created_at, respond_hours=category.respond_hours,
+def _snapshot(ticket: Ticket, category: Category, *, received_at: datetime | None = None) -> None:
+    due = workdays.deadlines(received_at=received_at or ticket.created_at, respond_hours=category.respond_hours,
                              resolve_working_days=category.resolve_working_days, warn_hours=category.warn_hours,
                              city_after_hours=category.city_after_hours)
     ticket.respond_by, ticket.resolve_by = due.respond_by, due.resolve_by
@@ -210,9 +212,10 @@ def ticket_create(*, channel: str, category: Category | str, description: str, p
                   caller_name: str = "", plate: str | None = "", lot: ParkingLot | str | None = None,
                   session=None, lat=None, lon=None, coord_system: str | None = "wgs84", address: str = "",
                   external_id: str = "", open311_key: Open311Key | None = None, received_at: datetime | None = None,
-                  region=None, actor=None) -> Ticket:
+                  region=None, user=None, actor=None) -> Ticket:
     """A new ticket from any channel, its deadlines snapshot from its category's SLA; it is routed
-    to its unit after commit. The web and WeChat need the caller's phone (it is their follow-up key),
+    to its unit after commit. ``user`` is the citizen's account when one filed it (logged in on the
+    web, or through WeChat): they are told of its changes and see it under 我的. The web and WeChat need the caller's phone (it is their follow-up key),
     but for a WeChat ticket from a known sender, whom the account tells.
     The ticket's region is its lot's (``region`` is for a ticket about no lot)."""
     if channel not in Channel.values:
@@ -243,7 +246,7 @@ def ticket_create(*, channel: str, category: Category | str, description: str, p
         description=description, phone=phone, caller_name=(caller_name or "").strip()[:64], plate=plate, lot=lot,
         session=session, lat=lat, lon=lon, address=(address or "").strip()[:255],
         region=lot.region if lot is not None else region, state=workflow.RECEIVED, open311_key=open311_key,
-        created_at=now)
+        user=user if getattr(user, "is_authenticated", False) else None, created_at=now)
     _snapshot(ticket, category)
     ticket.save()
     received = _record(ticket, kind=TicketChange.Kind.STATE, actor=actor, at=now, public=True,
@@ -255,7 +258,11 @@ def ticket_create(*, channel: str, category: Category | str, description: str, p
     from . import tasks
 
     ticket_id = ticket.pk
-    transaction.on_commit(lambda: tasks.dispatch_ticket.delay(ticket_id))
+    # Robust, as in production where the worker's failure never reaches the caller: in the embedded
+    # default the task runs eagerly right after commit, inside the caller's request, and an error
+    # there (or an unreachable broker in production) must not turn a saved ticket into a 500. A
+    # ticket left undispatched is picked up by the next 督办 pass (``tickets_supervise``).
+    transaction.on_commit(lambda: tasks.dispatch_ticket.delay(ticket_id), robust=True)
     return ticket
 
 
@@ -304,8 +311,12 @@ def ticket_transition(*, ticket: Ticket | int, target: str, actor, note: str = "
         ticket.resolved_at = now
         fields.append("resolved_at")
     if target == workflow.REOPENED:
+        # A reopened ticket is worked again from now: its deadlines are taken afresh from its
+        # category's SLA, counted from the reopening (working days), and supervision starts over.
         ticket.resolved_at = None
-        fields.append("resolved_at")
+        _snapshot(ticket, ticket.category, received_at=now)
+        ticket.escalation = Escalation.NONE
+        fields += ["resolved_at", "respond_by", "resolve_by", "warn_at", "escalate_city_at", "escalation"]
     if target in (workflow.CLOSED, workflow.REJECTED):
         ticket.closed_at = now
         fields.append("closed_at")
@@ -449,7 +460,13 @@ def tickets_supervise(*, now: datetime | None = None) -> dict[str, int]:
     """The periodic 督办 pass: warn units before the deadline, escalate overdue tickets to the
     region's supervisor and later to the city, and close tickets resolved more than 7 days ago."""
     now = now or timezone.now()
-    counts = {"warned": 0, "region": 0, "city": 0, "closed": 0}
+    counts = {"dispatched": 0, "warned": 0, "region": 0, "city": 0, "closed": 0}
+    # A ticket whose dispatch after commit never ran (a broker fault, a failing task) is routed now.
+    stranded = Ticket.objects.filter(state=workflow.RECEIVED, unit__isnull=True,
+                                     created_at__lte=now - DISPATCH_GRACE).values_list("pk", flat=True)
+    for pk in stranded:
+        if ticket_dispatch(ticket=pk).state == workflow.DISPATCHED:
+            counts["dispatched"] += 1
     open_rows = Ticket.objects.filter(state__in=workflow.OPEN_STATES)
     for pk in open_rows.filter(escalation__lt=Escalation.CITY, escalate_city_at__lte=now).values_list("pk", flat=True):
         ticket_escalate(ticket=pk, level=Escalation.CITY, note=_("超期未办结，升级市级督办"))

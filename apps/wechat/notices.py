@@ -95,16 +95,22 @@ def notice_mark(*, notice_id: int, sent: bool, error: str = "", msgid: str = "",
 
 def ticket_status_notice(kind: str, ticket, change) -> None:
     """The answer to the hotline's notice port (``apps.complaints.ports``), called after commit:
-    a public status change of a ticket opened through the account is told to its sender. The
-    ticket's opening is not: the account's reply already gave its number."""
+    a public status change of a ticket is told to the citizen who filed it, through the account,
+    whichever channel it came through: the account's user the ticket names (filed logged in on the
+    web, or through WeChat), else the sender of a WeChat ticket. The ticket's opening is not told:
+    the form's answer or the account's reply already gave its number."""
     from apps.complaints import answers, ports
 
     if kind != ports.NOTICE_STATUS or not change.public or not change.from_state:
         return
-    openid = answers.caller_openid(ticket)
-    identity = WechatIdentity.objects.filter(app_id=settings.WECHAT_APP_ID, openid=openid).first() if openid else None
-    if identity is None:
-        return
-    notices.notify(kind=notices.TICKET_STATUS, user=identity.citizen.user_id, url=answers.track_path(ticket),
+    user = ticket.user_id
+    if user is None:
+        openid = answers.caller_openid(ticket)
+        identity = (WechatIdentity.objects.filter(app_id=settings.WECHAT_APP_ID, openid=openid)
+                    .select_related("citizen").first() if openid else None)
+        if identity is None:
+            return
+        user = identity.citizen.user_id
+    notices.notify(kind=notices.TICKET_STATUS, user=user, url=answers.track_path(ticket),
                    data={"ticket_no": ticket.ticket_no, "state": str(change.get_state_display()),
                          "note": (change.note or "")[:200], "at": timezone.localtime(change.at).isoformat()})

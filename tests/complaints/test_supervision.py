@@ -35,7 +35,7 @@ def test_the_task_warns_then_escalates_to_the_region_then_the_city(city, time_ma
         ticket.refresh_from_db()
         return result
 
-    assert run() == {"warned": 0, "region": 0, "city": 0, "closed": 0}
+    assert run() == {"dispatched": 0, "warned": 0, "region": 0, "city": 0, "closed": 0}
     time_machine.move_to(datetime(2026, 3, 18, 0, 0, tzinfo=SHANGHAI))  # a day before the deadline
     assert run()["warned"] == 1 and ticket.escalation == Escalation.WARNED
     assert run()["warned"] == 0  # once
@@ -43,7 +43,7 @@ def test_the_task_warns_then_escalates_to_the_region_then_the_city(city, time_ma
     assert run()["region"] == 1 and ticket.escalation == Escalation.REGION
     time_machine.move_to(datetime(2026, 3, 20, 0, 0, 0, tzinfo=SHANGHAI))
     assert run()["city"] == 1 and ticket.escalation == Escalation.CITY
-    assert run() == {"warned": 0, "region": 0, "city": 0, "closed": 0}
+    assert run() == {"dispatched": 0, "warned": 0, "region": 0, "city": 0, "closed": 0}
     assert [kind for kind, *_ in notices] == ["warning", "escalation", "escalation"]
     assert [c.kind for c in ticket.changes.all()][-3:] == ["warned", "escalated", "escalated"]
     assert not ticket.changes.filter(kind__in=["warned", "escalated"], public=True).exists()
@@ -98,3 +98,33 @@ def test_punctuality_and_unit_figures(city, time_machine):
     unit = unit_figures(Unit.objects.all()).get(region__code="320213")
     assert (unit.volume, unit.resolved_count, unit.on_time_count) == (3, 2, 1)
     assert unit.avg_respond == (timedelta(hours=1) + timedelta(days=5)) / 2
+
+
+def test_a_reopened_ticket_is_given_new_deadlines_counted_from_the_reopening(city, time_machine):
+    time_machine.move_to(MONDAY, tick=False)
+    ticket = make_ticket(category_code="equipment_fault")  # 2 working days: Wed 18 March 23:59:59
+    ticket = move(ticket, "in_progress", "resolved")
+    first_due = ticket.resolve_by
+    # Reopened on Friday 20 March, past the first deadline: two working days from then skip the weekend.
+    time_machine.move_to(datetime(2026, 3, 20, 10, 0, tzinfo=SHANGHAI), tick=False)
+    ticket = move(ticket, "reopened")
+    assert first_due == datetime(2026, 3, 18, 23, 59, 59, tzinfo=SHANGHAI)
+    assert ticket.resolve_by == datetime(2026, 3, 24, 23, 59, 59, tzinfo=SHANGHAI)
+    assert ticket.respond_by == datetime(2026, 3, 20, 12, 0, tzinfo=SHANGHAI)
+    assert ticket.escalate_city_at == ticket.resolve_by + timedelta(hours=ticket.category.city_after_hours)
+    assert not Ticket.objects.filter(punctuality_q("overdue", now=datetime(2026, 3, 20, 10, 0, tzinfo=SHANGHAI))).exists()
+    assert supervise_tickets() == {"dispatched": 0, "warned": 0, "region": 0, "city": 0, "closed": 0}
+    ticket.refresh_from_db()
+    assert ticket.escalation == Escalation.NONE
+    time_machine.move_to(datetime(2026, 3, 25, 0, 0, 1, tzinfo=SHANGHAI))
+    assert supervise_tickets()["region"] == 1  # the new deadline is supervised as the first was
+
+
+def test_a_ticket_whose_dispatch_never_ran_is_routed_by_the_next_pass(city, time_machine):
+    time_machine.move_to(MONDAY, tick=False)
+    ticket = make_ticket(dispatch=False)  # its dispatch after commit was lost (no callbacks run here)
+    assert supervise_tickets()["dispatched"] == 0  # still within its grace
+    time_machine.move_to(MONDAY + timedelta(minutes=3), tick=False)
+    assert supervise_tickets()["dispatched"] == 1
+    ticket.refresh_from_db()
+    assert ticket.state == "dispatched" and ticket.unit is not None

@@ -180,6 +180,43 @@ def test_a_ticket_from_the_web_tells_nobody_through_the_account(wired, django_ca
     assert not template_calls(wired, "ticket_status")
 
 
+def test_a_ticket_filed_on_the_web_while_logged_in_is_told_through_the_account(wired,
+                                                                              django_capture_on_commit_callbacks):
+    identity = holder(openid="o-web")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_in(identity.citizen.user).post(
+            "/api/v1/complaints/", {"category": "equipment_fault", "description": "道闸抬不起来",
+                                    "phone": "13912345678"}, format="json")
+    assert response.status_code == 201, response.content
+    ticket = Ticket.objects.get()
+    assert (ticket.channel, ticket.user) == ("web", identity.citizen.user)
+    (dispatched,) = template_calls(wired, "ticket_status")  # as a WeChat ticket's sender is told
+    assert dispatched.body["touser"] == "o-web"
+    assert dispatched.body["url"] == f"https://park.example.cn/hotline/track/?no={ticket.ticket_no}"
+    with django_capture_on_commit_callbacks(execute=True):
+        complaint_services.ticket_transition(ticket=ticket, target="in_progress", actor=None, public=False)
+        complaint_services.ticket_transition(ticket=ticket, target="resolved", actor=None, note="已修复道闸")
+    resolved = template_calls(wired, "ticket_status")[-1]
+    assert resolved.body["touser"] == "o-web" and resolved.body["data"]["note"] == {"value": "已修复道闸"}
+
+
+def test_a_filing_whose_dispatch_fails_after_commit_still_answers_201(wired, monkeypatch,
+                                                                     django_capture_on_commit_callbacks):
+    from kombu.exceptions import OperationalError
+
+    from apps.complaints import tasks
+
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to redis. Connection refused.")
+
+    monkeypatch.setattr(tasks.dispatch_ticket, "delay", broker_down)  # the broker, at its edge
+    with django_capture_on_commit_callbacks(execute=True):
+        response = APIClient().post("/api/v1/complaints/", {"category": "other", "description": "路灯坏了",
+                                                            "phone": "13912345678"}, format="json")
+    assert response.status_code == 201, response.content
+    assert Ticket.objects.get().state == "received"  # saved; the 督办 pass routes it
+
+
 # -- 3. a fee dispute starts a refund ---------------------------------------------------------------
 
 def test_a_fee_dispute_starts_a_refund_that_waits_for_approval(wired, api_client, client, officer, logged_in,

@@ -60,7 +60,7 @@ class TicketCreateView(PublicAPIMixin, APIView):
         ticket = services.ticket_create(
             channel=Channel.WEB, category=data["category"], description=data["description"], phone=data["phone"],
             lot=data.get("lot") or None, plate=data.get("plate") or "", lat=data.get("lat"), lon=data.get("lon"),
-            coord_system=data.get("coord_system"))
+            coord_system=data.get("coord_system"), user=request.user)
         return Response(TicketCreatedSerializer(ticket).data, status=status.HTTP_201_CREATED)
 
 
