@@ -8,8 +8,8 @@ other and never together exceed what was paid; an approval locks its refund, so 
 once approve it once; the provider's answer is applied with the session, then the order, then the
 refund locked (the platform's order: lot → session → order).
 
-An arrears payment is refused a refund here: the arrears record's balance belongs to
-``apps.sessions`` and has no refund service yet (staff use a waiver or a payment exception).
+An arrears payment is refunded the same way: its arrears record's paid amount goes down through
+``arrears_apply_refund`` (the record's balance belongs to ``apps.sessions``), under the same locks.
 """
 
 from __future__ import annotations
@@ -93,9 +93,6 @@ def refund_request(*, order: Order, amount_fen: int, reason: str, actor, item: O
             item = items[0]
         elif item.order_id != locked.pk:
             raise RefundInvalid(_("这笔费用不属于该订单"), field="item")
-        if item.kind != OrderItem.Kind.SESSION:
-            raise RefundInvalid(_("补缴欠费的款项暂不支持在线退款，请按支付异常处理"),
-                                code="arrears_refund_unsupported", field="item")
         left = refundable_fen(locked, item)
         if amount_fen > left:
             raise RefundExceedsPaid(_("退款金额超过可退金额"), field="amount_fen", details={"refundable_fen": left})
@@ -190,10 +187,11 @@ def refund_result_apply(*, channel: str, result: RefundResult, now: datetime | N
     changes nothing; an amount that does not match opens a payment exception and changes no money."""
     now = now or timezone.now()
     row = (Refund.objects.filter(refund_no=result.refund_no, order__channel=channel)
-           .values_list("pk", "order_id", "item__session_id").first())
+           .values_list("pk", "order_id", "item__session_id", "item__arrears_id", "item__arrears__session_id").first())
     if row is None:
         return UNKNOWN
-    refund_id, order_id, session_id = row
+    refund_id, order_id, item_session_id, arrears_id, arrears_session_id = row
+    session_id = item_session_id or arrears_session_id
     if result.state == RefundResult.PROCESSING:
         Refund.objects.filter(pk=refund_id, state=State.APPROVED).update(state=State.PROCESSING)
         if result.refund_id:
@@ -218,8 +216,12 @@ def refund_result_apply(*, channel: str, result: RefundResult, now: datetime | N
                     "no": refund.refund_no, "theirs": result.amount_fen, "ours": refund.amount_fen})
             return FAILED
         try:
-            session_services.session_apply_refund(session_id=session_id, amount_fen=refund.amount_fen,
-                                                   reason=REFUND_REASON, reference=refund.refund_no, now=now)
+            if arrears_id is not None:
+                session_services.arrears_apply_refund(arrears_id=arrears_id, amount_fen=refund.amount_fen,
+                                                      reason=REFUND_REASON, reference=refund.refund_no, now=now)
+            else:
+                session_services.session_apply_refund(session_id=session_id, amount_fen=refund.amount_fen,
+                                                       reason=REFUND_REASON, reference=refund.refund_no, now=now)
         except DomainError as exc:
             PaymentException.objects.create(
                 order=order, channel=channel, order_no=order.order_no, amount_fen=refund.amount_fen,

@@ -172,7 +172,8 @@ class Arrears(models.Model):
     lot = models.ForeignKey("lots.ParkingLot", verbose_name=_("停车场"), on_delete=models.PROTECT,
                             related_name="arrears")
     amount_fen = models.PositiveIntegerField(_("欠费金额（分）"))
-    # Changes only in ``services.arrears_apply_payment``, each change a SessionMoneyEntry.
+    # Changes only in ``services.arrears_apply_payment`` and ``arrears_apply_refund``, each change a
+    # SessionMoneyEntry.
     paid_fen = models.PositiveIntegerField(_("已缴（分）"), default=0)
     created_at = models.DateTimeField(_("产生时间"))
     paid_at = models.DateTimeField(_("缴清时间"), null=True, blank=True)
@@ -198,7 +199,7 @@ class SessionMoneyEntry(models.Model):
     - ``waiver``: what was due is forgiven by a stated rule (``reason``): ``waived_fen`` goes up;
     - ``arrears``: what was due became the arrears record ``arrears`` (the session still names it
       as due; the debt is collected through that record);
-    - ``arrears_payment``: the arrears record's ``paid_fen`` goes up.
+    - ``arrears_payment`` / ``arrears_refund``: the arrears record's ``paid_fen`` goes up / down.
     """
 
     class Kind(models.TextChoices):
@@ -207,6 +208,7 @@ class SessionMoneyEntry(models.Model):
         WAIVER = "waiver", _("减免")
         ARREARS = "arrears", _("转为欠费")
         ARREARS_PAYMENT = "arrears_payment", _("补缴欠费")
+        ARREARS_REFUND = "arrears_refund", _("欠费退款")
 
     session = models.ForeignKey(ParkingSession, verbose_name=_("停车记录"), on_delete=models.PROTECT,
                                 related_name="money_entries")

@@ -61,6 +61,8 @@ def balances_from_ledger(session_id: int) -> dict:
             arrears.setdefault(arrears_id, {"amount_fen": 0, "paid_fen": 0})["amount_fen"] += amount
         elif kind == kinds.ARREARS_PAYMENT:
             arrears.setdefault(arrears_id, {"amount_fen": 0, "paid_fen": 0})["paid_fen"] += amount
+        elif kind == kinds.ARREARS_REFUND:
+            arrears.setdefault(arrears_id, {"amount_fen": 0, "paid_fen": 0})["paid_fen"] -= amount
     return {"paid_fen": paid, "waived_fen": waived, "arrears": arrears}
 
 

@@ -776,3 +776,33 @@ def arrears_apply_payment(*, arrears_id: int, amount_fen: int, reason: str, refe
         SessionMoneyEntry.objects.create(session=session, arrears=arrears, kind=Kind.ARREARS_PAYMENT,
                                          amount_fen=amount_fen, reason=reason, reference=reference, created_at=now)
     return arrears
+
+
+def arrears_apply_refund(*, arrears_id: int, amount_fen: int, reason: str, reference: str = "",
+                         now: datetime | None = None) -> Arrears:
+    """Money given back from what was paid towards an arrears record: its paid amount goes down
+    (never below zero), in one ledger row, and a record no longer paid in full is owed again
+    (``paid_at`` cleared). A refund ``reference`` applied before changes nothing."""
+    _check_amount(amount_fen)
+    _check_reason(reason)
+    now = now or timezone.now()
+    with transaction.atomic():
+        session_id = Arrears.objects.filter(pk=arrears_id).values_list("session_id", flat=True).first()
+        if session_id is None:
+            raise ArrearsNotFound(_("欠费记录不存在"), field="arrears_id")
+        session = _locked_session(session_id)  # the order: session, then its arrears
+        arrears = Arrears.objects.select_for_update(no_key=True).get(pk=arrears_id)
+        if _applied_already(session, Kind.ARREARS_REFUND, reference):
+            return arrears
+        if amount_fen > arrears.paid_fen:
+            raise RefundExceedsPaid(_("退款金额不能超过已缴金额"), field="amount_fen",
+                                    details={"paid_fen": arrears.paid_fen})
+        arrears.paid_fen -= amount_fen
+        fields = ["paid_fen"]
+        if arrears.paid_at is not None and arrears.paid_fen < arrears.amount_fen:
+            arrears.paid_at = None
+            fields.append("paid_at")
+        arrears.save(update_fields=fields)
+        SessionMoneyEntry.objects.create(session=session, arrears=arrears, kind=Kind.ARREARS_REFUND,
+                                         amount_fen=amount_fen, reason=reason, reference=reference, created_at=now)
+    return arrears

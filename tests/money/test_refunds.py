@@ -138,12 +138,15 @@ def test_a_gateway_refusal_fails_the_refund_and_keeps_the_money(paid, staff, dja
     assert Order.objects.get().refunded_fen == 0
 
 
-def test_an_arrears_payment_is_not_refunded_online(city, staff):
+def test_an_arrears_payment_is_refunded_online_through_the_same_path(city, staff,
+                                                                     django_capture_on_commit_callbacks):
     from apps.common import citizens
+    from apps.sessions.models import Arrears
+    from apps.sessions.selectors import balances_from_ledger
     from tests.factories import UserFactory
     from tests.factories_money import arrears_of, paid_arrears_order
 
-    PolicyFactory()
+    PolicyFactory(refund_approval_over_fen=300)
     arrears = arrears_of(Gate(flat_lot()), "苏B33333")
     user = UserFactory()
     citizens.register_bound_plates(lambda u: ["苏B33333"])
@@ -151,9 +154,26 @@ def test_an_arrears_payment_is_not_refunded_online(city, staff):
         order = paid_arrears_order([arrears], user=user)
     finally:
         citizens.register_bound_plates(None)
-    with pytest.raises(refunds.RefundInvalid) as caught:
-        refunds.refund_request(order=order, amount_fen=100, reason="x", actor=staff[0])
-    assert caught.value.code == "arrears_refund_unsupported"
+    arrears.refresh_from_db()
+    assert arrears.paid_fen == arrears.amount_fen == 600 and arrears.paid_at is not None
+    with pytest.raises(refunds.RefundExceedsPaid):
+        refunds.refund_request(order=order, amount_fen=601, reason="多收", actor=staff[0])
+    refund = refunds.refund_request(order=order, amount_fen=400, reason="欠费认定有误", actor=staff[0])
+    assert refund.state == "requested"  # above the policy's threshold: a second member of staff approves
+    with pytest.raises(refunds.SecondApproverRequired):
+        refunds.refund_approve(refund=refund, actor=staff[0])
+    with django_capture_on_commit_callbacks(execute=True):
+        refunds.refund_approve(refund=refund, actor=staff[1])
+    refund.refresh_from_db()
+    order.refresh_from_db()
+    arrears = Arrears.objects.get(pk=arrears.pk)
+    assert refund.state == "succeeded"
+    assert (order.state, order.refunded_fen) == ("partially_refunded", 400)
+    assert (arrears.paid_fen, arrears.paid_at) == (200, None)  # owed again, as the refund says
+    entry = SessionMoneyEntry.objects.get(kind="arrears_refund")
+    assert (entry.arrears_id, entry.amount_fen, entry.reference) == (arrears.pk, 400, refund.refund_no)
+    assert balances_from_ledger(arrears.session_id)["arrears"][arrears.pk]["paid_fen"] == 200
+    assert SandboxTrade.objects.get(order_no=order.order_no).refunded_fen == 400
 
 
 def test_refund_notices_at_the_callback_are_applied_once_and_forged_ones_refused(client, paid, staff):
