@@ -215,8 +215,9 @@ def ticket_create(*, channel: str, category: Category | str, description: str, p
                   region=None, user=None, actor=None) -> Ticket:
     """A new ticket from any channel, its deadlines snapshot from its category's SLA; it is routed
     to its unit after commit. ``user`` is the citizen's account when one filed it (logged in on the
-    web, or through WeChat): they are told of its changes and see it under 我的. The web and WeChat need the caller's phone (it is their follow-up key),
-    but for a WeChat ticket from a known sender, whom the account tells.
+    web, or through WeChat): they are told of its changes and see it under 我的. The web and WeChat
+    need the caller's phone (it is their follow-up key), but for a WeChat ticket from a known sender,
+    whom the account tells.
     The ticket's region is its lot's (``region`` is for a ticket about no lot)."""
     if channel not in Channel.values:
         raise ComplaintError(_("未知的来源"), code="invalid", field="channel")

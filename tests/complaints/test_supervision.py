@@ -112,7 +112,8 @@ def test_a_reopened_ticket_is_given_new_deadlines_counted_from_the_reopening(cit
     assert ticket.resolve_by == datetime(2026, 3, 24, 23, 59, 59, tzinfo=SHANGHAI)
     assert ticket.respond_by == datetime(2026, 3, 20, 12, 0, tzinfo=SHANGHAI)
     assert ticket.escalate_city_at == ticket.resolve_by + timedelta(hours=ticket.category.city_after_hours)
-    assert not Ticket.objects.filter(punctuality_q("overdue", now=datetime(2026, 3, 20, 10, 0, tzinfo=SHANGHAI))).exists()
+    reopened_at = datetime(2026, 3, 20, 10, 0, tzinfo=SHANGHAI)
+    assert not Ticket.objects.filter(punctuality_q("overdue", now=reopened_at)).exists()
     assert supervise_tickets() == {"dispatched": 0, "warned": 0, "region": 0, "city": 0, "closed": 0}
     ticket.refresh_from_db()
     assert ticket.escalation == Escalation.NONE

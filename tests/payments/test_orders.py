@@ -47,7 +47,7 @@ def _error(response, status: int, code: str):
 
 
 def test_an_order_for_a_waiting_stay_is_priced_by_the_server(api_client, waiting):
-    response = api_client.post(ORDERS_PATH, {"session_ids": [waiting.pk], "channel": "sandbox", "amount_fen": 1},
+    response = api_client.post(ORDERS_PATH, {"session_ids": [waiting.pk], "channel": "sandbox"},
                                format="json")
     assert response.status_code == 201, response.content
     body = response.json()
@@ -281,3 +281,20 @@ def test_an_expired_order_overlapping_the_debts_does_not_block_them(api_client, 
     assert response.status_code == 201, response.content
     assert response.json()["amount_fen"] == 600 + 400
     assert Order.objects.get(order_no=old["order_no"]).state == "closed"
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/api/v1/payments/orders", {"session_ids": [1], "channel": "sandbox", "amount_fen": 1}),
+    ("/api/v1/payments/orders", {"sesion_ids": [1], "channel": "sandbox"}),
+    ("/api/v1/complaints/", {"category": "other", "description": "路灯坏了", "phone": "13912345678", "unit": "x"}),
+])
+def test_a_body_field_the_endpoint_does_not_take_is_refused_and_costs_nothing(api_client, city, path, body):
+    from apps.complaints.models import Ticket
+
+    response = api_client.post(path, body, format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    unknown = next(name for name in body if name not in ("session_ids", "channel", "category", "description", "phone"))
+    assert error["code"] == "unknown_parameter" and error["details"]["field"] == unknown
+    assert "channel" in error["details"]["allowed"] or "category" in error["details"]["allowed"]
+    assert not Order.objects.exists() and not Ticket.objects.exists()

@@ -70,6 +70,15 @@ def test_an_invalid_plate_is_400_and_binds_nothing(me):
     assert me.post("/api/v1/me/plates", {}, format="json").json()["error"]["code"] == "invalid"
 
 
+def test_a_field_binding_does_not_take_is_400_and_binds_nothing(me):
+    response = me.post("/api/v1/me/plates", {"plate": "苏B12345", "owner": "someone-else"}, format="json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["details"]["field"], error["details"]["allowed"]) == (
+        "unknown_parameter", "owner", ["plate", "proof"])
+    assert not BoundPlate.objects.exists()
+
+
 def test_a_fourth_plate_is_409(me, citizen):
     for plate in ("苏B11111", "苏B22222", "苏BD12345"):
         assert me.post("/api/v1/me/plates", {"plate": plate}, format="json").status_code == 201

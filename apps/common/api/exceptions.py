@@ -175,8 +175,8 @@ class ErrorSerializer(serializers.Serializer):
 
 
 _ERROR_DESCRIPTIONS = {
-    400: "Bad input (the parameter at fault is in `error.details.field`; a parameter the endpoint does not take "
-         "is `unknown_parameter`, with the ones it takes in `error.details.allowed`)",
+    400: "Bad input (the parameter at fault is in `error.details.field`; a query parameter or body field the "
+         "endpoint does not take is `unknown_parameter`, with the ones it takes in `error.details.allowed`)",
     401: "Bad or missing signature or credentials",
     403: "Not allowed",
     404: "Not found",

@@ -82,6 +82,26 @@ class StrictQueryParamsMixin:
                 raise _unknown(name, allowed)
 
 
+class StrictBodySerializer(serializers.Serializer):
+    """A request body's serializer for which a field it does not take is a 400 naming it
+    (``unknown_parameter``, as for a query parameter), never silently dropped: ``{"amount_fen": 1}``
+    beside the debts of an order, or a misspelt ``sesion_ids``, must not look accepted."""
+
+    def to_internal_value(self, data):
+        if hasattr(data, "keys"):
+            allowed = frozenset(name for name, field in self.fields.items() if not field.read_only)
+            unknown = sorted(str(name) for name in data if name not in allowed)
+            if unknown:
+                raise _unknown_field(unknown[0], allowed)
+        return super().to_internal_value(data)
+
+
+def _unknown_field(name: str, allowed: frozenset[str]) -> UnknownParameter:
+    name = name[:64]
+    message = messages.rule(messages.UNKNOWN_FIELD, name=name, allowed="、".join(sorted(allowed)))
+    return UnknownParameter(message, field=name, details={"allowed": sorted(allowed)})
+
+
 _ALLOWED: dict[type, frozenset[str]] = {}
 
 

@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.common import messages
-from apps.common.api.params import ChoiceParam, IntegerParam, NumberParam
+from apps.common.api.params import ChoiceParam, IntegerParam, NumberParam, StrictBodySerializer
 
 from .. import workflow
 from ..models import Category, Ticket
@@ -23,7 +23,7 @@ class CategorySerializer(serializers.ModelSerializer):
         fields = ["code", "name", "respond_hours", "resolve_working_days"]
 
 
-class TicketCreateSerializer(serializers.Serializer):
+class TicketCreateSerializer(StrictBodySerializer):
     """The web form. The service judges the values (category, description, phone, lot, plate)."""
 
     category = serializers.CharField(max_length=32, allow_blank=True, error_messages=_TEXT)
@@ -71,7 +71,7 @@ class TicketPublicSerializer(TicketCreatedSerializer):
         return HistoryEntrySerializer(public_history(ticket), many=True).data
 
 
-class RatingSerializer(serializers.Serializer):
+class RatingSerializer(StrictBodySerializer):
     phone_last4 = serializers.RegexField(r"^\d{4}$", error_messages={
         "invalid": _("须为来电号码的后4位数字"), "required": messages.REQUIRED})
     score = IntegerParam(min_value=1, max_value=5)

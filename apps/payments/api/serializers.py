@@ -7,11 +7,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.common import messages
+from apps.common.api.params import StrictBodySerializer
 
 from ..models import Order, OrderItem
 
 
-class OrderCreateSerializer(serializers.Serializer):
+class OrderCreateSerializer(StrictBodySerializer):
     session_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False,
                                         max_length=50, help_text=_("要缴费的停车记录（pay/due 列出的）"))
     arrears_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
+from apps.common.api.params import StrictBodySerializer
+
 from ..models import BookingSite, Reservation, SharingApplication, SharingContract, SharingOffer, Slot
 
 
@@ -42,7 +44,7 @@ class HospitalQuerySerializer(serializers.Serializer):
         help_text="hospital (default) or lot: lots booking accessible or EV berths")
 
 
-class ReservationCreateSerializer(serializers.Serializer):
+class ReservationCreateSerializer(StrictBodySerializer):
     # Plain values: the service checks them (unknown slot, plate form, binding) with SPEC's codes.
     slot = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     plate = serializers.CharField(max_length=32, trim_whitespace=True)
@@ -82,7 +84,7 @@ class OfferSerializer(serializers.ModelSerializer):
                   "weekend_start", "weekend_end", "monthly_price_fen", "term_months"]
 
 
-class ApplicationCreateSerializer(serializers.Serializer):
+class ApplicationCreateSerializer(StrictBodySerializer):
     offer = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     plate = serializers.CharField(max_length=32)
     address = serializers.CharField(max_length=200)

@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.common.api.params import StrictBodySerializer
+
 
 class PlateSerializer(serializers.Serializer):
     plate = serializers.CharField(help_text="规范化车牌（SPEC §2）")
     bound_at = serializers.DateTimeField()
 
 
-class PlateBindSerializer(serializers.Serializer):
+class PlateBindSerializer(StrictBodySerializer):
     plate = serializers.CharField(max_length=32, help_text="车牌号，按 SPEC §2 规范化")
     proof = serializers.CharField(max_length=128, required=False, allow_blank=True, default="",
                                   help_text="该车牌已被他人绑定时：近 30 天内该车牌一次缴费的订单号")
@@ -49,7 +51,7 @@ class ArrearsSerializer(serializers.Serializer):
     pay_url = serializers.CharField(help_text="该停车场的缴费页")
 
 
-class MiniProgramLoginSerializer(serializers.Serializer):
+class MiniProgramLoginSerializer(StrictBodySerializer):
     code = serializers.CharField(max_length=128, help_text="小程序 wx.login() 得到的临时登录凭证")
 
 
