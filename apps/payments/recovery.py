@@ -2,7 +2,8 @@
 by the rules staff edit (``ReminderRule``): a notice, repeated notices, the masked public list, and
 the owed operator's blacklist flag that its lot systems read on entry (staff may lift it).
 
-``reminders_run`` is the periodic task's body. It reads every unpaid arrears record once, and for
+``reminders_run`` is the periodic task's body. It reads every unpaid arrears record once (streamed,
+a chunk of plates at a time), and for
 each plate and each enabled rule looks at the records the rule covers (its region's lots, or the
 city's): once the oldest is ``after_days`` old and they owe at least ``min_owed_fen``, the rule's
 step is taken, once per episode (a notice is not sent twice for the same debts, a listing or flag
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Max, Min, Sum
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -49,15 +50,23 @@ class Owed:
     owed_fen: int
 
 
-def _owing(plates=None) -> dict[str, list[Owed]]:
-    rows = Arrears.objects.unpaid()
-    if plates is not None:
-        rows = rows.filter(plate__in=list(plates))
-    found: dict[str, list[Owed]] = defaultdict(list)
-    for plate, region_id, operator_id, created_at, amount, paid in rows.values_list(
-            "plate", "lot__region_id", "lot__operator_id", "created_at", "amount_fen", "paid_fen").iterator():
-        found[plate].append(Owed(region_id, operator_id, created_at, amount - paid))
-    return found
+#: how many plates' arrears one pass of ``reminders_run`` holds at once (and reads their state for)
+CHUNK_PLATES = 500
+
+
+def _owing_chunks(chunk_plates: int):
+    """Every unpaid arrears record, by plate, ``chunk_plates`` plates at a time: read with one
+    streamed query (``iterator(chunk_size=...)``), never the whole table in memory."""
+    rows = Arrears.objects.unpaid().order_by("plate", "pk").values_list(
+        "plate", "lot__region_id", "lot__operator_id", "created_at", "amount_fen", "paid_fen")
+    chunk: dict[str, list[Owed]] = {}
+    for plate, region_id, operator_id, created_at, amount, paid in rows.iterator(chunk_size=chunk_plates * 4):
+        if plate not in chunk and len(chunk) >= chunk_plates:
+            yield chunk  # the rows come by plate: every plate in it is complete
+            chunk = {}
+        chunk.setdefault(plate, []).append(Owed(region_id, operator_id, created_at, amount - paid))
+    if chunk:
+        yield chunk
 
 
 def _due(rule: ReminderRule, owed: list[Owed], now: datetime) -> list[Owed]:
@@ -70,20 +79,38 @@ def _due(rule: ReminderRule, owed: list[Owed], now: datetime) -> list[Owed]:
     return covered
 
 
-def reminders_run(*, now: datetime | None = None) -> dict[str, int]:
-    """Take every step the rules call for now, and end listings and flags of what was paid."""
+def reminders_run(*, now: datetime | None = None, chunk_plates: int | None = None) -> dict[str, int]:
+    """Take every step the rules call for now, and end listings and flags of what was paid. The
+    arrears are read a chunk of plates at a time, with one query a chunk for what was already done
+    about those plates (reminders sent, listings, flags)."""
     now = now or timezone.now()
     rules = list(ReminderRule.objects.filter(enabled=True))
-    owing = _owing()
-    last_sent = {(rule_id, plate): at for rule_id, plate, at in ArrearsReminder.objects.filter(
-        plate__in=list(owing)).values("rule_id", "plate").annotate(at=Max("sent_at")).values_list(
-        "rule_id", "plate", "at")}
-    listed = set(ArrearsListing.objects.filter(ended_at__isnull=True).values_list("plate", flat=True))
-    flagged = set(Blacklist.objects.filter(state=Blacklist.State.ACTIVE).values_list("plate", "operator_id"))
-    lifted = {(plate, operator_id): at for plate, operator_id, at in Blacklist.objects.filter(
-        state=Blacklist.State.LIFTED).values("plate", "operator_id").annotate(at=Max("ended_at")).values_list(
-        "plate", "operator_id", "at")}
     counts = {"notices": 0, "listed": 0, "blacklisted": 0, "unlisted": 0, "cleared": 0}
+    for owing in _owing_chunks(chunk_plates or CHUNK_PLATES):
+        _remind_chunk(rules, owing, now=now, counts=counts)
+    # Listings and flags of plates that owe nothing now (at that operator) end, in one UPDATE each.
+    unpaid = Arrears.objects.unpaid()
+    counts["unlisted"] = ArrearsListing.objects.filter(ended_at__isnull=True).exclude(
+        plate__in=unpaid.values("plate")).update(ended_at=now)
+    counts["cleared"] = Blacklist.objects.filter(state=Blacklist.State.ACTIVE).exclude(Exists(
+        unpaid.filter(plate=OuterRef("plate"), lot__operator_id=OuterRef("operator_id")))).update(
+        state=Blacklist.State.CLEARED, ended_at=now)
+    return counts
+
+
+def _remind_chunk(rules: list[ReminderRule], owing: dict[str, list[Owed]], *, now: datetime,
+                  counts: dict[str, int]) -> None:
+    plates = list(owing)
+    done = ArrearsReminder.objects.filter(plate__in=plates).values("rule_id", "plate").annotate(at=Max("sent_at"))
+    last_sent = {(row["rule_id"], row["plate"]): row["at"] for row in done}
+    listed = set(ArrearsListing.objects.filter(ended_at__isnull=True, plate__in=plates).values_list("plate", flat=True))
+    flags = Blacklist.objects.filter(plate__in=plates, state__in=[Blacklist.State.ACTIVE, Blacklist.State.LIFTED])
+    flagged, lifted = set(), {}
+    for plate, operator_id, state, ended_at in flags.values_list("plate", "operator_id", "state", "ended_at"):
+        if state == Blacklist.State.ACTIVE:
+            flagged.add((plate, operator_id))
+        elif ended_at is not None and ((plate, operator_id) not in lifted or ended_at > lifted[(plate, operator_id)]):
+            lifted[(plate, operator_id)] = ended_at  # the latest lift
     for plate, owed in owing.items():
         for rule in rules:
             covered = _due(rule, owed, now)
@@ -104,10 +131,6 @@ def reminders_run(*, now: datetime | None = None) -> dict[str, int]:
                     counts["listed"] += 1
             elif rule.action == Action.BLACKLIST:
                 counts["blacklisted"] += _flag(rule, plate, covered, flagged=flagged, lifted=lifted, now=now)
-    counts["unlisted"] = ArrearsListing.objects.filter(ended_at__isnull=True).exclude(
-        plate__in=list(owing)).update(ended_at=now)
-    counts["cleared"] = _clear_paid_flags(owing, now=now)
-    return counts
 
 
 def _create(model, **values) -> bool:
@@ -149,15 +172,6 @@ def _flag(rule, plate, covered, *, flagged, lifted, now) -> int:
             flagged.add((plate, operator_id))
             raised += 1
     return raised
-
-
-def _clear_paid_flags(owing: dict[str, list[Owed]], *, now: datetime) -> int:
-    cleared = 0
-    for flag in Blacklist.objects.filter(state=Blacklist.State.ACTIVE).only("pk", "plate", "operator_id"):
-        if not any(o.operator_id == flag.operator_id for o in owing.get(flag.plate, ())):
-            cleared += Blacklist.objects.filter(pk=flag.pk, state=Blacklist.State.ACTIVE).update(
-                state=Blacklist.State.CLEARED, ended_at=now)
-    return cleared
 
 
 def blacklist_lift(*, blacklist: Blacklist, actor, reason: str, now: datetime | None = None) -> Blacklist:

@@ -24,6 +24,7 @@ import dataclasses
 import logging
 import secrets
 import string
+import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -66,6 +67,8 @@ Kind = OrderItem.Kind
 Problem = PaymentException.Problem
 
 MAX_DEBTS = 50
+#: how long one run of ``orders_reconcile`` may go on (the periodic task runs every 60 s)
+RECONCILE_BUDGET_S = 45.0
 _ALPHABET = string.ascii_letters + string.digits
 ORDER_NO_RANDOM = 12  # 62**12 ≈ 2**71 guesses: the number is the key to an anonymous order
 
@@ -472,14 +475,26 @@ def order_reconcile(order: Order, *, now: datetime | None = None) -> str:
     return "closed" if order_expire(order_no=order.order_no, now=now) is not None else IGNORED
 
 
-def orders_reconcile(*, now: datetime | None = None, limit: int = 200) -> dict[str, int]:
-    """Every unpaid order past its expiry: asked at its gateway, then paid or closed."""
+def orders_reconcile(*, now: datetime | None = None, limit: int = 200,
+                     budget_s: float = RECONCILE_BUDGET_S) -> dict[str, int]:
+    """Every unpaid order past its expiry: asked at its gateway, then paid or closed. ``limit``
+    orders a batch, batch after batch until none is left or ``budget_s`` seconds have gone (the
+    next run goes on from there); an order its gateway could not answer stays for the next run."""
     now = now or timezone.now()
+    started = time.monotonic()
     counts: dict[str, int] = {}
-    for order in Order.objects.filter(state=State.CREATED, expires_at__lte=now).order_by("expires_at")[:limit]:
-        outcome = order_reconcile(order, now=now)
-        counts[outcome] = counts.get(outcome, 0) + 1
-    return counts
+    after = Q()
+    while True:
+        # Keyset pages: an order left unpaid (its gateway did not answer) is not asked twice in a run.
+        batch = list(Order.objects.filter(after, state=State.CREATED, expires_at__lte=now)
+                     .order_by("expires_at", "pk")[:limit])
+        for order in batch:
+            outcome = order_reconcile(order, now=now)
+            counts[outcome] = counts.get(outcome, 0) + 1
+        if len(batch) < limit or time.monotonic() - started >= budget_s:
+            return counts
+        last = batch[-1]
+        after = Q(expires_at__gt=last.expires_at) | Q(expires_at=last.expires_at, pk__gt=last.pk)
 
 
 # -- staff ---------------------------------------------------------------------------------------

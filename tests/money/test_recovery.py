@@ -172,3 +172,20 @@ def test_arrears_paid_at_another_lots_code_record_where_they_were_collected(api_
         citizens.register_bound_plates(None)
     assert response.status_code == 201, response.content
     assert Order.objects.get().lot == elsewhere
+
+
+def test_reminders_read_the_arrears_a_chunk_of_plates_at_a_time(rules, sent):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    gate = Gate(flat_lot())
+    plates = ["苏B10001", "苏B10002", "苏B10003", "苏B10004", "苏B10005"]
+    for plate in plates:
+        arrears_of(gate, plate, days_ago=2)
+    with CaptureQueriesContext(connection) as queries:
+        counts = recovery.reminders_run(chunk_plates=2)
+    assert counts["notices"] == 5 and sorted(r.plate for r in sent) == plates  # none lost at a chunk's edge
+    reminder_reads = [q for q in queries.captured_queries
+                      if q["sql"].lstrip().upper().startswith("SELECT") and "payments_arrearsreminder" in q["sql"]]
+    assert len(reminder_reads) == 3  # one a chunk of 2, 2 and 1 plates, not one a plate
+    assert recovery.reminders_run(chunk_plates=2)["notices"] == 0  # and each chunk knows what was sent

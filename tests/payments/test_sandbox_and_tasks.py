@@ -122,3 +122,15 @@ def test_the_sandbox_refunds_what_was_paid_and_no_more(order):
         provider.refund(RefundRequest(order_no=order.order_no, refund_no="R2", amount_fen=401, order_amount_fen=600,
                                       reason="x"))
     assert SandboxTrade.objects.get(order_no=order.order_no).refunded_fen == 200
+
+
+def test_the_check_goes_on_batch_after_batch_until_done_or_out_of_time(django_capture_on_commit_callbacks):
+    gate = Gate(flat_lot())
+    orders = [services.order_create(channel="sandbox", session_ids=[stay_waiting(gate, plate).pk],
+                                    notify_base="http://127.0.0.1:9")[0]
+              for plate in ("苏B20001", "苏B20002", "苏B20003", "苏B20004", "苏B20005")]
+    later = max(order.expires_at for order in orders) + timedelta(seconds=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.orders_reconcile(now=later, limit=2, budget_s=0) == {"closed": 2}  # out of time: one batch
+        assert services.orders_reconcile(now=later, limit=2) == {"closed": 3}  # the rest, in two more batches
+    assert set(Order.objects.values_list("state", flat=True)) == {"closed"}
