@@ -47,6 +47,7 @@ LOCAL_DEFAULTS = {
     "SECURE_HSTS_SECONDS": "0",
     "PROXY_SSL_HEADER": "",
     "METRICS_ALLOW_FROM": "127.0.0.1/32,::1/128",
+    "WECHAT_SITE_URL": "http://127.0.0.1:8000",
 }
 
 

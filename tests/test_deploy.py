@@ -23,7 +23,8 @@ from tests.test_settings import load
 ROOT = Path(__file__).resolve().parent.parent
 STRONG_KEY = "k3y-" + "x7Qp2LmN9vR4sT8wY1zA5bC6dE0fG3hJ" * 2  # 50+ characters, varied: check --deploy W009
 PRODUCTION = {"SECRET_KEY": STRONG_KEY, "DEVICE_SECRET_KEY": "device-key", "REDIS_URL": "redis://127.0.0.1:6379/0",
-              "DATABASE_URL": "postgres://u@127.0.0.1:5432/db", "ALLOWED_HOSTS": "parking.wuxi.gov.cn"}
+              "DATABASE_URL": "postgres://u@127.0.0.1:5432/db", "ALLOWED_HOSTS": "parking.wuxi.gov.cn",
+              "WECHAT_SITE_URL": "https://parking.wuxi.gov.cn"}
 
 
 VALUES = (
@@ -78,9 +79,11 @@ def test_each_transport_setting_comes_from_the_environment_and_switching_one_off
 @pytest.mark.parametrize(("env", "complaint"), [
     ({"METRICS_ALLOW_FROM": "10.0.0.0/8,not-a-network"}, "METRICS_ALLOW_FROM: 'not-a-network'"),
     ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be plain or json"),
+    ({"WECHAT_SITE_URL": ""}, "WECHAT_SITE_URL is required in production"),
+    ({"WECHAT_SITE_URL": "parking.wuxi.gov.cn"}, "WECHAT_SITE_URL is required in production"),
 ])
 def test_a_bad_observability_setting_is_refused_at_start(env, complaint):
-    result = load("wuxi_parking.settings.production", **PRODUCTION, **env)
+    result = load("wuxi_parking.settings.production", **{**PRODUCTION, **env})
     assert result.returncode != 0 and complaint in result.stderr
 
 

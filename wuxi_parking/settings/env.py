@@ -51,6 +51,8 @@ WECHAT_API_BASE = os.environ.get("WECHAT_API_BASE", "https://api.weixin.qq.com")
 WECHAT_MINI_APP_ID = os.environ.get("WECHAT_MINI_APP_ID", "")
 WECHAT_MINI_APP_SECRET = os.environ.get("WECHAT_MINI_APP_SECRET", "")
 WECHAT_SITE_URL = os.environ.get("WECHAT_SITE_URL", "http://127.0.0.1:8000")
+# What the environment itself says (production refuses to start on the local default above).
+WECHAT_SITE_URL_GIVEN = os.environ.get("WECHAT_SITE_URL", "").strip()
 WECHAT_NOTICE_TEMPLATES = os.environ.get("WECHAT_NOTICE_TEMPLATES", "")
 WECHAT_NOTICES = _bool(os.environ.get("WECHAT_NOTICES"), default=True)
 

@@ -16,6 +16,11 @@ if not env.DEVICE_SECRET_KEY:
     raise env.ImproperlyConfigured("DEVICE_SECRET_KEY is required in production")
 if not REDIS_URL:
     raise env.ImproperlyConfigured("REDIS_URL is required in production (channel layer, cache, Celery)")
+if not env.WECHAT_SITE_URL_GIVEN.startswith(("https://", "http://")):
+    # Every link the account sends (notices, the menu, login's callback) is made absolute with it:
+    # without it they point nowhere, and WeChat's OAuth refuses the callback.
+    raise env.ImproperlyConfigured("WECHAT_SITE_URL is required in production (the public https:// address of the "
+                                   "site, for the links the WeChat account sends and its login callback)")
 
 # --- HTTPS, behind the proxy ------------------------------------------------------------------
 # The proxy says which scheme the client used; a worker must be reachable only through it (it
