@@ -85,3 +85,10 @@ def unit_figures(units: QuerySet[Unit]) -> QuerySet[Unit]:
         avg_respond=Avg(respond),
         avg_resolve=Avg(resolve),
     )
+
+
+def tickets_of(*, user, limit: int = 50):
+    """The tickets a citizen filed with their account, newest first (their 我的 list)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return Ticket.objects.none()
+    return Ticket.objects.filter(user=user).select_related("category").order_by("-created_at", "-pk")[:limit]

@@ -42,6 +42,7 @@ State = AgreementCharge.State
 AGREEMENT_REFERENCE = "agreement:"  # the arrears ledger row's reference, written by release.AgreementCover
 MAX_ATTEMPTS = 3
 CHARGE_FAILED = "charge_failed"  # the order's close reason when the gateway refused the charge
+WECHAT = "wechat"  # the channel whose agreement is the payer's openid (its parking service)
 
 
 def _agreement_channel(channel: str):
@@ -107,6 +108,54 @@ def agreement_end(*, agreement: PaymentAgreement, actor=None, reason: str = "",
         audit_record(action="agreement.ended", actor=actor, obj=locked,
                      changes={"state": [before, locked.state], "reason": [None, reason.strip()]})
     return locked
+
+
+# -- the citizen's own (我的) -----------------------------------------------------------------
+
+def agreement_channels() -> list[dict]:
+    """The channels a citizen may sign 无感支付 with now: ``needs_ref`` where the citizen brings the
+    channel's agreement number (WeChat's parking service knows the payer by their openid instead)."""
+    found = []
+    for code in providers.codes():
+        provider = providers.get(code)
+        if provider.supports_agreements and provider.citizen_channel and provider.is_configured():
+            found.append({"code": code, "name": str(provider.name), "needs_ref": code != WECHAT})
+    return found
+
+
+def citizen_agreement_sign(*, user, plate: str, channel: str, provider_ref: str = "",
+                           now: datetime | None = None) -> PaymentAgreement:
+    """A citizen signs 无感支付 for one of their bound plates: WeChat's with their openid with the
+    payment app, another channel's with the agreement number it gave them. The gateway confirms it
+    (``agreement_sign``)."""
+    from apps.common.citizens import bound_plates, payer_openid
+
+    from .errors import PlateNotBound
+
+    plate = validate_plate(plate)
+    if plate not in bound_plates(user):
+        raise PlateNotBound(_("请先绑定该车牌"), field="plate")
+    if channel == WECHAT and not (provider_ref or "").strip():
+        provider_ref = payer_openid(user)
+        if not provider_ref:
+            raise AgreementRefused(_("请在微信中打开本页后再开通微信无感支付"), code="openid_required",
+                                   field="channel")
+    return agreement_sign(plate=plate, channel=channel, provider_ref=provider_ref, user=user, now=now)
+
+
+def citizen_agreement_end(*, user, agreement_id: int, now: datetime | None = None) -> PaymentAgreement:
+    """A citizen ends one of their own agreements (another's answers as unknown: 404)."""
+    from apps.common.errors import NotFound
+
+    agreement = PaymentAgreement.objects.filter(pk=agreement_id, user=user).first() if user is not None else None
+    if agreement is None:
+        raise NotFound(_("未找到该协议"))
+    return agreement_end(agreement=agreement, reason=_("市民自行解约"), now=now)
+
+
+def citizen_agreements(user):
+    """A citizen's agreements, the active ones first."""
+    return PaymentAgreement.objects.filter(user=user).order_by("state", "-signed_at", "-pk")[:20]
 
 
 # -- charging -----------------------------------------------------------------------------------

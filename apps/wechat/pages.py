@@ -48,6 +48,19 @@ def _page_text() -> dict[str, str]:
         "paidAt": _("支付于 %(at)s"),
         "orderStates": {"created": _("待支付"), "paid": _("已支付"), "partially_refunded": _("部分退款"),
                         "refunded": _("已退款"), "closed": _("已关闭")},
+        "noAgreements": _("尚未开通无感支付"),
+        "agreementStates": {"active": _("生效"), "suspended": _("暂停"), "terminated": _("已解约")},
+        "signedAt": _("签约于 %(at)s"),
+        "endAgreement": _("解约"),
+        "endConfirm": _("确定解约 %(plate)s 的无感支付？"),
+        "signed": _("已为 %(plate)s 开通无感支付"),
+        "ended": _("已解约 %(plate)s 的无感支付"),
+        "noChannels": _("暂无可开通无感支付的渠道"),
+        "bindFirst": _("请先绑定车牌"),
+        "noComplaints": _("没有投诉记录"),
+        "ticketNo": _("工单号 %(no)s"),
+        "resolveBy": _("办结时限 %(at)s"),
+        "track": _("查看办理进度"),
     }
 
 

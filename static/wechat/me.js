@@ -1,5 +1,5 @@
-/* 我的: bound plates, current stays (reverse car finding), arrears, past stays, bookings and
-   orders (receipts), through the citizen API (SPEC §8) with the page's session. Nothing is built from HTML strings: every value
+/* 我的: bound plates, current stays (reverse car finding), arrears, past stays, bookings, payment
+   agreements (无感支付: sign and end), complaints and orders (receipts), through the citizen API (SPEC §8) with the page's session. Nothing is built from HTML strings: every value
    is set as text, so a lot name can never become markup. */
 (function () {
   "use strict";
@@ -152,16 +152,87 @@
     });
   }
 
+  function option(value, text) {
+    var node = el("option", "", text);
+    node.value = value;
+    return node;
+  }
+
+  var sign = document.getElementById("sign");
+  var signRefRow = document.getElementById("sign-ref-row");
+  var signError = document.getElementById("sign-error");
+  var channels = [];
+  function needsRef() {
+    var chosen = channels.filter(function (c) { return c.code === sign.channel.value; })[0];
+    return !!(chosen && chosen.needs_ref);
+  }
+
+  function renderAgreements(answer, plates) {
+    channels = answer.channels;
+    fill("agreements", answer.agreements, T.noAgreements, function (agreement) {
+      var chosen = channels.filter(function (c) { return c.code === agreement.channel; })[0];
+      var item = headed([["plate", agreement.plate], ["lot", chosen ? chosen.name : agreement.channel],
+                         ["state", T.agreementStates[agreement.state] || agreement.state]]);
+      item.id = "agreement-" + agreement.id;
+      item.appendChild(el("div", "muted", fmt(T.signedAt, {at: when(agreement.signed_at)})));
+      if (agreement.state !== "terminated") {
+        var button = el("button", "btn btn--quiet btn--link", T.endAgreement);
+        button.type = "button";
+        button.setAttribute("aria-label", T.endAgreement + " " + agreement.plate);
+        button.addEventListener("click", function () {
+          if (!window.confirm(fmt(T.endConfirm, {plate: agreement.plate}))) return;
+          api("agreements/" + agreement.id + "/end", {method: "POST"})
+            .then(function () { say(fmt(T.ended, {plate: agreement.plate})); load(); })
+            .catch(function (error) { say(error.message || T.failed); });
+        });
+        item.appendChild(button);
+      }
+      return item;
+    });
+    sign.plate.replaceChildren.apply(sign.plate, plates.map(function (row) { return option(row.plate, row.plate); }));
+    sign.channel.replaceChildren.apply(sign.channel, channels.map(function (c) { return option(c.code, c.name); }));
+    var blocked = !plates.length ? T.bindFirst : (!channels.length ? T.noChannels : "");
+    sign.querySelector("button[type=submit]").disabled = !!blocked;
+    signError.textContent = blocked;
+    signRefRow.hidden = !needsRef();
+  }
+  sign.channel.addEventListener("change", function () { signRefRow.hidden = !needsRef(); });
+  sign.addEventListener("submit", function (event) {
+    event.preventDefault();
+    signError.textContent = "";
+    var body = {plate: sign.plate.value, channel: sign.channel.value};
+    if (needsRef()) body.provider_ref = sign.provider_ref.value.trim();
+    api("agreements", {method: "POST", body: body})
+      .then(function (agreement) {
+        sign.provider_ref.value = "";
+        say(fmt(T.signed, {plate: agreement.plate}));
+        load();
+      })
+      .catch(function (error) { signError.textContent = error.message || T.failed; });
+  });
+
+  function renderComplaints(rows) {
+    fill("complaints", rows, T.noComplaints, function (ticket) {
+      var item = headed([["lot", ticket.category_name], ["state", ticket.state_name]]);
+      item.appendChild(el("div", "where", fmt(T.ticketNo, {no: ticket.ticket_no})));
+      item.appendChild(el("div", "muted", fmt(T.resolveBy, {at: when(ticket.resolve_by)})));
+      item.appendChild(link(ticket.track_url, T.track, "btn btn--quiet btn--link"));
+      return item;
+    });
+  }
+
   function load() {
     say(T.loading);
     return Promise.all([api("plates"), api("sessions?page_size=100"), api("arrears?page_size=100"),
-                        api("reservations"), api("orders")])
+                        api("reservations"), api("orders"), api("agreements"), api("complaints")])
       .then(function (answers) {
         renderPlates(answers[0]);
         renderStays(answers[1].results);
         renderArrears(answers[2].results);
         renderBookings(answers[3]);
         renderOrders(answers[4]);
+        renderAgreements(answers[5], answers[0]);
+        renderComplaints(answers[6]);
         say("");
       })
       .catch(function (error) { say(error.message || T.failed); });

@@ -5,6 +5,7 @@ violation (axe-core is vendored in static/vendor/axe-core)."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from apps.payments.models import Order, OrderItem
 from apps.reservations.models import Reservation
 from apps.sessions.models import Arrears, ParkingSession
 from tests.factories import LotFactory
+from tests.factories_complaints import make_ticket
 from tests.factories_reservations import HospitalFactory, SlotFactory
 from tests.factories_sessions import SessionFactory
 from tests.factories_wechat import BoundPlateFactory, IdentityFactory
@@ -62,6 +64,7 @@ def citizen_city(city):
                                 plate="苏B12345", lot=lot, state="paid", created_at=now - timedelta(days=1),
                                 expires_at=now, paid_at=now - timedelta(days=1))
     OrderItem.objects.create(order=paid, kind="session", session=owed, lot=lot, amount_fen=600, open=False)
+    make_ticket(lot=lot, category_code="equipment_fault", user=identity.citizen.user)
     client = Client()
     client.force_login(identity.citizen.user)
     return client.cookies["sessionid"].value
@@ -99,6 +102,11 @@ def test_my_page_on_a_phone(citizen_city, server, tmp_path, chromium):
     assert "¥6.00" in receipt and "已支付" in receipt and "20261201093000AbCdEfGhIjKl" in receipt
     assert page.locator("a", has_text="在线投诉").get_attribute("href") == "/hotline/"
     assert page.locator("a", has_text="查询投诉进度").get_attribute("href") == "/hotline/track/"
+    complaint = page.locator("#complaints .item").inner_text()
+    ticket_no = re.search(r"工单号 (RX\d{8}-\d{4})", complaint).group(1)
+    assert "设备故障" in complaint and "已派单" in complaint and "办结时限 " in complaint
+    assert page.locator("#complaints a").get_attribute("href") == f"/hotline/track/?no={ticket_no}"
+    assert page.locator("#agreements li").inner_text() == "尚未开通无感支付"
     assert "苏B77777" not in page.content()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
     assert _axe_violations(page) == []
@@ -113,6 +121,20 @@ def test_my_page_on_a_phone(citizen_city, server, tmp_path, chromium):
     page.wait_for_selector("#proof-row:not([hidden])")
     assert "已被其他用户绑定" in page.locator("#bind-error").inner_text()
     assert _axe_violations(page) == []
+
+    # 无感支付: signed for a bound plate through the sandbox channel, then ended
+    page.select_option("#sign-channel", "sandbox")
+    assert page.is_visible("#sign-ref")  # the sandbox, like Alipay, gives an agreement number
+    page.fill("#sign-ref", "AG-ME-1")
+    page.select_option("#sign-plate", "苏B12345")
+    page.click("#sign button[type=submit]")
+    page.wait_for_selector("#agreements .item .state")
+    signed = page.locator("#agreements .item").inner_text()
+    assert "苏B12345" in signed and "生效" in signed
+    assert _axe_violations(page) == []
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("button[aria-label='解约 苏B12345']")
+    page.wait_for_function("document.querySelector('#agreements .item').innerText.includes('已解约')")
 
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("button[aria-label='解绑 苏B22222']")

@@ -186,3 +186,29 @@ def test_the_web_form_and_follow_up_pages_are_served_in_chinese(client, city):
     assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html  # no CDN
     track = client.get("/hotline/track/?no=RX20260317-0001")
     assert track.status_code == 200 and 'value="RX20260317-0001"' in track.content.decode()
+
+
+def test_a_citizen_lists_the_tickets_they_filed_logged_in_with_state_and_deadline(city):
+    from rest_framework.test import APIClient
+
+    from tests.factories import UserFactory
+
+    citizen, other = UserFactory(), UserFactory()
+    client = APIClient()
+    client.force_authenticate(citizen)
+    response = client.post(CREATE, VALID, format="json")
+    assert response.status_code == 201
+    mine = Ticket.objects.get()
+    assert mine.user == citizen
+    make_ticket(user=other)
+    make_ticket()  # filed without an account
+    rows = client.get("/api/v1/me/complaints").json()
+    assert [row["ticket_no"] for row in rows] == [mine.ticket_no]
+    row = rows[0]
+    assert set(row) == {"ticket_no", "state", "state_name", "category", "category_name", "created_at", "respond_by",
+                        "resolve_by", "track_url"}
+    assert (row["state"], row["category"], row["category_name"]) == (mine.state, "fee_dispute", "收费争议")
+    assert parse_datetime(row["resolve_by"]) == mine.resolve_by
+    assert row["track_url"] == f"/hotline/track/?no={mine.ticket_no}"
+    assert "phone" not in str(row) and PHONE not in str(rows)
+    assert APIClient().get("/api/v1/me/complaints").status_code == 401

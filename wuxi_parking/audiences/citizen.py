@@ -8,4 +8,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("apps.reservations.api.citizen_urls")),
     path("", include("apps.wechat.api.urls")),
     path("", include("apps.payments.api.citizen_urls")),
+    path("", include("apps.complaints.api.citizen_urls")),
 ]

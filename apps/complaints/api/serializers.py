@@ -92,3 +92,23 @@ class RatedSerializer(serializers.ModelSerializer):
 class FollowUpQuerySerializer(serializers.Serializer):
     phone_last4 = serializers.RegexField(r"^\d{4}$", error_messages={
         "invalid": _("须为来电号码的后4位数字"), "required": messages.REQUIRED})
+
+
+class MyTicketSerializer(serializers.ModelSerializer):
+    """A ticket in its citizen's own list (我的): its state and deadlines, and its follow-up page."""
+
+    category = serializers.CharField(source="category.code")
+    category_name = serializers.CharField(source="category.name")
+    state = serializers.ChoiceField(choices=workflow.STATES)
+    state_name = serializers.CharField(source="get_state_display")
+    track_url = serializers.SerializerMethodField(help_text=_("工单的查询页"))
+
+    class Meta:
+        model = Ticket
+        fields = ["ticket_no", "state", "state_name", "category", "category_name", "created_at", "respond_by",
+                  "resolve_by", "track_url"]
+
+    def get_track_url(self, ticket: Ticket) -> str:
+        from ..answers import track_path
+
+        return track_path(ticket)

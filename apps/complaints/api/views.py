@@ -8,16 +8,18 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.common.api.citizen import CitizenAPIMixin
 from apps.common.api.exceptions import error_responses
 from apps.lots.api.views import PublicAPIMixin
 
 from .. import guard, services
 from ..errors import TicketNotFound
 from ..models import Channel
-from ..selectors import categories_active, ticket_public
+from ..selectors import categories_active, ticket_public, tickets_of
 from .serializers import (
     CategorySerializer,
     FollowUpQuerySerializer,
+    MyTicketSerializer,
     RatedSerializer,
     RatingSerializer,
     TicketCreatedSerializer,
@@ -88,3 +90,11 @@ class TicketRatingView(PublicAPIMixin, APIView):
         ticket = _callers_ticket(request, ticket_no, data["phone_last4"])
         ticket = services.ticket_rate(ticket=ticket, score=data["score"], comment=data["comment"])
         return Response(RatedSerializer(ticket).data, status=status.HTTP_201_CREATED)
+
+
+class MyTicketListView(CitizenAPIMixin, APIView):
+    @extend_schema(tags=["citizen"], summary="我的投诉",
+                   description="本人登录后提交（网页或公众号）的工单，最新在前，最多 50 件：状态、办结时限和查询页。",
+                   responses={200: MyTicketSerializer(many=True), **error_responses(401)})
+    def get(self, request):
+        return Response(MyTicketSerializer(tickets_of(user=request.user), many=True).data)

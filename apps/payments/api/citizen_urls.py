@@ -6,4 +6,6 @@ from . import views
 
 urlpatterns = [
     path("orders", views.MyOrdersView.as_view(), name="me-orders"),
+    path("agreements", views.MyAgreementsView.as_view(), name="me-agreements"),
+    path("agreements/<int:pk>/end", views.MyAgreementEndView.as_view(), name="me-agreement-end"),
 ]

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from apps.common import messages
 from apps.common.api.params import StrictBodySerializer
 
-from ..models import Order, OrderItem
+from ..models import Order, OrderItem, PaymentAgreement
 
 
 class OrderCreateSerializer(StrictBodySerializer):
@@ -96,3 +96,29 @@ class DueSerializer(serializers.Serializer):
     due_fen = serializers.IntegerField()
     grace_minutes = serializers.IntegerField(help_text=_("场内缴费后在此时间内离场按已缴放行"))
     sessions = DueSessionSerializer(many=True)
+
+
+class AgreementSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PaymentAgreement
+        fields = ["id", "plate", "channel", "state", "signed_at", "ended_at"]
+        read_only_fields = fields
+
+
+class AgreementChannelSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    needs_ref = serializers.BooleanField(
+        help_text=_("是否须填写渠道给出的协议号（微信无感支付以本人 openid 签约，无须填写）"))
+
+
+class MyAgreementsSerializer(serializers.Serializer):
+    channels = AgreementChannelSerializer(many=True, help_text=_("现在可以开通无感支付的渠道"))
+    agreements = AgreementSerializer(many=True)
+
+
+class AgreementSignSerializer(StrictBodySerializer):
+    plate = serializers.CharField(max_length=32, help_text=_("本人已绑定的车牌"))
+    channel = serializers.CharField(max_length=16)
+    provider_ref = serializers.CharField(max_length=128, required=False, allow_blank=True, default="",
+                                         help_text=_("渠道给出的协议号；微信无感支付不填"))

@@ -25,8 +25,17 @@ from apps.common.plates import validate as validate_plate
 from apps.lots.models import LOT_CODE_VALIDATOR, ParkingLot
 from apps.sessions import selectors as session_selectors
 
-from .. import selectors, services
-from .serializers import DueQuerySerializer, DueSerializer, MyOrderSerializer, OrderCreateSerializer, OrderSerializer
+from .. import agreements, selectors, services
+from .serializers import (
+    AgreementSerializer,
+    AgreementSignSerializer,
+    DueQuerySerializer,
+    DueSerializer,
+    MyAgreementsSerializer,
+    MyOrderSerializer,
+    OrderCreateSerializer,
+    OrderSerializer,
+)
 
 TAGS = ["pay"]
 
@@ -126,3 +135,33 @@ class MyOrdersView(CitizenAPIMixin, APIView):
     def get(self, request):
         orders = selectors.orders_of(user=request.user, plates=bound_plates(request.user))
         return Response(MyOrderSerializer(orders, many=True).data)
+
+
+class MyAgreementsView(CitizenAPIMixin, APIView):
+    @extend_schema(tags=["citizen"], summary="我的无感支付协议",
+                   description="本人签约的无感支付协议（生效的在前），以及现在可以开通的渠道。",
+                   responses={200: MyAgreementsSerializer, **error_responses(401)})
+    def get(self, request):
+        return Response(MyAgreementsSerializer({"channels": agreements.agreement_channels(),
+                                                "agreements": agreements.citizen_agreements(request.user)}).data)
+
+    @extend_schema(tags=["citizen"], summary="开通无感支付", request=AgreementSignSerializer,
+                   description="为本人已绑定的车牌开通无感支付（先离场后付费）：渠道确认协议生效后签约。"
+                               "未绑定的车牌 403 plate_not_bound；同一车牌同一渠道已有生效协议 409 agreement_exists；"
+                               "渠道未确认 400 agreement_refused。",
+                   responses={201: AgreementSerializer, **error_responses(400, 401, 403, 409)})
+    def post(self, request):
+        body = AgreementSignSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        agreement = agreements.citizen_agreement_sign(user=request.user, plate=data["plate"], channel=data["channel"],
+                                                      provider_ref=data["provider_ref"])
+        return Response(AgreementSerializer(agreement).data, status=status.HTTP_201_CREATED)
+
+
+class MyAgreementEndView(CitizenAPIMixin, APIView):
+    @extend_schema(tags=["citizen"], summary="解约无感支付", request=None,
+                   description="结束本人的一份协议：此后离场不再先离场后付费。已解约的 409 agreement_not_active。",
+                   responses={200: AgreementSerializer, **error_responses(401, 404, 409)})
+    def post(self, request, pk: int):
+        return Response(AgreementSerializer(agreements.citizen_agreement_end(user=request.user, agreement_id=pk)).data)
