@@ -5,7 +5,8 @@ Two providers, registered in ``ReservationsConfig.ready()``, one query per batch
 - ``reservations``: an entry of a booked plate inside its arrival window marks the booking
   ``arrived`` (one UPDATE, inside the batch's transaction); at exit an arrived booking whose site
   waives the fee releases the car as ``reservation`` with the due waived; a booked EV charging
-  berth brings its free minutes as a free window (充停一体化), and otherwise the stay is billed as usual.
+  berth brings its free minutes as a free window (充停一体化), and otherwise the stay is billed as usual;
+  when the stay closes (the car has left) the booking is ``completed`` at once.
 - ``sharing``: at exit an active off-peak contract of the plate in that lot brings its windows
   as free windows; the car leaves as ``sharing_contract`` when nothing is left to charge, and time
   outside the windows is billed as usual.
@@ -78,6 +79,18 @@ class ReservationGate:
             arrived_at=Case(*[When(q, then=Value(e.entry_at)) for q, e in zip(whens, entries, strict=True)]),
             session_id=Case(*[When(q, then=Value(e.session_id)) for q, e in zip(whens, entries, strict=True)]),
         )
+
+    def at_close(self, closed: Sequence[release.ClosedStay]) -> None:
+        """An arrived booking is completed when its stay closes (the car has left): one UPDATE,
+        inside the batch's transaction, and none for a batch that closed no stay of a booked lot."""
+        lots = gate_lots()[SITES]
+        closed = [stay for stay in closed if stay.lot_id in lots]
+        if not closed:
+            return
+        whens = [When(session_id=stay.session_id, then=Value(stay.closed_at)) for stay in closed]
+        Reservation.objects.filter(session_id__in=[stay.session_id for stay in closed],
+                                   state=Reservation.State.ARRIVED).update(
+            state=Reservation.State.COMPLETED, closed_at=Case(*whens))
 
     def at_exit(self, exits: Sequence[release.ExitQuery]) -> dict[release.ExitQuery, release.Cover]:
         lots = gate_lots()[SITES]

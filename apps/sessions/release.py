@@ -12,6 +12,9 @@ A provider answers for a whole batch at once (one call, and so one query, per ba
 - ``at_entry(entries)`` is told the entries a batch opened (with their session ids), inside the
   batch's transaction, so that what it records (a booking marked arrived) commits or rolls back with
   the sessions. It answers nothing.
+- ``at_close(closed)`` (optional) is told the stays a batch closed (the car has left: released at
+  the barrier, or gone unseen), inside the batch's transaction, so that what it ends (a booking
+  completed) commits with them. It answers nothing.
 - ``at_exit(exits)`` answers, for the exits it covers, a ``Cover``: the release reason and what
   becomes of what is still due — ``waive`` (forgiven by the rule the cover states: a waiver row in
   the session's ledger) or ``arrears`` (owed later: an arrears record). Never silently dropped: a
@@ -59,6 +62,13 @@ class EntryQuery:
     plate: str
     entry_at: datetime
     session_id: int
+
+
+@dataclass(frozen=True)
+class ClosedStay:
+    lot_id: int
+    session_id: int
+    closed_at: datetime
 
 
 @dataclass(frozen=True)
@@ -127,6 +137,15 @@ def entries_opened(entries: Sequence[EntryQuery]) -> None:
     if entries:
         for provider in release_providers():
             provider.at_entry(entries)
+
+
+def stays_closed(closed: Sequence[ClosedStay]) -> None:
+    """Tell every provider that has ``at_close`` about the stays a batch closed."""
+    if closed:
+        for provider in release_providers():
+            at_close = getattr(provider, "at_close", None)
+            if at_close is not None:
+                at_close(closed)
 
 
 def covers_at_exit(exits: Sequence[ExitQuery]) -> dict[ExitQuery, Cover]:

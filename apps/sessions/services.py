@@ -407,6 +407,7 @@ class _SessionBook:
         self.changed: dict[int, ParkingSession] = {}
         self.created: list[ParkingSession] = []
         self.opened: list[ParkingSession] = []  # sessions an entry of this batch opened
+        self.closed: list[ParkingSession] = []  # stays this batch closed (the car has left)
         self.arrears: list[tuple[ParkingSession, str, str]] = []  # (session, rule, reference)
         self.waivers: list[tuple[ParkingSession, int, str, str]] = []  # (session, fen, rule, reference)
         self.links: dict[int, ParkingSession] = {}  # batch index → session
@@ -532,6 +533,7 @@ class _SessionBook:
                 if current.due_fen and current.plate:
                     self.arrears.append((current, release.LEFT_UNPAID_RULE, current.exit_event_id))
             current.closed_at = at
+            self.closed.append(current)
             self.touch(current)
             if current.berth is None or current.berth != event.berth:
                 self.leave(event, current.berth)
@@ -584,6 +586,7 @@ class _SessionBook:
                 # Our data cannot price this stay: the barrier opens, nothing is charged, staff look at it.
                 current.state, current.release_reason, current.closed_at = State.REVIEW, Reason.REVIEW, at
                 self.deactivate(current)
+                self.closed.append(current)
                 self.leave(event, arrived_in)
                 return
             # Paid while parked: within the lot's grace after the payment it owes no more than was paid.
@@ -602,6 +605,7 @@ class _SessionBook:
             return
         current.state, current.closed_at = State.CLOSED, at
         self.deactivate(current)
+        self.closed.append(current)
         if decision.cover is not None and current.due_fen:
             self.settle(current, decision.cover)
         self.leave(event, arrived_in)
@@ -671,6 +675,7 @@ class _SessionBook:
         update_values(IngestEvent, ["session"], [(row_ids[index], session.pk) for index, session in self.links.items()])
         release.entries_opened([release.EntryQuery(s.lot_id, s.plate, s.entry_at, s.pk)
                                 for s in self.opened if s.plate])
+        release.stays_closed([release.ClosedStay(s.lot_id, s.pk, s.closed_at) for s in self.closed if s.pk is not None])
 
 
 # ---------------------------------------------------------------------------------------------------

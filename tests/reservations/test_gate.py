@@ -80,8 +80,8 @@ def test_the_exit_of_an_arrival_where_the_fee_is_waived_is_released_as_reservati
     waiver = SessionMoneyEntry.objects.get()
     assert (waiver.kind, waiver.amount_fen, waiver.reason, waiver.reference) == (
         "waiver", 300, gate.HOSPITAL_WAIVER_RULE, booked.code)
-    services.reservations_sweep(now=at(12, 30))
-    assert Reservation.objects.get().state == "completed"
+    reservation = Reservation.objects.get()  # completed as the car left, not at the next sweep
+    assert (reservation.state, reservation.closed_at) == ("completed", at(12, 10))
 
 
 def test_where_the_hospital_does_not_waive_the_exit_is_billed_as_usual(booked, hospital):
@@ -92,6 +92,13 @@ def test_where_the_hospital_does_not_waive_the_exit_is_billed_as_usual(booked, h
     session = send(exit_event(hospital.lot, "苏B12345", at=at(12, 10)), now=at(12, 11))[0]["session"]
     assert (session["release"], session["release_reason"], session["due_fen"]) == (False, "unpaid", 300)
     assert Reservation.objects.get().state == "arrived"  # the stay is not over until the car has left
+    stay = ParkingSession.objects.get()
+    from apps.sessions.services import session_apply_payment
+
+    session_apply_payment(session_id=stay.pk, amount_fen=300, reason="payment", reference="ORDER-1")
+    again = send(exit_event(hospital.lot, "苏B12345", at=at(12, 14)), now=at(12, 15))[0]["session"]
+    assert (again["release"], again["release_reason"]) == (True, "paid")
+    assert Reservation.objects.get().state == "completed"  # paid and gone: completed with the exit
 
 
 def test_a_booking_that_never_arrived_covers_nothing(booked, hospital):
