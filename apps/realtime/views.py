@@ -67,6 +67,7 @@ def _page_text() -> dict[str, str]:
         "hours": _("开放时间"),
         "tariff": _("收费标准"),
         "noTariff": _("暂无收费信息"),
+        "booking": _("预约"),
         "estimate": _("费用估算"),
         "duration": _("停车时长"),
         "vehicle": _("车型"),

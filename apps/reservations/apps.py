@@ -10,9 +10,13 @@ class ReservationsConfig(AppConfig):
         from apps.regions.models import StaffScope
         from apps.regions.services import extend_staff_permissions
 
+        from apps.lots.bookings import register_booking_rules
+
         from . import gate
+        from .selectors import lot_booking_rules
 
         gate.register()
+        register_booking_rules(lot_booking_rules)  # the map's lot card tells the lot's booking rules
         # Staff of every kind run the sites, slots and offers of their scope and decide on its
         # applications, suspensions and contracts; bookings are the citizens' and only read here.
         for kind in StaffScope.Kind.values:

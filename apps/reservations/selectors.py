@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Prefetch, Q, Sum
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Sum
 from django.utils import timezone
 
-from .models import BookingSite, Reservation, SharingApplication, SharingContract, SharingOffer, Slot
+from .models import BerthKind, BookingSite, Reservation, SharingApplication, SharingContract, SharingOffer, Slot
 
 MAX_WINDOW_DAYS = 60
 
@@ -104,3 +104,26 @@ def sharing_lot_stats(*, user, now: datetime) -> list[dict]:
             row["stays_inside"], row["stays_outside"], row["billed_fen"] = (
                 stay["inside"], stay["outside"], stay["billed"] or 0)
     return sorted(by_lot.values(), key=lambda r: r["lot_code"])
+
+
+def lot_booking_rules(lot) -> list[str]:
+    """The answer to the lots app's booking-rules port (``apps.lots.bookings``): what the map's card
+    of ``lot`` tells about booking there, from its open sites' rules: a booked EV charging berth's
+    free minutes (充停一体化), a booked visit's free parking. A lot without sites costs no query."""
+    from django.utils.translation import gettext as _
+
+    from .gate import SITES, gate_lots
+
+    if lot.pk not in gate_lots()[SITES]:
+        return []
+    now = timezone.now()
+    rules = []
+    sites = BookingSite.objects.filter(lot=lot, active=True).annotate(
+        ev_slots=Exists(Slot.objects.filter(hospital=OuterRef("pk"), berth_kind=BerthKind.EV, ends_at__gt=now)))
+    for site in sites.order_by("pk"):
+        if site.ev_free_minutes and site.ev_slots:
+            rules.append(_("可预约充电泊位：到达后 %(minutes)s 分钟内停车免费（充停一体化），可提前 %(days)s 天预约") % {
+                "minutes": site.ev_free_minutes, "days": site.booking_window_days})
+        if site.waives_fee:
+            rules.append(_("%(site)s：预约后按时到达，停车免费") % {"site": site.name})
+    return rules

@@ -469,6 +469,7 @@
         '<dl class="facts">' +
           "<div><dt>" + esc(T.hours) + '</dt><dd id="card-hours">' + esc(p.opening_hours || "") + "</dd></div>" +
           "<div><dt>" + esc(T.tariff) + '</dt><dd id="card-tariff">' + esc(p.tariff ? "…" : T.noTariff) + "</dd></div>" +
+          '<div id="card-booking" hidden><dt>' + esc(T.booking) + '</dt><dd id="card-booking-rules"></dd></div>' +
         "</dl>" +
         '<div id="card-estimator" data-classes="-"></div>' +
         '<a class="nav-btn" href="' + esc(cfg.navigateUrl.replace("{code}", encodeURIComponent(code))) + '">' +
@@ -485,6 +486,11 @@
       showEstimator(code, detail.tariff);
       $("card-tariff").textContent = detail.tariff_text || T.noTariff;
       if (detail.opening_hours) { $("card-hours").textContent = detail.opening_hours; }
+      var rules = detail.booking_rules || [];
+      if (rules.length) {
+        $("card-booking-rules").textContent = rules.join("；");
+        $("card-booking").hidden = false;
+      }
       keepInView([p.lat, p.lon]); // the tariff text may have made the sheet taller
     }, function () {
       if (selectedCode === code) { $("card-tariff").textContent = T.noTariff; }

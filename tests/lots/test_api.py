@@ -369,7 +369,7 @@ def test_filters_combine(api_client, city):
 def test_detail_has_the_spec_fields_and_the_tariff_in_words(api_client, city):
     LotFactory(code="LX-9")
     body = api_client.get("/api/v1/lots/LX-9/").json()
-    assert set(body) == SPEC_LOT_FIELDS | {"tariff_text"}
+    assert set(body) == SPEC_LOT_FIELDS | {"tariff_text", "booking_rules"}
     assert body["tariff"] == CORE_ARTERIAL_RULES
     assert body["tariff_text"].startswith("30分钟内免费")
     english = api_client.get("/api/v1/lots/lx-9/", HTTP_ACCEPT_LANGUAGE="en").json()

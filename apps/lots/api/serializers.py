@@ -11,6 +11,7 @@ from apps.common import messages
 from apps.common.api.params import BooleanParam, ChoiceParam, IntegerParam, NumberParam
 from apps.common.times import TimeInvalid, parse_aware
 
+from ..bookings import booking_rules
 from ..models import LOT_CODE_VALIDATOR, ParkingLot
 from ..selectors import StayNotPriceable, stay_check
 from ..tariff_text import describe_tariff_in
@@ -61,10 +62,15 @@ class LotSerializer(serializers.ModelSerializer):
 class LotDetailSerializer(LotSerializer):
     tariff_text = serializers.SerializerMethodField(
         help_text=_("收费标准的文字说明，含各车型（如大型车的倍数），随请求语言中文或英文"))
+    booking_rules = serializers.SerializerMethodField(
+        help_text=_("在此停车场预约泊位的规则（如预约充电泊位的免费停车时长），随请求语言中文或英文；不接受预约时为空"))
 
     class Meta(LotSerializer.Meta):
-        fields = [*LotSerializer.Meta.fields, "tariff_text"]
+        fields = [*LotSerializer.Meta.fields, "tariff_text", "booking_rules"]
         read_only_fields = fields
+
+    def get_booking_rules(self, lot: ParkingLot) -> list[str]:
+        return booking_rules(lot)
 
     def get_tariff_text(self, lot: ParkingLot) -> str | None:
         if lot.tariff is None:
