@@ -7,10 +7,9 @@ class ReservationsConfig(AppConfig):
     verbose_name = _("预约与共享停车")
 
     def ready(self):
+        from apps.lots.bookings import register_booking_rules
         from apps.regions.models import StaffScope
         from apps.regions.services import extend_staff_permissions
-
-        from apps.lots.bookings import register_booking_rules
 
         from . import gate
         from .selectors import lot_booking_rules

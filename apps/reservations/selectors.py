@@ -122,8 +122,8 @@ def lot_booking_rules(lot) -> list[str]:
         ev_slots=Exists(Slot.objects.filter(hospital=OuterRef("pk"), berth_kind=BerthKind.EV, ends_at__gt=now)))
     for site in sites.order_by("pk"):
         if site.ev_free_minutes and site.ev_slots:
-            rules.append(_("可预约充电泊位：到达后 %(minutes)s 分钟内停车免费（充停一体化），可提前 %(days)s 天预约") % {
-                "minutes": site.ev_free_minutes, "days": site.booking_window_days})
+            rule = _("可预约充电泊位：到达后 %(minutes)s 分钟内停车免费（充停一体化），可提前 %(days)s 天预约")
+            rules.append(rule % {"minutes": site.ev_free_minutes, "days": site.booking_window_days})
         if site.waives_fee:
             rules.append(_("%(site)s：预约后按时到达，停车免费") % {"site": site.name})
     return rules
