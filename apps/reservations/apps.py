@@ -13,6 +13,11 @@ class ReservationsConfig(AppConfig):
         from . import gate
 
         gate.register()
+        from apps.common.privacy import register_plate_exporter
+
+        from .privacy import export_bookings
+
+        register_plate_exporter("reservations", export_bookings)  # a plate owner's export (PIPL)
         # Staff of every kind run the sites, slots and offers of their scope and decide on its
         # applications, suspensions and contracts; bookings are the citizens' and only read here.
         for kind in StaffScope.Kind.values:
