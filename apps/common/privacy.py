@@ -11,7 +11,10 @@ and returns ``{name: rows}``. With nothing registered the export is empty, never
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+
+from django.utils import timezone
 
 PlateExporter = Callable[[str], Any]
 
@@ -27,5 +30,16 @@ def exporter_names() -> list[str]:
     return list(_exporters)
 
 
+def _local(value):
+    """Times as the rest of the API gives them: local (Asia/Shanghai) with their offset."""
+    if isinstance(value, datetime):
+        return timezone.localtime(value) if timezone.is_aware(value) else value
+    if isinstance(value, dict):
+        return {key: _local(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_local(item) for item in value]
+    return value
+
+
 def export_plate(plate: str) -> dict[str, Any]:
-    return {name: exporter(plate) for name, exporter in _exporters.items()}
+    return {name: _local(exporter(plate)) for name, exporter in _exporters.items()}

@@ -89,6 +89,7 @@ def test_the_owner_who_bound_with_proof_gets_everything_held_about_the_plate_and
     (order,) = data["payments"]["orders"]
     assert order["order_no"] == held[PLATE]["order"].order_no and order["items"][0]["amount_fen"] == 800
     assert order["payments"] == [{"channel": "sandbox", "amount_fen": 800, "paid_at": order["payments"][0]["paid_at"]}]
+    assert all(s["entry_at"].endswith("+08:00") for s in data["sessions"]["sessions"])  # local, as SPEC §1
     (ticket,) = data["complaints"]["tickets"]
     assert ticket["ticket_no"] == held["ticket"].ticket_no
     text = response.content.decode()
