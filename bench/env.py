@@ -88,6 +88,7 @@ class BenchEnv:
             "REDIS_URL": self.redis_url,
             "SECRET_KEY": self.secret_key,
             "DEVICE_SECRET_KEY": self.device_secret_key,
+            "PLATE_HASH_SALT": os.environ.get("PLATE_HASH_SALT") or "bench-plate-salt",
             "DEBUG": "false",
             "LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(REPO),

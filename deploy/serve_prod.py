@@ -15,7 +15,7 @@ is worse than a stopped one. Children run in sessions of their own, so a Ctrl-C 
 supervisor only, and each child is told to stop exactly once.
 
 Locally there is no TLS proxy, so HTTPS-only settings are turned off unless the environment sets
-them, and /metrics is open to loopback. ``SECRET_KEY`` and ``DEVICE_SECRET_KEY``, when not given,
+them, and /metrics is open to loopback. ``SECRET_KEY``, ``DEVICE_SECRET_KEY`` and ``PLATE_HASH_SALT``, when not given,
 are generated once into ``var/serve-prod.env`` (mode 600) so sessions and device keys survive a restart.
 Only the standard library is used: the supervisor itself needs nothing installed.
 """
@@ -51,18 +51,23 @@ LOCAL_DEFAULTS = {
 }
 
 
+#: secrets generated once into the env file when the environment does not give them
+GENERATED = ("SECRET_KEY", "DEVICE_SECRET_KEY", "PLATE_HASH_SALT")
+
+
 def local_environment(env_file: Path) -> dict[str, str]:
     env = dict(os.environ)
     for key, value in LOCAL_DEFAULTS.items():
         env.setdefault(key, value)
-    if not env.get("SECRET_KEY") or not env.get("DEVICE_SECRET_KEY"):
+    if not all(env.get(key) for key in GENERATED):
         saved = _read_env_file(env_file)
-        if not {"SECRET_KEY", "DEVICE_SECRET_KEY"} <= saved.keys():
-            saved = {"SECRET_KEY": secrets.token_urlsafe(50), "DEVICE_SECRET_KEY": secrets.token_urlsafe(32), **saved}
+        if not set(GENERATED) <= saved.keys():
+            saved = {"SECRET_KEY": secrets.token_urlsafe(50), "DEVICE_SECRET_KEY": secrets.token_urlsafe(32),
+                     "PLATE_HASH_SALT": secrets.token_urlsafe(32), **saved}
             env_file.parent.mkdir(parents=True, exist_ok=True)
             env_file.touch(mode=0o600)
             env_file.write_text("".join(f"{k}={v}\n" for k, v in saved.items()))
-        for key in ("SECRET_KEY", "DEVICE_SECRET_KEY"):
+        for key in GENERATED:
             if not env.get(key):
                 env[key] = saved[key]
     return env

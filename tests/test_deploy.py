@@ -22,7 +22,8 @@ from tests.test_settings import load
 
 ROOT = Path(__file__).resolve().parent.parent
 STRONG_KEY = "k3y-" + "x7Qp2LmN9vR4sT8wY1zA5bC6dE0fG3hJ" * 2  # 50+ characters, varied: check --deploy W009
-PRODUCTION = {"SECRET_KEY": STRONG_KEY, "DEVICE_SECRET_KEY": "device-key", "REDIS_URL": "redis://127.0.0.1:6379/0",
+PRODUCTION = {"SECRET_KEY": STRONG_KEY, "DEVICE_SECRET_KEY": "device-key", "PLATE_HASH_SALT": "plate-salt",
+              "REDIS_URL": "redis://127.0.0.1:6379/0",
               "DATABASE_URL": "postgres://u@127.0.0.1:5432/db", "ALLOWED_HOSTS": "parking.wuxi.gov.cn",
               "WECHAT_SITE_URL": "https://parking.wuxi.gov.cn"}
 
@@ -85,6 +86,15 @@ def test_each_transport_setting_comes_from_the_environment_and_switching_one_off
 def test_a_bad_observability_setting_is_refused_at_start(env, complaint):
     result = load("wuxi_parking.settings.production", **{**PRODUCTION, **env})
     assert result.returncode != 0 and complaint in result.stderr
+
+
+def test_production_refuses_to_start_without_a_plate_hash_salt():
+    """Expired plates are hashed with it (docs/privacy.md): never derived, never missing in production."""
+    without = {key: value for key, value in PRODUCTION.items() if key != "PLATE_HASH_SALT"}
+    result = load("wuxi_parking.settings.production", **without)
+    assert result.returncode != 0 and "PLATE_HASH_SALT is required in production" in result.stderr
+    assert load("wuxi_parking.settings.production", **without, PLATE_HASH_SALT="").returncode != 0
+    assert load("wuxi_parking.settings.production", **PRODUCTION).returncode == 0
 
 
 # --- make serve-prod ------------------------------------------------------------------------------

@@ -53,9 +53,13 @@ def test_secret_key_is_required_unless_debug():
 
 
 @pytest.mark.parametrize(("env", "complaint"), [
-    ({"SECRET_KEY": "k", "REDIS_URL": "redis://127.0.0.1:6379/0"}, "DEVICE_SECRET_KEY is required"),
-    ({"SECRET_KEY": "k", "DEVICE_SECRET_KEY": "d"}, "REDIS_URL is required"),
-    ({"SECRET_KEY": "k", "DEVICE_SECRET_KEY": "d", "REDIS_URL": "redis://127.0.0.1:6379/0", "DEBUG": "true"},
+    ({"SECRET_KEY": "k", "PLATE_HASH_SALT": "s", "REDIS_URL": "redis://127.0.0.1:6379/0"},
+     "DEVICE_SECRET_KEY is required"),
+    ({"SECRET_KEY": "k", "DEVICE_SECRET_KEY": "d", "REDIS_URL": "redis://127.0.0.1:6379/0"},
+     "PLATE_HASH_SALT is required"),
+    ({"SECRET_KEY": "k", "DEVICE_SECRET_KEY": "d", "PLATE_HASH_SALT": "s"}, "REDIS_URL is required"),
+    ({"SECRET_KEY": "k", "DEVICE_SECRET_KEY": "d", "PLATE_HASH_SALT": "s", "REDIS_URL": "redis://127.0.0.1:6379/0",
+      "DEBUG": "true"},
      "DEBUG must be off"),
     ({"SECRET_KEY": "k", "DEVICE_SECRET_KEY": "d", "REDIS_URL": "redis://127.0.0.1:6379/0"},
      "WECHAT_SITE_URL is required"),
@@ -66,7 +70,7 @@ def test_production_refuses_unsafe_settings(env, complaint):
 
 
 def test_production_starts_with_what_it_needs():
-    result = load("wuxi_parking.settings.production", SECRET_KEY="k", DEVICE_SECRET_KEY="d",
+    result = load("wuxi_parking.settings.production", SECRET_KEY="k", DEVICE_SECRET_KEY="d", PLATE_HASH_SALT="s",
                   REDIS_URL="redis://127.0.0.1:6379/0", DATABASE_URL="postgres://u@127.0.0.1:5432/db",
                   WECHAT_SITE_URL="https://parking.wuxi.gov.cn")
     assert result.returncode == 0, result.stderr

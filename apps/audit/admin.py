@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.common.display import field_label, value_label
 
-from .models import AuditEntry
+from .models import AuditEntry, PlateView
 
 #: action code → what staff read; an unknown code is shown as it is
 ACTION_LABELS = {
@@ -82,3 +82,29 @@ class AuditEntryAdmin(admin.ModelAdmin):
         if obj is not None:
             obj._reader = request.user  # related rows are named only within the reader's scope
         return obj
+
+
+@admin.register(PlateView)
+class PlateViewAdmin(admin.ModelAdmin):
+    """Who saw which full plates (PIPL): read-only; city-wide staff see all, others their own."""
+
+    list_display = ("at", "viewer_name", "kind", "content_type", "count", "path", "ip")
+    list_filter = ("kind", "content_type", "at")
+    search_fields = ("viewer_name", "path", "ip")
+    date_hierarchy = "at"
+    fields = ("at", "viewer_name", "kind", "content_type", "object_ids", "count", "path", "ip")
+    readonly_fields = fields
+    list_select_related = ("content_type",)
+    shows_plates = False  # its search paths may hold a plate, but reading the log is not logged again
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).for_user(request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

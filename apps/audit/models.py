@@ -70,3 +70,49 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_repr}"
+
+
+class PlateViewQuerySet(models.QuerySet):
+    def for_user(self, user):
+        """City-wide staff read who saw which plates; anyone else only their own views."""
+        scope = scope_of(user)
+        if scope.city_wide:
+            return self
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        return self.filter(viewer=user)
+
+
+class PlateView(models.Model):
+    """One staff page that showed full plates (PIPL, docs/privacy.md): who, when, which objects.
+
+    One row a page view, never one a row shown: a list page stores the ids of the page's objects,
+    a CSV export the ids it was asked for (or the filter, when every match was chosen)."""
+
+    class Kind(models.TextChoices):
+        LIST = "list", _("列表")
+        CHANGE = "change", _("详情")
+        EXPORT = "export", _("导出")
+
+    viewer = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("查看人"), null=True, blank=True,
+                               on_delete=models.SET_NULL, related_name="+")
+    viewer_name = models.CharField(_("查看人账号"), max_length=150, blank=True)
+    kind = models.CharField(_("方式"), max_length=8, choices=Kind.choices)
+    content_type = models.ForeignKey(ContentType, verbose_name=_("对象类型"), on_delete=models.PROTECT,
+                                     related_name="+")
+    object_ids = models.JSONField(_("对象编号"), default=list, blank=True)
+    count = models.PositiveIntegerField(_("条数"), default=0)
+    path = models.CharField(_("页面"), max_length=500, help_text=_("含查询条件（如搜索的车牌）"))
+    ip = models.GenericIPAddressField(_("来源 IP"), null=True, blank=True)
+    at = models.DateTimeField(_("时间"), default=timezone.now, db_index=True)
+
+    objects = PlateViewQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = _("车牌查看记录")
+        verbose_name_plural = pgettext_lazy("plural", "车牌查看记录")
+        indexes = [models.Index(fields=["viewer", "at"], name="plate_view_viewer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.viewer_name} · {self.get_kind_display()} · {self.at:%Y-%m-%d %H:%M}"

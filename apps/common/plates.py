@@ -31,6 +31,7 @@ __all__ = [
     "KINDS",
     "PLATE_COLORS",
     "PROVINCES",
+    "SEARCH",
     "Plate",
     "PlateError",
     "is_new_energy",
@@ -135,6 +136,13 @@ _PATTERNS: Final[tuple[tuple[Kind, re.Pattern[str]], ...]] = tuple(
         ("armed_police", rf"WJ(?P<province>{_P}){_S}{{5}}"),
     )
 )
+
+#: any plate of SPEC §2 inside a longer text (a log line, a URL), normalised or in either case, the
+#: longer forms first; what surrounds it does not matter (masking too much is the safe mistake)
+SEARCH: Final = re.compile(
+    "(?:" + "|".join(f"(?:{p.pattern.replace('(?P<province>', '(?:')})" for _kind, p in sorted(
+        _PATTERNS, key=lambda kp: kp[0] in ("ordinary", "special"))) + ")",
+    re.IGNORECASE)
 
 _ECHO_MAX = 32  # an error echoes at most this much of what was sent
 

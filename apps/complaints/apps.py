@@ -23,5 +23,10 @@ class ComplaintsConfig(AppConfig):
         from . import answers
 
         answers.register()  # WeChat's 投诉 opens tickets here (apps.common.tickets)
+        from apps.common.privacy import register_plate_exporter
+
+        from .privacy import export_tickets
+
+        register_plate_exporter("complaints", export_tickets)  # a plate owner's export (PIPL)
         for kind, codenames in STAFF_PERMISSIONS.items():
             extend_staff_permissions(kind, "complaints", codenames)

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from apps.audit.services import audit_record
 from apps.common import notices
 from apps.common.actor import user_of
+from apps.common.plates import mask as mask_plate
 from apps.common.plates import validate as validate_plate
 from apps.common.scope import may_change
 from apps.sessions.models import Arrears, SessionMoneyEntry
@@ -242,7 +243,7 @@ def _charge_at_gateway(charge: AgreementCharge, order: Order, *, now: datetime) 
     try:
         result = provider.agreement_charge(
             agreement_ref=charge.agreement.provider_ref, plate=order.plate, order_no=order.order_no,
-            amount_fen=order.amount_fen, description=f"{_('无锡停车')} {_('无感支付')} {order.plate}",
+            amount_fen=order.amount_fen, description=f"{_('无锡停车')} {_('无感支付')} {mask_plate(order.plate)}",
             notify_url=services.notify_url(_notify_base(), order.channel),
             start_at=session.entry_at or session.exit_at or now, end_at=session.exit_at or now,
             plate_color=session.plate_color)

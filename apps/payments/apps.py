@@ -22,6 +22,15 @@ class PaymentsConfig(AppConfig):
             if module.name != "base":
                 import_module(f"{providers.__name__}.{module.name}")
         register_release_provider(AgreementCover())
+        # Privacy: an unpaid order keeps its stays' plates in clear; what payments holds for a plate's export.
+        from apps.common.privacy import register_plate_exporter
+        from apps.sessions.retention import register_retention_hold
+
+        from . import privacy
+
+        register_retention_hold(privacy.sessions_in_open_orders)
+        register_retention_hold(privacy.sessions_of_arrears_in_open_orders)
+        register_plate_exporter("payments", privacy.export_payments)
         # Staff read their scope's money and print their lots' codes; they close payment exceptions.
         for kind in StaffScope.Kind.values:
             extend_staff_permissions(kind, self.label, [

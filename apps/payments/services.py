@@ -40,6 +40,7 @@ from apps.audit.services import audit_record
 from apps.common import notices
 from apps.common.citizens import bound_plates
 from apps.common.errors import DomainError
+from apps.common.plates import mask as mask_plate
 from apps.lots.models import ParkingLot
 from apps.sessions import selectors as session_selectors
 from apps.sessions import services as session_services
@@ -232,8 +233,10 @@ def notify_url(notify_base: str, channel: str) -> str:
 
 
 def _description(order: Order) -> str:
+    """What the gateway shows on the payer's receipt. It leaves the platform for the provider, so
+    the plate in it is masked (PIPL: the provider needs no plate to take the money)."""
     what = _("停车费") if order.lot_id else _("欠费补缴")
-    return f"{_('无锡停车')} {what} {order.plate}".strip()
+    return f"{_('无锡停车')} {what} {mask_plate(order.plate) if order.plate else ''}".strip()
 
 
 def _return_url(order: Order, notify_base: str) -> str:

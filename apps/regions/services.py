@@ -52,7 +52,8 @@ _STAFF_PERMISSIONS = {
                  "change_tariff", "view_device", "add_device", "change_device", "view_lotoutage",
                  "view_freewindow", "add_freewindow", "change_freewindow", "delete_freewindow"],
         "berths": ["view_berth", "add_berth", "change_berth", "delete_berth"],
-        "audit": ["view_auditentry"],
+        # The city's auditors also read who saw which full plates (PIPL, apps.audit.PlateView).
+        "audit": ["view_auditentry", "view_plateview"],
     },
     StaffScope.Kind.REGION: {
         "regions": ["view_region", "view_operator", "add_operator", "change_operator"],

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.common import plates
 from apps.common.admin import ReadOnlyAdminMixin, ScopedAdminMixin, export_csv
 
+from . import retention
 from .models import Arrears, IngestEvent, ParkingSession, SessionMoneyEntry
 
 
@@ -30,12 +31,17 @@ class LotColumnsMixin:
 
 class PlateSearchMixin:
     """Staff type plates the way they read them (苏b·12345): a term that is a plate is searched in
-    its stored form; anything else (a lot name) as typed."""
+    its stored form; anything else (a lot name) as typed. A plate past its retention period is
+    stored as its salted hash (``apps.sessions.retention``): the term's hash finds those rows too."""
 
     def get_search_results(self, request, queryset, search_term):
+        plate = None
         with contextlib.suppress(plates.PlateError):
-            search_term = plates.validate(search_term.strip())
-        return super().get_search_results(request, queryset, search_term)
+            plate = search_term = plates.validate(search_term.strip())
+        results, duplicates = super().get_search_results(request, queryset, search_term)
+        if plate is not None and "=plate" in self.get_search_fields(request):
+            results = results | queryset.filter(plate=retention.plate_hash(plate))
+        return results, duplicates
 
 
 class MoneyEntryInline(admin.TabularInline):

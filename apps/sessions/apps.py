@@ -8,8 +8,13 @@ class ParkingSessionsConfig(AppConfig):
     verbose_name = pgettext_lazy("plural", "停车记录")
 
     def ready(self):
+        from apps.common.privacy import register_plate_exporter
         from apps.regions.models import StaffScope
         from apps.regions.services import extend_staff_permissions
+
+        from .privacy import export_sessions
+
+        register_plate_exporter("sessions", export_sessions)  # a plate owner's export (PIPL)
 
         # Every member of staff reads the sessions, their money entries, arrears and ingest log of
         # their own scope; only the ingest and money services write them.

@@ -33,3 +33,10 @@ class WechatLoginFailed(DomainError):
 class WechatNotConfigured(DomainError):
     code = "wechat_not_configured"
     status = 503
+
+
+class PlateNotVerified(Forbidden):
+    """The plate is bound, but nothing shows the citizen drives it: the export (a movement trace)
+    needs the proof SPEC §8 asks of a takeover — a recent payment's order number."""
+
+    code = "plate_not_verified"

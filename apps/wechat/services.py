@@ -16,7 +16,7 @@ from apps.audit.services import audit_record
 from apps.common import plates as plate_rules
 from apps.sessions.models import SessionMoneyEntry
 
-from .errors import PlateNotBound, PlateProofRejected, PlateProofRequired, TooManyPlates
+from .errors import PlateNotBound, PlateNotVerified, PlateProofRejected, PlateProofRequired, TooManyPlates
 from .models import MAX_PLATES, BoundPlate, Citizen, Notice, WechatIdentity
 
 #: SPEC §8: taking over another citizen's plate needs a payment of one of its stays this recent
@@ -116,6 +116,29 @@ def plate_unbind(*, citizen: Citizen | None, plate: str) -> None:
             deleted, _rows = BoundPlate.objects.filter(citizen=citizen, plate=value).delete()
     if not deleted:
         raise PlateNotBound(_("您没有绑定车牌 %(plate)s") % {"plate": value}, field="plate")
+
+
+def plate_export(*, citizen: Citizen | None, plate: str, proof: str = "") -> dict:
+    """What the platform holds about ``plate`` (PIPL), for the citizen who bound it and shows they
+    drive it: a binding taken over with proof, or ``proof`` now (SPEC §8's rule: a payment of one of
+    its stays within ``PROOF_DAYS`` days). A plate bound by a first comer without proof is a plate
+    anyone could have typed in: its movements are not handed over on that alone."""
+    from apps.common.privacy import export_plate
+
+    value = plate_rules.validate(plate)
+    bound = BoundPlate.objects.filter(citizen=citizen, plate=value).first() if citizen is not None else None
+    if bound is None:
+        raise PlateNotBound(_("您没有绑定车牌 %(plate)s") % {"plate": value}, field="plate")
+    proof = (proof or "").strip()
+    if proof and not _proof_holds(plate=value, proof=proof):
+        raise PlateProofRejected(
+            _("未找到该车牌近 %(days)d 天内用此订单号缴费的记录") % {"days": PROOF_DAYS}, field="proof")
+    if not proof and not bound.proof:
+        raise PlateNotVerified(
+            _("导出车牌数据需核验车主身份：请提供近 %(days)d 天内该车牌的缴费订单号") % {"days": PROOF_DAYS},
+            field="proof", details={"proof_days": PROOF_DAYS})
+    return {"plate": value, "bound_at": bound.bound_at, "exported_at": timezone.now(),
+            "retention_days": settings.SESSION_PLATE_RETENTION_DAYS, "held": export_plate(value)}
 
 
 def notices_resend(*, notices, actor) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCTION = {"SECRET_KEY": "k", "DEVICE_SECRET_KEY": "d", "REDIS_URL": "redis://127.0.0.1:6379/0",
+PRODUCTION = {"SECRET_KEY": "k", "DEVICE_SECRET_KEY": "d", "PLATE_HASH_SALT": "s", "REDIS_URL": "redis://127.0.0.1:6379/0",
               "WECHAT_SITE_URL": "https://parking.wuxi.gov.cn"}
 
 

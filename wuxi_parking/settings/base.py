@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "apps.audit.middleware.PlateViewMiddleware",  # staff pages that show full plates: who saw which, when
 ]
 
 ROOT_URLCONF = "wuxi_parking.urls"
@@ -173,6 +174,8 @@ CELERY_BEAT_SCHEDULE = {
     "remind-arrears": {"task": "apps.payments.tasks.remind_arrears", "schedule": 3600.0},
     "build-statements": {"task": "apps.payments.tasks.build_statements", "schedule": 3600.0},
     "retry-refunds": {"task": "apps.payments.tasks.retry_refunds", "schedule": 300.0},
+    # Settled stays past SESSION_PLATE_RETENTION_DAYS: their plates become salted hashes (docs/privacy.md).
+    "purge-plates": {"task": "apps.sessions.tasks.purge_plates", "schedule": 3600.0},
 }
 BERTH_DEBOUNCE_S = 10
 
@@ -254,6 +257,10 @@ TIANDITU_KEY = env.TIANDITU_KEY
 DEVICE_SECRET_FERNET_KEY = base64.urlsafe_b64encode(
     hashlib.sha256((env.DEVICE_SECRET_KEY or SECRET_KEY).encode()).digest()
 )
+# Privacy (PIPL, docs/privacy.md): a finished stay whose money is settled keeps its plate in clear
+# this many days, then the plate becomes a salted hash (apps.sessions.retention, the purge-plates task).
+SESSION_PLATE_RETENTION_DAYS = int(env.SESSION_PLATE_RETENTION_DAYS or 180)
+PLATE_HASH_SALT = env.PLATE_HASH_SALT or hashlib.sha256(("plate-hash:" + SECRET_KEY).encode()).hexdigest()
 INGEST_MAX_BODY_BYTES = 1024 * 1024
 INGEST_MAX_EVENTS = 1000
 INGEST_TIMESTAMP_TOLERANCE_S = 300
@@ -319,9 +326,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
                    "json": {"()": "apps.common.logging.JsonFormatter"}},
     "filters": {"one_line_refusals": {"()": "apps.common.logging.OneLineRefusals"},
-                "request_id": {"()": "apps.common.logging.RequestIdFilter"}},
+                "request_id": {"()": "apps.common.logging.RequestIdFilter"},
+                "mask_plates": {"()": "apps.common.logging.MaskPlates"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT,
-                             "filters": ["one_line_refusals", "request_id"]}},
+                             "filters": ["one_line_refusals", "request_id", "mask_plates"]}},
     "root": {"handlers": ["console"], "level": env.LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},

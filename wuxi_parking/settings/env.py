@@ -39,6 +39,11 @@ CSRF_TRUSTED_ORIGINS = _list(os.environ.get("CSRF_TRUSTED_ORIGINS"), [])
 
 # Key that encrypts device secrets at rest; derived from SECRET_KEY when not given.
 DEVICE_SECRET_KEY = os.environ.get("DEVICE_SECRET_KEY", "")
+# Salt of the hash an expired stay's plate becomes (apps.sessions.retention); required in production,
+# derived from SECRET_KEY elsewhere. Changing it makes old hashed plates unmatchable by staff.
+PLATE_HASH_SALT = os.environ.get("PLATE_HASH_SALT", "")
+# Days a finished, settled stay keeps its plate in clear (docs/privacy.md says why 180).
+SESSION_PLATE_RETENTION_DAYS = os.environ.get("SESSION_PLATE_RETENTION_DAYS", "")
 
 WECHAT_TOKEN = os.environ.get("WECHAT_TOKEN", "")
 WECHAT_APP_ID = os.environ.get("WECHAT_APP_ID", "")

@@ -14,6 +14,10 @@ if not env.DEVICE_SECRET_KEY:
     # Device secrets are encrypted with this key; deriving it from SECRET_KEY would make rotating
     # SECRET_KEY silently lock out every lot system.
     raise env.ImproperlyConfigured("DEVICE_SECRET_KEY is required in production")
+if not env.PLATE_HASH_SALT:
+    # Expired plates are hashed with it (apps.sessions.retention): a salt derived from SECRET_KEY would
+    # change with it, and a guessable one would let anyone hash the city's plates and match them.
+    raise env.ImproperlyConfigured("PLATE_HASH_SALT is required in production")
 if not REDIS_URL:
     raise env.ImproperlyConfigured("REDIS_URL is required in production (channel layer, cache, Celery)")
 if not env.WECHAT_SITE_URL_GIVEN.startswith(("https://", "http://")):

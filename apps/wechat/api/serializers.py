@@ -57,3 +57,19 @@ class MiniProgramLoginSerializer(StrictBodySerializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="之后的请求带上 Authorization: Token <token>")
+
+
+class PlateExportQuerySerializer(serializers.Serializer):
+    proof = serializers.CharField(max_length=128, required=False, allow_blank=True, default="",
+                                  help_text="绑定时未出示凭据的车牌：近 30 天内该车牌一次缴费的订单号")
+
+
+class PlateExportSerializer(serializers.Serializer):
+    plate = serializers.CharField(help_text="规范化车牌（SPEC §2）")
+    bound_at = serializers.DateTimeField()
+    exported_at = serializers.DateTimeField()
+    retention_days = serializers.IntegerField(help_text="已结清的停车记录保留车牌明文的天数，之后车牌改存为加盐哈希")
+    held = serializers.DictField(
+        child=serializers.DictField(child=serializers.ListField(child=serializers.DictField())),
+        help_text="各业务持有的该车牌数据：sessions（停车、上报事件原文、欠费、费用流水）、payments（订单、支付、"
+                  "无感支付、催缴）、complaints（提及该车牌的工单，不含来电人信息）、reservations（预约、错峰共享）")

@@ -22,6 +22,8 @@ from .serializers import (
     ArrearsSerializer,
     MiniProgramLoginSerializer,
     PlateBindSerializer,
+    PlateExportQuerySerializer,
+    PlateExportSerializer,
     PlateSerializer,
     StaySerializer,
     TokenSerializer,
@@ -67,6 +69,27 @@ class PlateDetailView(CitizenAPIMixin, APIView):
     def delete(self, request, plate: str):
         services.plate_unbind(citizen=selectors.citizen_of(request.user), plate=plate)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PlateExportView(CitizenAPIMixin, APIView):
+    """PIPL's copy of one's data: what the platform holds about a plate, for its verified owner."""
+
+    query_serializer_classes = (PlateExportQuerySerializer,)
+
+    @extend_schema(tags=TAGS, summary="导出车牌数据",
+                   description=("平台持有的该车牌的全部数据（停车记录、上报事件、欠费、订单与支付、工单、预约）。"
+                                "仅限已绑定且经核验的车主：转绑时出示过凭据，"
+                                "或在 proof 中给出近 30 天内该车牌的缴费订单号。"
+                                "未绑定：404；已绑定但未核验：403 plate_not_verified；"
+                                "凭据不符：403 plate_proof_rejected。"),
+                   parameters=[PlateExportQuerySerializer],
+                   responses={200: PlateExportSerializer, **error_responses(400, 401, 403, 404)})
+    def get(self, request, plate: str):
+        query = PlateExportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        export = services.plate_export(citizen=selectors.citizen_of(request.user), plate=plate,
+                                       proof=query.validated_data["proof"])
+        return Response(PlateExportSerializer(export).data)
 
 
 def stay_rows(stays, fees) -> list[dict]:
