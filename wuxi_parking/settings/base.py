@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "apps.common.db.DatabaseUnavailableMiddleware",  # 503, not 500, when the database is down
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.common.ratelimit.RateLimitMiddleware",  # after auth: a citizen is counted by who they are
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -175,6 +176,21 @@ CELERY_BEAT_SCHEDULE = {
     "retry-refunds": {"task": "apps.payments.tasks.retry_refunds", "schedule": 300.0},
 }
 BERTH_DEBOUNCE_S = 10
+
+# --- rate limits (apps/common/ratelimit.py) ---------------------------------------------------
+# (requests, window in seconds) per client key of each face, counted on the shared cache.
+RATE_LIMIT_ENABLED = env.RATE_LIMIT_ENABLED
+RATE_LIMITS = {
+    "public": (300, 60),     # by address: a map page polls a few times a minute, a NAT'd office shares one
+    "citizen": (120, 60),    # by citizen
+    "ingest": (1200, 60),    # by device key and address: a busy lot posts a batch a second or two
+    "callback": (6000, 60),  # by provider and address: gateways retry and deliver backlogs in bursts
+    "open311": (120, 60),    # by address
+    "wechat": (6000, 60),    # WeChat's servers relay every follower's message from a few addresses
+}
+RATE_LIMIT_CACHE = "default"
+# The header the proxy sets to the client's address, when REMOTE_ADDR is the proxy's; empty: REMOTE_ADDR.
+RATE_LIMIT_CLIENT_IP_HEADER = env.RATE_LIMIT_CLIENT_IP_HEADER
 
 # --- auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -125,3 +125,8 @@ CSRF_COOKIE_SECURE = _bool(os.environ.get("CSRF_COOKIE_SECURE"), default=True)
 # The header the proxy sets to the scheme the client used (nginx: X-Forwarded-Proto $scheme);
 # empty: no proxy, trust no header.
 PROXY_SSL_HEADER = os.environ.get("PROXY_SSL_HEADER", "X-Forwarded-Proto").strip()
+
+# Rate limits (apps/common/ratelimit.py): off only for a load test; the client-address header only
+# when the proxy in front sets it (daphne --proxy-headers already puts nginx's into REMOTE_ADDR).
+RATE_LIMIT_ENABLED = _bool(os.environ.get("RATE_LIMIT_ENABLED"), default=True)
+RATE_LIMIT_CLIENT_IP_HEADER = os.environ.get("RATE_LIMIT_CLIENT_IP_HEADER", "").strip()
