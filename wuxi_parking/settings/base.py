@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "apps.common.observability.MetricsMiddleware",  # counts what the client finally got
     "apps.common.api.exceptions.APIErrorBodyMiddleware",  # outside the rest: sees every error answered under /api/
     "django.middleware.security.SecurityMiddleware",
+    "apps.common.security.SecurityHeadersMiddleware",  # CSP (with a nonce when a page asks) and Permissions-Policy
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -263,6 +264,39 @@ LEAFLET_CONFIG = {
 }
 MAP_TILES = env.MAP_TILES
 TIANDITU_KEY = env.TIANDITU_KEY
+
+# --- browser security headers (apps/common/security.py; Django's SecurityMiddleware sends the rest) ---
+def _tile_hosts() -> list[str]:
+    """Where the map's base layer comes from (apps.realtime.views.tile_layers): img-src allows it."""
+    from urllib.parse import urlsplit
+
+    url = LEAFLET_CONFIG["TILES"][0][1]
+    hosts = [f"{urlsplit(url).scheme}://{urlsplit(url).hostname.replace('{s}.', '*.')}"]
+    if MAP_TILES == "tianditu":
+        hosts.append("https://*.tianditu.gov.cn")  # t0…t7, the {s} of its WMTS URL
+    return hosts
+
+
+CSP_DIRECTIVES = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],  # every script is a file under static/; an inline one needs the request's nonce
+    "style-src": ["'self'"],
+    # style="…" attributes cannot run script; Django's and simple_history's admin templates use a few.
+    "style-src-attr": ["'unsafe-inline'"],
+    "img-src": ["'self'", "data:", "blob:", *_tile_hosts()],  # data: Leaflet's and the QR codes' inline images
+    "font-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],  # the API and the map's WebSocket, on this host
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+CSP_REPORT_ONLY = env.CSP_REPORT_ONLY
+# The map asks where the driver is (nearest lots); nothing asks for the camera, microphone or payment API.
+PERMISSIONS_POLICY = "geolocation=(self), camera=(), microphone=(), payment=(), usb=()"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 # --- platform -------------------------------------------------------------------------------
 # Fernet key for device secrets: HMAC verification needs the secret itself, so it is kept

@@ -130,3 +130,5 @@ PROXY_SSL_HEADER = os.environ.get("PROXY_SSL_HEADER", "X-Forwarded-Proto").strip
 # when the proxy in front sets it (daphne --proxy-headers already puts nginx's into REMOTE_ADDR).
 RATE_LIMIT_ENABLED = _bool(os.environ.get("RATE_LIMIT_ENABLED"), default=True)
 RATE_LIMIT_CLIENT_IP_HEADER = os.environ.get("RATE_LIMIT_CLIENT_IP_HEADER", "").strip()
+# CSP_REPORT_ONLY=true sends the policy as Content-Security-Policy-Report-Only (trying a change out).
+CSP_REPORT_ONLY = _bool(os.environ.get("CSP_REPORT_ONLY"), default=False)
