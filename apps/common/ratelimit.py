@@ -66,6 +66,12 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR") or "unknown"
 
 
+def known_client_ip(request) -> str | None:
+    """``client_ip``, or None when the request has no address (django-axes stores it in an IP field)."""
+    address = client_ip(request)
+    return None if address == "unknown" else address
+
+
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:24]
 

@@ -41,6 +41,9 @@ INSTALLED_APPS = [
     "leaflet",
     "simple_history",
     "channels",
+    "axes",  # admin login lockout (AXES_* below)
+    "django_otp",  # the admin's second factor (apps/common/mfa.py)
+    "django_otp.plugins.otp_totp",
     "apps.common",
     "apps.audit",
     "apps.regions",
@@ -68,10 +71,12 @@ MIDDLEWARE = [
     "apps.common.db.DatabaseUnavailableMiddleware",  # 503, not 500, when the database is down
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the session passed a TOTP device
     "apps.common.ratelimit.RateLimitMiddleware",  # after auth: a citizen is counted by who they are
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns a lockout into its answer
 ]
 
 ROOT_URLCONF = "wuxi_parking.urls"
@@ -194,6 +199,25 @@ RATE_LIMIT_CACHE = "default"
 RATE_LIMIT_CLIENT_IP_HEADER = env.RATE_LIMIT_CLIENT_IP_HEADER
 
 # --- auth -----------------------------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username and address before the password
+    "django.contrib.auth.backends.ModelBackend",
+]
+# django-axes: five wrong passwords (or codes) for one username from one address lock that pair
+# for 30 minutes; records in the database (its own tables), visible to superusers in the admin.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = 0.5  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_COOLOFF_MESSAGE = _("登录失败次数过多，该账号已在此地址暂时锁定，请 30 分钟后再试或联系系统管理员解锁。")
+AXES_CLIENT_IP_CALLABLE = "apps.common.ratelimit.known_client_ip"  # the same client address as the rate limits
+AXES_VERBOSE = False
+# The second factor (apps/common/mfa.py): required for city-wide staff, superusers and these permissions.
+OTP_REQUIRED = env.otp_required(debug=DEBUG, embedded=not env.DATABASE_URL)
+OTP_REQUIRED_PERMISSIONS = ["payments.add_refund", "payments.change_refund"]
+OTP_TOTP_ISSUER = "无锡停车"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
