@@ -41,7 +41,7 @@ class OTPLoginForm(AdminAuthenticationForm):
     def clean(self):
         cleaned = super().clean()  # the password (django-axes counts and locks here)
         user = self.get_user()
-        devices = [d for d in devices_for_user(user, confirmed=True)] if user is not None else []
+        devices = list(devices_for_user(user, confirmed=True)) if user is not None else []
         if devices:
             token = (cleaned.get("otp_token") or "").strip()
             if not token:

@@ -399,6 +399,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # django-axes says every successful login and cleanup at INFO (its AccessLog table keeps them);
+        # failures and lockouts are warnings.
+        "axes": {"level": "WARNING"},
         "django.channels.server": {"level": "INFO" if env.LOG_ACCESS else "WARNING"},
         # One line a request with its id, status and duration (RequestIdMiddleware), with LOG_ACCESS.
         "apps.common.requests": {"level": "INFO" if env.LOG_ACCESS else "WARNING"},

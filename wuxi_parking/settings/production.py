@@ -20,7 +20,8 @@ env.refuse_known_secrets({name: globals()[name] for name in (
     "WECHAT_PAY_APIV3_KEY", "WECHAT_PAY_MCH_PRIVATE_KEY", "ALIPAY_PRIVATE_KEY", "UNIONPAY_SIGN_KEY", "ETC_KEY",
     "METRICS_TOKEN")} | {"DEVICE_SECRET_KEY": env.DEVICE_SECRET_KEY})
 if env.DEVICE_SECRET_KEY == env.SECRET_KEY:
-    raise env.ImproperlyConfigured("DEVICE_SECRET_KEY must differ from SECRET_KEY (rotating one must not lock out lots)")
+    raise env.ImproperlyConfigured("DEVICE_SECRET_KEY must differ from SECRET_KEY (rotating one must not lock "
+                                   "out lots)")
 if not OTP_REQUIRED:  # env.otp_required refuses it already; stated here for whoever edits that
     raise env.ImproperlyConfigured("OTP_REQUIRED must be on in production")
 if not REDIS_URL:
