@@ -5,7 +5,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.common.api.exceptions import json_404, json_500
 from wuxi_parking import ops
@@ -40,7 +40,7 @@ urlpatterns = [
     path("wechat/", include("apps.wechat.urls")),
     path("", include("apps.wechat.page_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("apps.payments.urls")),  # the pay page at a lot's code, the sandbox cashier
     path("", include("apps.realtime.urls")),
     path("", include("apps.reservations.urls")),  # the citizen booking pages (mobile)

@@ -163,6 +163,6 @@ def refuse_known_secrets(values: dict[str, str]) -> None:
             continue
         plain = value.strip()
         if (plain in KNOWN_SECRET_VALUES or plain.lower() in _PLACEHOLDER or plain.startswith("django-insecure")
-                or len(set(plain)) == 1):
+                or (len(plain) >= 4 and len(set(plain)) == 1)):
             raise ImproperlyConfigured(f"{name} is a default or placeholder value: set a real secret in the "
                                        "environment")
