@@ -36,3 +36,10 @@ def force_login_verified(client, user, backend=None) -> None:
     fresh = type(user)._default_manager.get(pk=user.pk)  # the test's own object keeps no cached scope or perms
     if otp_required(fresh):
         otp_verify(client, fresh)
+
+
+def totp_code(device) -> str:
+    """The code ``device``'s authenticator app shows now."""
+    from django_otp.oath import totp
+
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
