@@ -80,6 +80,20 @@ def _restore_ports():
 
 
 @pytest.fixture(autouse=True)
+def _force_login_passes_the_second_factor(monkeypatch):
+    """``client.force_login`` is a full login, TOTP code included (tests/otp.py)."""
+    if not settings.configured:
+        yield
+        return
+    from django.test import Client
+
+    from tests.otp import force_login_verified
+
+    monkeypatch.setattr(Client, "force_login", force_login_verified)
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     """Nonces and cached snapshots must not leak from one test to the next."""
     if not settings.configured:  # pure-module tests run with -p no:django

@@ -12,6 +12,7 @@ import pytest
 
 from tests.factories import LotFactory, OperatorFactory, TariffFactory
 from tests.lots.test_import import csv_bytes, good_rows
+from tests.otp import totp_code
 from tests.realtime.live import live_servers, process_options, shared_database_name
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -26,6 +27,10 @@ def staff(city, staff_factory):
     user = staff_factory("region", "320213", username="liangxi-preview")
     user.set_password(PASSWORD)
     user.save()
+    # A district officer may ask for refunds, so the admin asks for a TOTP code (apps/common/mfa.py).
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user.totp = TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
     LotFactory(code="LX-5001", name="无锡市第二人民医院（中山路院区）地下停车场", region=city["320213"],
                total_berths=600, free_berths=412, operator=OperatorFactory(region=city["320213"]),
                tariff=TariffFactory(region=city["320213"], key="lx-hospital", name="试点医院"),
@@ -50,12 +55,13 @@ def inventory_file() -> bytes:
     return csv_bytes(rows)
 
 
-def test_the_preview_reads_well_at_1366px_and_confirms(server, chromium):
+def test_the_preview_reads_well_at_1366px_and_confirms(server, chromium, staff):
     context = chromium.new_context(**DESK)
     page = context.new_page()
     page.goto(f"{server.url}/admin/login/?next=/admin/lots/parkinglot/import/")
     page.fill("#id_username", "liangxi-preview")
     page.fill("#id_password", PASSWORD)
+    page.fill("#id_otp_token", totp_code(staff.totp))
     page.click("input[type=submit]")
     page.wait_for_url("**/admin/lots/parkinglot/import/")
     page.set_input_files("#id_file", files=[{"name": "梁溪底册.csv", "mimeType": "text/csv",

@@ -41,6 +41,9 @@ INSTALLED_APPS = [
     "leaflet",
     "simple_history",
     "channels",
+    "axes",  # admin login lockout (AXES_* below)
+    "django_otp",  # the admin's second factor (apps/common/mfa.py)
+    "django_otp.plugins.otp_totp",
     "apps.common",
     "apps.audit",
     "apps.regions",
@@ -61,16 +64,20 @@ MIDDLEWARE = [
     "apps.common.observability.MetricsMiddleware",  # counts what the client finally got
     "apps.common.api.exceptions.APIErrorBodyMiddleware",  # outside the rest: sees every error answered under /api/
     "django.middleware.security.SecurityMiddleware",
+    "apps.common.security.SecurityHeadersMiddleware",  # CSP (with a nonce when a page asks) and Permissions-Policy
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "apps.common.db.DatabaseUnavailableMiddleware",  # 503, not 500, when the database is down
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): the session passed a TOTP device
+    "apps.common.ratelimit.RateLimitMiddleware",  # after auth: a citizen is counted by who they are
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "apps.audit.middleware.PlateViewMiddleware",  # staff pages that show full plates: who saw which, when
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns a lockout into its answer
 ]
 
 ROOT_URLCONF = "wuxi_parking.urls"
@@ -179,7 +186,41 @@ CELERY_BEAT_SCHEDULE = {
 }
 BERTH_DEBOUNCE_S = 10
 
+# --- rate limits (apps/common/ratelimit.py) ---------------------------------------------------
+# (requests, window in seconds) per client key of each face, counted on the shared cache.
+RATE_LIMIT_ENABLED = env.RATE_LIMIT_ENABLED
+RATE_LIMITS = {
+    "public": (300, 60),     # by address: a map page polls a few times a minute, a NAT'd office shares one
+    "citizen": (120, 60),    # by citizen
+    "ingest": (1200, 60),    # by device key and address: a busy lot posts a batch a second or two
+    "callback": (6000, 60),  # by provider and address: gateways retry and deliver backlogs in bursts
+    "open311": (120, 60),    # by address
+    "wechat": (6000, 60),    # WeChat's servers relay every follower's message from a few addresses
+}
+RATE_LIMIT_CACHE = "default"
+# The header the proxy sets to the client's address, when REMOTE_ADDR is the proxy's; empty: REMOTE_ADDR.
+RATE_LIMIT_CLIENT_IP_HEADER = env.RATE_LIMIT_CLIENT_IP_HEADER
+
 # --- auth -----------------------------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username and address before the password
+    "django.contrib.auth.backends.ModelBackend",
+]
+# django-axes: five wrong passwords (or codes) for one username from one address lock that pair
+# for 30 minutes; records in the database (its own tables), visible to superusers in the admin.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = 0.5  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
+AXES_COOLOFF_MESSAGE = _("登录失败次数过多，该账号已在此地址暂时锁定，请 30 分钟后再试或联系系统管理员解锁。")
+AXES_CLIENT_IP_CALLABLE = "apps.common.ratelimit.known_client_ip"  # the same client address as the rate limits
+AXES_VERBOSE = False
+# The second factor (apps/common/mfa.py): required for city-wide staff, superusers and these permissions.
+OTP_REQUIRED = env.otp_required(debug=DEBUG, embedded=not env.DATABASE_URL)
+OTP_REQUIRED_PERMISSIONS = ["payments.add_refund", "payments.change_refund"]
+OTP_TOTP_ISSUER = "无锡停车"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -250,6 +291,39 @@ LEAFLET_CONFIG = {
 }
 MAP_TILES = env.MAP_TILES
 TIANDITU_KEY = env.TIANDITU_KEY
+
+# --- browser security headers (apps/common/security.py; Django's SecurityMiddleware sends the rest) ---
+def _tile_hosts() -> list[str]:
+    """Where the map's base layer comes from (apps.realtime.views.tile_layers): img-src allows it."""
+    from urllib.parse import urlsplit
+
+    url = LEAFLET_CONFIG["TILES"][0][1]
+    hosts = [f"{urlsplit(url).scheme}://{urlsplit(url).hostname.replace('{s}.', '*.')}"]
+    if MAP_TILES == "tianditu":
+        hosts.append("https://*.tianditu.gov.cn")  # t0…t7, the {s} of its WMTS URL
+    return hosts
+
+
+CSP_DIRECTIVES = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],  # every script is a file under static/; an inline one needs the request's nonce
+    "style-src": ["'self'"],
+    # style="…" attributes cannot run script; Django's and simple_history's admin templates use a few.
+    "style-src-attr": ["'unsafe-inline'"],
+    "img-src": ["'self'", "data:", "blob:", *_tile_hosts()],  # data: Leaflet's and the QR codes' inline images
+    "font-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],  # the API and the map's WebSocket, on this host
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+CSP_REPORT_ONLY = env.CSP_REPORT_ONLY
+# The map asks where the driver is (nearest lots); nothing asks for the camera, microphone or payment API.
+PERMISSIONS_POLICY = "geolocation=(self), camera=(), microphone=(), payment=(), usb=()"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 # --- platform -------------------------------------------------------------------------------
 # Fernet key for device secrets: HMAC verification needs the secret itself, so it is kept
@@ -333,6 +407,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # django-axes says every successful login and cleanup at INFO (its AccessLog table keeps them);
+        # failures and lockouts are warnings.
+        "axes": {"level": "WARNING"},
         "django.channels.server": {"level": "INFO" if env.LOG_ACCESS else "WARNING"},
         # One line a request with its id, status and duration (RequestIdMiddleware), with LOG_ACCESS.
         "apps.common.requests": {"level": "INFO" if env.LOG_ACCESS else "WARNING"},

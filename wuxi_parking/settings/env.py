@@ -132,3 +132,44 @@ CSRF_COOKIE_SECURE = _bool(os.environ.get("CSRF_COOKIE_SECURE"), default=True)
 # The header the proxy sets to the scheme the client used (nginx: X-Forwarded-Proto $scheme);
 # empty: no proxy, trust no header.
 PROXY_SSL_HEADER = os.environ.get("PROXY_SSL_HEADER", "X-Forwarded-Proto").strip()
+
+# Rate limits (apps/common/ratelimit.py): off only for a load test; the client-address header only
+# when the proxy in front sets it (daphne --proxy-headers already puts nginx's into REMOTE_ADDR).
+RATE_LIMIT_ENABLED = _bool(os.environ.get("RATE_LIMIT_ENABLED"), default=True)
+RATE_LIMIT_CLIENT_IP_HEADER = os.environ.get("RATE_LIMIT_CLIENT_IP_HEADER", "").strip()
+# CSP_REPORT_ONLY=true sends the policy as Content-Security-Policy-Report-Only (trying a change out).
+CSP_REPORT_ONLY = _bool(os.environ.get("CSP_REPORT_ONLY"), default=False)
+
+
+def otp_required(*, debug: bool, embedded: bool) -> bool:
+    """OTP_REQUIRED: on unless set off, and it may be set off only in the embedded demo city (DEBUG on
+    SQLite), where `make run`'s demo users log in with a password. The default there is off too."""
+    value = os.environ.get("OTP_REQUIRED")
+    if value is None or value == "":
+        return not (debug and embedded)
+    if not _bool(value) and not (debug and embedded):
+        raise ImproperlyConfigured("OTP_REQUIRED=false is only for the embedded demo (DEBUG on SQLite)")
+    return _bool(value)
+
+
+# Values that are public (in this repository, in docs and examples) and so never a production secret.
+KNOWN_SECRET_VALUES = frozenset({
+    "insecure-development-key-only-for-debug", "test-secret-key-not-for-production",
+    "wuxi-demo-wechat-token", "wuxiDemoEncodingAesKey0123456789abcdefghijk",
+})
+_PLACEHOLDER = {"changeme", "change-me", "change_me", "secret", "password", "test", "demo", "example", "todo",
+                "xxx", "none", "null", "default"}
+
+
+def refuse_known_secrets(values: dict[str, str]) -> None:
+    """Production takes its secrets from the environment only: a value from the code, the docs or the
+    demo (or an obvious placeholder) is refused by name, never echoed. An empty payment or WeChat
+    secret stays allowed: that channel is simply not offered."""
+    for name, value in values.items():
+        if not value:
+            continue
+        plain = value.strip()
+        if (plain in KNOWN_SECRET_VALUES or plain.lower() in _PLACEHOLDER or plain.startswith("django-insecure")
+                or (len(plain) >= 4 and len(set(plain)) == 1)):
+            raise ImproperlyConfigured(f"{name} is a default or placeholder value: set a real secret in the "
+                                       "environment")

@@ -6,7 +6,7 @@ from the environment (``env.py``) with the safe value as its default, so that
 """
 
 from .base import *  # noqa: F403
-from .base import DEBUG, LOGGING, MIDDLEWARE, REDIS_URL, env
+from .base import DEBUG, LOGGING, MIDDLEWARE, OTP_REQUIRED, REDIS_URL, env
 
 if DEBUG:
     raise env.ImproperlyConfigured("DEBUG must be off in production")
@@ -18,6 +18,16 @@ if not env.PLATE_HASH_SALT:
     # Expired plates are hashed with it (apps.sessions.retention): a salt derived from SECRET_KEY would
     # change with it, and a guessable one would let anyone hash the city's plates and match them.
     raise env.ImproperlyConfigured("PLATE_HASH_SALT is required in production")
+# Secrets come from the environment, and none of them is a value anyone could read in the code or docs.
+env.refuse_known_secrets({name: globals()[name] for name in (
+    "SECRET_KEY", "WECHAT_TOKEN", "WECHAT_APP_SECRET", "WECHAT_ENCODING_AES_KEY", "WECHAT_MINI_APP_SECRET",
+    "WECHAT_PAY_APIV3_KEY", "WECHAT_PAY_MCH_PRIVATE_KEY", "ALIPAY_PRIVATE_KEY", "UNIONPAY_SIGN_KEY", "ETC_KEY",
+    "METRICS_TOKEN")} | {"DEVICE_SECRET_KEY": env.DEVICE_SECRET_KEY, "PLATE_HASH_SALT": env.PLATE_HASH_SALT})
+if env.DEVICE_SECRET_KEY == env.SECRET_KEY:
+    raise env.ImproperlyConfigured("DEVICE_SECRET_KEY must differ from SECRET_KEY (rotating one must not lock "
+                                   "out lots)")
+if not OTP_REQUIRED:  # env.otp_required refuses it already; stated here for whoever edits that
+    raise env.ImproperlyConfigured("OTP_REQUIRED must be on in production")
 if not REDIS_URL:
     raise env.ImproperlyConfigured("REDIS_URL is required in production (channel layer, cache, Celery)")
 if not env.WECHAT_SITE_URL_GIVEN.startswith(("https://", "http://")):

@@ -1,0 +1,53 @@
+"""What staff do in the admin around the services is audited (apps/common/admin_login.py): each bulk
+action, one entry per row it touched, seen by that row's district; each deletion."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from apps.audit.models import AuditEntry
+from apps.lots.models import FreeWindow
+from tests.factories import LotFactory
+from tests.security.autofill import Place, make
+
+pytestmark = pytest.mark.django_db
+LX, BH = "320213", "320211"
+
+
+def test_a_bulk_action_is_one_entry_per_row_seen_by_the_rows_district(client, city, officer, staff_factory):
+    mine = [LotFactory(region=city[LX]) for _ in range(2)]
+    client.force_login(officer)
+    response = client.post(reverse("admin:lots_parkinglot_changelist"),
+                           {"action": "export_csv", "_selected_action": [lot.pk for lot in mine]})
+    assert response.status_code == 200
+    entries = AuditEntry.objects.filter(action="admin.action.export_csv")
+    assert sorted(e.object_id for e in entries) == sorted(lot.pk for lot in mine)
+    assert {e.actor_id for e in entries} == {officer.pk}
+    assert all(e.changes == {"action": [None, "export_csv"], "rows": [None, 2]} for e in entries)
+    assert entries.first().ip == "127.0.0.1"
+    assert set(AuditEntry.objects.for_user(officer).filter(action="admin.action.export_csv")) == set(entries)
+    assert not AuditEntry.objects.for_user(staff_factory("region", BH)).filter(action="admin.action.export_csv")
+
+
+def test_a_bulk_status_change_is_recorded_per_row_beside_the_services_own_entries(client, city, officer):
+    lot = LotFactory(region=city[LX])
+    client.force_login(officer)
+    client.post(reverse("admin:lots_parkinglot_changelist"), {"action": "mark_closed", "_selected_action": [lot.pk]})
+    lot.refresh_from_db()
+    assert lot.status == "closed"
+    assert AuditEntry.objects.filter(action="admin.action.mark_closed", object_id=lot.pk).count() == 1
+
+
+def test_a_deletion_in_the_admin_is_recorded_before_the_row_goes(client, city, staff_factory):
+    from django.utils import timezone
+
+    place = Place(city[LX])
+    window = make(FreeWindow, place, starts_at=timezone.now(), ends_at=timezone.now() + timezone.timedelta(hours=1))
+    user = staff_factory("city", is_superuser=True)
+    client.force_login(user)
+    url = reverse("admin:lots_freewindow_delete", args=[window.pk])
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    assert not FreeWindow.objects.filter(pk=window.pk).exists()
+    entry = AuditEntry.objects.get(action="admin.deleted")
+    assert (entry.object_id, entry.actor_id, entry.changes) == (window.pk, user.pk, {"object": [str(window), None]})
