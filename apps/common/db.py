@@ -6,9 +6,9 @@
   one it had broke under it and no transaction of a caller is open (so nothing was done yet: the
   work's own transaction was rolled back).
 - When the pool gave up on the database (its whole ``timeout`` without a connection) and the server
-  takes no connection outside the pool either, units of
-  work run through ``retry_once_if_connection_lost`` (ingest) do not wait on it again: one request
-  a second asks, the others are answered 503 at once, until one gets through (``_Breaker``).
+  takes no connection outside the pool either, units of work run through
+  ``retry_once_if_connection_lost`` (ingest) do not wait on it again: one request a second asks,
+  the others are answered 503 at once, until one gets through (``_Breaker``).
 - When the database cannot be reached at all, every endpoint answers 503 with ``Retry-After`` and
   SPEC §1's body (``service_unavailable``), never a 500 or a traceback: the API's exception handler
   for DRF views, ``DatabaseUnavailableMiddleware`` for the others, ``json_500`` for what fails in a
@@ -66,8 +66,7 @@ class DatabaseUnavailable(OperationalError):
 
 class _Breaker:
     """While the pool cannot reach the database (and neither can a connection of our own), one
-    request at a time asks it, once a
-    ``PROBE_EVERY_S``; the others are answered 503 at once.
+    request at a time asks it, once a ``PROBE_EVERY_S``; the others are answered 503 at once.
 
     Without this every request waits the pool's whole timeout (10 s) for a connection that cannot
     come, holding a worker thread all that time, and a lot system whose own timeout is shorter never
