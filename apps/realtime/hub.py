@@ -50,6 +50,7 @@ from django.conf import settings
 
 from apps.common import metrics
 from apps.common.geo import BBox, bbox_contains
+from apps.common.outage import Outage
 
 from .selectors import latest_marker_id, lot_states, marked_lot_states
 
@@ -64,6 +65,9 @@ GROUP_REJOIN_SECONDS = 3600.0
 _CLOCK_SLACK = 0.005
 
 _serves_websockets = False
+
+_layer_outage = Outage(logger, service="the channel layer (occupancy hub)",
+                       consequence="open maps get no pushes; the hub joins the group again when it answers")
 
 
 def is_process_local(layer) -> bool:
@@ -319,13 +323,23 @@ class OccupancyHub:
             await asyncio.sleep(max(0.0, started + self.interval - self.clock()))
 
     async def _receive_loop(self) -> None:
+        joined = True
         while True:
             try:
+                if not joined:
+                    # A Redis that restarted without persistence comes back empty: this channel's
+                    # place in the group went with it, and nothing published would reach it again.
+                    await self.layer.group_add(OCCUPANCY_GROUP, self._channel)
+                    self._joined_at = self.clock()
+                    joined = True
+                    self._refreshed_at = float("-inf")  # what changed meanwhile was not pushed: reload it
+                    _layer_outage.answered()
                 message = await self.layer.receive(self._channel)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # Redis restarting: keep the sockets, try again shortly
-                logger.warning("occupancy hub receive failed", exc_info=True)
+            except Exception as exc:  # Redis restarting: keep the sockets, try again shortly
+                _layer_outage.failed(exc)  # one warning line a minute, not a traceback a second
+                joined = False
                 await asyncio.sleep(1.0)
                 continue
             if message.get("type") == "occupancy.changed":

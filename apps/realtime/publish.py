@@ -22,6 +22,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from apps.common.outage import Outage
@@ -56,8 +57,13 @@ def publish_lots(lot_ids: Iterable[int]) -> None:
         lots = lot_states(ids)
         if lots:
             # sent_at: each hub measures the push lag (wxp_push_lag_seconds) from it.
-            async_to_sync(layer.group_send)(OCCUPANCY_GROUP, {"type": "occupancy.changed", "lots": lots,
-                                                              "sent_at": time.time()})
+            message = {"type": "occupancy.changed", "lots": lots, "sent_at": time.time()}
+            try:
+                async_to_sync(layer.group_send)(OCCUPANCY_GROUP, message)
+            except RedisConnectionError:
+                # The first send after Redis restarted meets a pooled connection the old server
+                # closed; a second one opens a new connection (and fails at once if Redis is down).
+                async_to_sync(layer.group_send)(OCCUPANCY_GROUP, message)
     except (OSError, RedisError) as exc:  # Redis unreachable: one warning line a minute, not a traceback a batch
         _outage.failed(exc)
     except Exception:  # a slow or absent channel layer must never break the write path
