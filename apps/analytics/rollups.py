@@ -173,12 +173,12 @@ def _hour_rows(hours: list[datetime], totals: dict[int, int]) -> list[tuple]:
     exits = _counted_by_hour("exit_at", hours)
     keys = sorted(set(by_key) | set(entries) | set(exits), key=lambda key: (key[1], key[0]))
     rows = []
+    at = [(_db_time(hour), hour.weekday(), hour.hour) for hour in hours]
     for lot_id, bucket in keys:
         if lot_id not in totals:
             continue  # the lot was deleted meanwhile
-        hour = hours[bucket]
         total, avg, top, n = by_key.get((lot_id, bucket), (totals[lot_id], 0.0, 0, 0))
-        rows.append((lot_id, _db_time(hour), hour.weekday(), hour.hour, total, avg, top, n,
+        rows.append((lot_id, *at[bucket], total, avg, top, n,
                      entries.get((lot_id, bucket), 0), exits.get((lot_id, bucket), 0)))
     return rows
 
