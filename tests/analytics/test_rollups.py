@@ -297,3 +297,15 @@ def test_analytics_rollup_backfills_and_refuses_bad_dates(world):
         call_command("analytics_rollup", "--from", "2026-03-18", "--to", "2026-03-17")
     with pytest.raises(CommandError):
         call_command("analytics_rollup", "--from", "17/03/2026", "--to", "2026-03-18")
+
+
+def test_the_beat_schedule_runs_the_analytics_tasks(settings):
+    from django.utils.module_loading import import_string
+
+    entries = {name: entry for name, entry in settings.CELERY_BEAT_SCHEDULE.items() if name.startswith("analytics-")}
+    assert {entry["task"] for entry in entries.values()} == {
+        "apps.analytics.tasks.take_samples", "apps.analytics.tasks.roll_up_hours", "apps.analytics.tasks.roll_up_days",
+        "apps.analytics.tasks.purge_samples", "apps.analytics.tasks.export_open_data"}
+    assert entries["analytics-samples"]["schedule"] == settings.ANALYTICS_SAMPLE_MINUTES * 60
+    for entry in entries.values():
+        assert import_string(entry["task"]).name == entry["task"]

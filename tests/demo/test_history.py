@@ -27,6 +27,7 @@ FIELDS = ("entries", "exits", "sessions_closed", "occupied_avg", "peak_ratio", "
 @pytest.fixture
 def month():
     demo_city_seed(lots=8, seed=5)
+    ParkingLot.objects.update(allow_pay_later=True)  # a small city may draw none that allows it
     now = rollups.sample_instant(timezone.now())
     return demo_history_seed(days=30, seed=5, now=now), now
 
