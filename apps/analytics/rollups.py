@@ -281,9 +281,10 @@ def _day_rows(day: date, now: datetime) -> list[LotDay]:
 
 
 def roll_up_days(day: date, *, now: datetime | None = None) -> int:
-    """Recompute every lot's ``LotDay`` for the local ``day`` from its ``LotHour`` rows (roll its hours up
-    first), its stays, its money ledger and its outages; the day's rows are replaced whole. Every lot
-    that existed by the end of the day, or had anything happen in it, gets a row. Returns the rows."""
+    """Recompute every lot's ``LotDay`` for the local ``day`` from its ``LotHour`` rows (which must be
+    rolled first: ``roll_up_range`` does both), its stays, its money ledger and its outages; the day's
+    rows are replaced whole. Every lot that existed by the end of the day, or had anything happen in
+    it, gets a row. Returns the rows."""
     rows = _day_rows(day, now or timezone.now())
     with transaction.atomic():
         LotDay.objects.filter(day=day).delete()
