@@ -19,7 +19,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 ## scheduler and simulator side by side. DATABASE_URL / REDIS_URL are honoured when set.
 run: $(STAMP)
 	DEBUG=$${DEBUG:-true} $(MANAGE) migrate --noinput
-	DEBUG=$${DEBUG:-true} $(MANAGE) seed_demo --if-empty
+	DEBUG=$${DEBUG:-true} $(MANAGE) seed_demo --if-empty --history-days 30
 	DEBUG=$${DEBUG:-true} $(MANAGE) run_city --host $(HOST) --port $(PORT)
 
 ## The whole suite; uses DATABASE_URL and REDIS_URL when set (CI sets both).

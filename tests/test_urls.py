@@ -32,6 +32,7 @@ ROUTES = [
     ("open-ngsi-offstreet", {}, "/api/v1/open/ngsi-ld/OffStreetParking"),
     ("open-ngsi-onstreet", {}, "/api/v1/open/ngsi-ld/OnStreetParking"),
     ("open-lots-csv", {}, "/api/v1/open/lots.csv"),
+    ("open-lot-occupancy", {"code": "LX-0001"}, "/api/v1/open/lots/LX-0001/occupancy"),
     ("ingest-events", {}, "/api/v1/ingest/events"),
     ("reservation-hospitals", {}, "/api/v1/reservations/hospitals/"),
     ("reservation-list", {}, "/api/v1/reservations/"),

@@ -183,7 +183,20 @@ CELERY_BEAT_SCHEDULE = {
     "retry-refunds": {"task": "apps.payments.tasks.retry_refunds", "schedule": 300.0},
     # Settled stays past SESSION_PLATE_RETENTION_DAYS: their plates become salted hashes (docs/privacy.md).
     "purge-plates": {"task": "apps.sessions.tasks.purge_plates", "schedule": 3600.0},
+    # Analytics summaries (apps.analytics.rollups): samples of every lot's live count, the hourly and
+    # daily rollups (each catching up on missed runs), the samples' retention, the daily open-data export.
+    "analytics-samples": {"task": "apps.analytics.tasks.take_samples", "schedule": 60.0 * 5},
+    "analytics-hours": {"task": "apps.analytics.tasks.roll_up_hours", "schedule": 300.0},
+    "analytics-days": {"task": "apps.analytics.tasks.roll_up_days", "schedule": 3600.0},
+    "analytics-purge-samples": {"task": "apps.analytics.tasks.purge_samples", "schedule": 3600.0},
+    "analytics-export": {"task": "apps.analytics.tasks.export_open_data", "schedule": 3600.0},
 }
+# --- analytics ------------------------------------------------------------------------------
+ANALYTICS_SAMPLE_MINUTES = 5  # the beat entry above runs at this interval
+ANALYTICS_SAMPLE_RETENTION_DAYS = 35
+ANALYTICS_CATCHUP_HOURS = 48  # how far back a periodic rollup catches up; older gaps: analytics_rollup
+ANALYTICS_CATCHUP_DAYS = 7
+ANALYTICS_EXPORT_DIR = Path(env.ANALYTICS_EXPORT_DIR)
 BERTH_DEBOUNCE_S = 10
 
 # --- rate limits (apps/common/ratelimit.py) ---------------------------------------------------

@@ -33,6 +33,8 @@ CI = _bool(os.environ.get("CI"), default=False)
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
 SQLITE_PATH = os.environ.get("SQLITE_PATH", str(BASE_DIR / "var" / "wuxi_parking.sqlite3"))
+# Where the daily open-data export writes its folders (one per day) for the city data platform to fetch.
+ANALYTICS_EXPORT_DIR = os.environ.get("ANALYTICS_EXPORT_DIR", str(BASE_DIR / "var" / "open-data"))
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 ALLOWED_HOSTS = _list(os.environ.get("ALLOWED_HOSTS"), ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = _list(os.environ.get("CSRF_TRUSTED_ORIGINS"), [])

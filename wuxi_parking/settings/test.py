@@ -22,3 +22,8 @@ if REDIS_URL:
                        "prefix": f"wxp-test-{uuid.uuid4().hex[:8]}"},
         }
     }
+# The open-data export (a scheduler test runs every task once) writes outside the checkout.
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ANALYTICS_EXPORT_DIR = Path(tempfile.gettempdir()) / f"wxp-test-open-data-{uuid.uuid4().hex[:8]}"

@@ -1,12 +1,17 @@
-"""Query parameters of the open-data endpoints, and the entity shape for the OpenAPI schema."""
+"""Query parameters of the open-data endpoints, the entity shape for the OpenAPI schema, and a lot's
+occupancy history."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from apps.common import messages
 from apps.common.api.params import BooleanParam, IntegerParam
+from apps.lots.api.serializers import AwareDateTimeField
 
 # NGSI-LD's representation options: only keyValues is served (the simplified form the FIWARE models show).
 NGSI_OPTIONS = ("keyValues",)
@@ -62,3 +67,52 @@ NGSI_ENTITY_SCHEMA = {
         "dateModified": {"type": "string", "format": "date-time"},
     },
 }
+
+
+# --- a lot's occupancy history ---------------------------------------------------------------
+
+OCCUPANCY_DEFAULT_DAYS = 7
+OCCUPANCY_MAX_DAYS = 90
+
+
+class OccupancyQuerySerializer(serializers.Serializer):
+    """``from`` and ``to`` (``from`` is a Python keyword, so the field is added by name)."""
+
+    to = AwareDateTimeField(required=False, help_text=_("结束时间（不含），ISO 8601 带时区偏移；默认现在"))
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = AwareDateTimeField(
+            required=False, help_text=_("开始时间，ISO 8601 带时区偏移；默认结束时间前 7 天；所在小时整点起算"))
+        return dict(sorted(fields.items(), key=lambda item: item[0] != "from"))
+
+    def validate(self, attrs):
+        end = attrs.get("to") or timezone.now()
+        start = attrs.get("from") or end - timedelta(days=OCCUPANCY_DEFAULT_DAYS)
+        if start >= end:
+            raise serializers.ValidationError({"from": [_("开始时间须早于结束时间")]}, code="invalid_range")
+        if end - start > timedelta(days=OCCUPANCY_MAX_DAYS):
+            raise serializers.ValidationError(
+                {"from": [_("时间范围不能超过 %(days)d 天") % {"days": OCCUPANCY_MAX_DAYS}]}, code="range_too_long")
+        return {"from": start, "to": end}
+
+
+class OccupancyHourSerializer(serializers.Serializer):
+    hour = serializers.DateTimeField(help_text=_("该小时的开始（本地时间整点，带时区偏移）"))
+    occupied_avg = serializers.FloatField(allow_null=True, help_text=_("平均占用泊位数；该小时无在线采样时为 null"))
+    occupied_max = serializers.IntegerField(allow_null=True, help_text=_("最高占用泊位数；无在线采样时为 null"))
+    total_berths = serializers.IntegerField(help_text=_("总泊位"))
+    free_avg = serializers.FloatField(allow_null=True, help_text=_("平均空余泊位数；无在线采样时为 null"))
+
+
+class OccupancyHistorySerializer(serializers.Serializer):
+    lot_code = serializers.CharField(help_text=_("停车场编码"))
+    # "from" again: declared by name below.
+    to = serializers.DateTimeField(help_text=_("结束时间（不含）"))
+    results = OccupancyHourSerializer(many=True, help_text=_("逐小时，时间升序；没有汇总的小时不出现"))
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.DateTimeField(help_text=_("开始时间（所在小时整点）"))
+        order = ["lot_code", "from", "to", "results"]
+        return {name: fields[name] for name in order}

@@ -8,4 +8,5 @@ urlpatterns = [
     path("ngsi-ld/OffStreetParking", views.OffStreetParkingView.as_view(), name="open-ngsi-offstreet"),
     path("ngsi-ld/OnStreetParking", views.OnStreetParkingView.as_view(), name="open-ngsi-onstreet"),
     path("lots.csv", views.RegistryCSVView.as_view(), name="open-lots-csv"),
+    path("lots/<str:code>/occupancy", views.LotOccupancyView.as_view(), name="open-lot-occupancy"),
 ]

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.common.api.exceptions import error_responses
 from apps.common.api.params import StrictQueryParamsMixin
-from apps.lots.models import ParkingLot
+from apps.common.errors import NotFound
+from apps.lots.models import LOT_CODE_VALIDATOR, ParkingLot
 
 from ..open_data import (
     CSV_COLUMNS,
@@ -24,7 +28,15 @@ from ..open_data import (
     open_data_rows,
     registry_csv,
 )
-from .serializers import NGSI_ENTITY_SCHEMA, NgsiQuerySerializer
+from ..rollups import hour_floor
+from ..selectors import lot_hours
+from .serializers import (
+    NGSI_ENTITY_SCHEMA,
+    OCCUPANCY_MAX_DAYS,
+    NgsiQuerySerializer,
+    OccupancyHistorySerializer,
+    OccupancyQuerySerializer,
+)
 
 TAGS = ["open-data"]
 
@@ -125,3 +137,43 @@ class RegistryCSVView(OpenDataAPIView):
         filename = f"wuxi-parking-lots-{timezone.localdate():%Y%m%d}.csv"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
+
+
+@extend_schema_view(get=extend_schema(
+    tags=TAGS,
+    summary="停车场逐小时占用历史",
+    operation_id="open_lot_occupancy",
+    description=(
+        f"一个停车场逐小时的占用汇总（本地时间整点），时间范围 [from, to)，默认最近 7 天，最长 {OCCUPANCY_MAX_DAYS} 天"
+        "（超出为 400 range_too_long）。from 取所在小时的整点。"
+        "数据来自每 5 分钟一次的余位采样（停车场离线时的采样不计），"
+        "该小时没有在线采样时 occupied_avg、occupied_max、free_avg 为 null。没有汇总的小时不出现。不含任何车牌。"
+    ),
+    parameters=[OpenApiParameter("code", OpenApiTypes.STR, OpenApiParameter.PATH, description="停车场编码"),
+                OccupancyQuerySerializer],
+    responses={200: OccupancyHistorySerializer, **error_responses(400, 404)},
+))
+class LotOccupancyView(OpenDataAPIView):
+    query_serializer_classes = (OccupancyQuerySerializer,)
+
+    def get(self, request, code: str):
+        params = OccupancyQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        start, end = hour_floor(params.validated_data["from"]), params.validated_data["to"]
+        code = code.strip().upper()
+        # Only a well-formed code is looked up: PostgreSQL refuses a NUL in a query with an error.
+        lot = ParkingLot.objects.filter(code=code).values("id", "code").first() \
+            if LOT_CODE_VALIDATOR.regex.fullmatch(code) else None
+        if lot is None:
+            raise NotFound(_("未找到停车场 %(code)s") % {"code": code}, details={"code": code})
+        results = []
+        for row in lot_hours(lot_id=lot["id"], start=start, end=end):
+            known = row["samples"] > 0
+            avg = round(row["occupied_avg"], 2) if known else None
+            results.append({
+                "hour": timezone.localtime(row["hour"]).isoformat(), "total_berths": row["total_berths"],
+                "occupied_avg": avg, "occupied_max": row["occupied_max"] if known else None,
+                "free_avg": round(row["total_berths"] - row["occupied_avg"], 2) if known else None,
+            })
+        return Response({"lot_code": lot["code"], "from": timezone.localtime(start).isoformat(),
+                         "to": timezone.localtime(end).isoformat(), "results": results})

@@ -1,4 +1,5 @@
-"""``manage.py seed_demo [--lots N] [--seed S] [--if-empty]``: the demo city on an empty database."""
+"""``manage.py seed_demo [--lots N] [--seed S] [--if-empty] [--history-days D]``: the demo city on an empty
+database, with D days of made-up history (occupancy samples, stays and money, rolled up) behind it."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from apps.common.errors import DomainError
 from apps.demo.guard import refuse_production
+from apps.demo.history import demo_history_seed
 from apps.demo.seed import demo_city_seed
 
 
@@ -20,8 +22,11 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=2026, help=_("随机种子：相同种子生成相同数据（默认 2026）"))
         parser.add_argument("--if-empty", action="store_true",
                             help=_("已有停车场时什么也不做（make run 使用）；不加此项时已有数据会报错"))
+        parser.add_argument("--history-days", type=int, default=0,
+                            help=_("再生成这么多天的历史数据（余位采样、停车记录与费用，并汇总），"
+                                   "默认 0；make run 用 30"))
 
-    def handle(self, *args, lots: int, seed: int, if_empty: bool, **options):
+    def handle(self, *args, lots: int, seed: int, if_empty: bool, history_days: int, **options):
         refuse_production()
         started = time.monotonic()
         try:
@@ -31,6 +36,8 @@ class Command(BaseCommand):
         if city.skipped:
             self.stdout.write(_("已有 %(n)d 个停车场，跳过演示数据。") % {"n": city.existing_lots})
             return
+        if history_days < 0:
+            raise CommandError(_("--history-days 不能为负数"))
         self.stdout.write(self.style.SUCCESS(
             _("演示城市已生成（种子 %(seed)d，%(s).1f 秒）：%(lots)d 个停车场（其中道路泊位 %(street)d 个，"
               "泊位 %(berths)d 个），医院 %(hospitals)d 个，新建经营单位 %(operators)d 个，收费标准 %(tariffs)d 个，"
@@ -45,3 +52,11 @@ class Command(BaseCommand):
         for login in city.logins:
             password = login.password if login.password is not None else _("（已存在，未修改）")
             self.stdout.write(f"  {login.username:<10} {password:<16} {login.scope}")
+        if history_days:
+            history = demo_history_seed(days=history_days, seed=seed)
+            done = _("历史数据 %(days)d 天（%(s).1f 秒）：余位采样 %(samples)d 条，停车记录 %(stays)d 条"
+                     "（欠费 %(arrears)d 条），离线 %(outages)d 次，小时汇总 %(hours)d 行，日汇总 %(day_rows)d 行。")
+            self.stdout.write(done % {"days": history.days, "s": history.seconds, "samples": history.samples,
+                                      "stays": history.stays, "arrears": history.arrears,
+                                      "outages": history.outages, "hours": history.hour_rows,
+                                      "day_rows": history.day_rows})
