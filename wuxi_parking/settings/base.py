@@ -173,6 +173,9 @@ CELERY_BEAT_SCHEDULE = {
     "remind-arrears": {"task": "apps.payments.tasks.remind_arrears", "schedule": 3600.0},
     "build-statements": {"task": "apps.payments.tasks.build_statements", "schedule": 3600.0},
     "retry-refunds": {"task": "apps.payments.tasks.retry_refunds", "schedule": 300.0},
+    # Data-quality supervision (督查): each rule over all lots, cases per episode, quiet-period close.
+    "supervise-data-quality": {"task": "apps.analytics.supervision.tasks.supervise_data_quality",
+                               "schedule": 300.0},
 }
 BERTH_DEBOUNCE_S = 10
 
