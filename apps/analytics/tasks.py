@@ -15,6 +15,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import export, rollups
+from .supervision.tasks import supervise_data_quality  # found by autodiscover_tasks through this module
+
+__all__ = ["export_open_data", "purge_samples", "roll_up_days", "roll_up_hours", "supervise_data_quality",
+           "take_samples"]
 
 # Hours rolled again on every run although rolled before: events arrive late and out of order.
 REROLL_HOURS = 2

@@ -190,6 +190,9 @@ CELERY_BEAT_SCHEDULE = {
     "analytics-days": {"task": "apps.analytics.tasks.roll_up_days", "schedule": 3600.0},
     "analytics-purge-samples": {"task": "apps.analytics.tasks.purge_samples", "schedule": 3600.0},
     "analytics-export": {"task": "apps.analytics.tasks.export_open_data", "schedule": 3600.0},
+    # Data-quality supervision (督查): each rule over all lots, cases per episode, quiet-period close.
+    "supervise-data-quality": {"task": "apps.analytics.supervision.tasks.supervise_data_quality",
+                               "schedule": 300.0},
 }
 # --- analytics ------------------------------------------------------------------------------
 ANALYTICS_SAMPLE_MINUTES = 5  # the beat entry above runs at this interval

@@ -1,9 +1,11 @@
 """The analytics app's tables. Each part keeps its models in its own module:
 
 - ``summaries``: what periodic tasks roll up from the live counters, sessions and money (issue 11 item 3);
-  pages and dashboards read these, never the raw events.
+  pages and dashboards read these, never the raw events;
+- ``supervision``: data-quality rules, the cases they raise and the cases' history (issue 11 item 1).
 """
 
 from .summaries import LotDay, LotHour, OccupancySample
+from .supervision import CaseChange, SupervisionCase, SupervisionRule
 
-__all__ = ["LotDay", "LotHour", "OccupancySample"]
+__all__ = ["CaseChange", "LotDay", "LotHour", "OccupancySample", "SupervisionCase", "SupervisionRule"]
