@@ -2,8 +2,11 @@
 
 - ``summaries``: what periodic tasks roll up from the live counters, sessions and money (issue 11 item 3);
   pages and dashboards read these, never the raw events.
+- ``dashboards``: the targets staff set, the region rollups and the dashboards' admin page (issue 11
+  items 2 and 4).
 """
 
+from .dashboards import Dashboard, RegionDay, RegionHour, Target
 from .summaries import LotDay, LotHour, OccupancySample
 
-__all__ = ["LotDay", "LotHour", "OccupancySample"]
+__all__ = ["Dashboard", "LotDay", "LotHour", "OccupancySample", "RegionDay", "RegionHour", "Target"]
