@@ -234,7 +234,7 @@ def hotspot_rows(q: Query) -> list[dict]:
 
 def hotspots(q: Query) -> Table:
     found = hotspot_rows(q)
-    table = Table(key="hotspots", title=_("热难点区域：高峰持续超90%的停车场（近 %(days)s 天）") % {
+    table = Table(key="hotspots", title=_("热难点区域：高峰持续超90%%的停车场（近 %(days)s 天）") % {
         "days": (q.end - q.recent_start).days},
         columns=[_("编码"), _("名称"), _("区域"), _("统计天数"), _("超90%天数"), _("超90%天数占比（%）"),
                  _("平均高峰占用率（%）")],
