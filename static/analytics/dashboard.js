@@ -46,7 +46,7 @@
   }
 
   function heatLayer(el, c) {
-    var map = L.map(el, { center: cfg.center, zoom: 11, minZoom: 8, maxZoom: 18, preferCanvas: true });
+    var map = L.map(el, { center: cfg.center, zoom: 11, minZoom: 8, maxZoom: 18 });
     var failed = 0;
     (cfg.tiles || []).forEach(function (layer) {
       L.tileLayer(layer.url, layer.options).on("tileerror", function () {
