@@ -9,7 +9,7 @@ build it the same way from the same request.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import Avg, Count, F, Q, Sum
@@ -37,6 +37,7 @@ RECENT_DAYS = 28
 HOTSPOT_SHARE = 0.5
 HOTSPOT_MIN_DAYS = 3
 HOTSPOT_ROWS = 200
+SMART_LOT_ROWS = 500
 OPERATOR_ROWS = 50
 WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
 
@@ -51,6 +52,7 @@ class Query:
     area: int | None  # a district's pk, or None for everything in scope
     year: int
     now: datetime
+    memo: dict = field(default_factory=dict, compare=False, repr=False)  # what two panels of one page share
 
     @property
     def start(self) -> date:
@@ -128,7 +130,9 @@ def role_title(user) -> str:
 # --- targets -----------------------------------------------------------------------------------
 
 def _checks(q: Query):
-    return targets.lot_checks(_scoped(ParkingLot.objects.all(), q), now=q.now)
+    if "checks" not in q.memo:
+        q.memo["checks"] = targets.lot_checks(_scoped(ParkingLot.objects.all(), q), now=q.now)
+    return q.memo["checks"]
 
 
 def target_panels(q: Query) -> list[Table]:
@@ -152,10 +156,12 @@ def smart_lots(q: Query) -> Table:
     for check in _checks(q):
         if check.met["smart"]:
             continue
+        if len(rows) == SMART_LOT_ROWS:
+            break
         district = by_pk.get(owner.get(check.region_id))
         rows.append([check.code, check.name, district.name if district else "—", str(declared.get(check.declared)),
                      *[_("是") if check.smart[c] else _("否") for c in targets.SMART_CRITERIA]])
-    return Table(key="smart-lots", title=_("智慧化未达标停车场"),
+    return Table(key="smart-lots", title=_("智慧化未达标停车场（按编码，前 %(n)s 个）") % {"n": SMART_LOT_ROWS},
                  columns=[_("编码"), _("名称"), _("区域"), _("备案等级"), *[names[c] for c in targets.SMART_CRITERIA]],
                  rows=rows,
                  note=_("近 %(days)s 天实测；备案等级仅供对照，不计入达标率") % {"days": targets.WINDOW_DAYS})

@@ -73,7 +73,8 @@ def lot_checks(lots, *, now: datetime) -> list[LotCheck]:
     live_key = Device.objects.filter(lots=OuterRef("pk"), revoked_at__isnull=True)
     seen_after = now - timedelta(seconds=settings.LOT_OFFLINE_AFTER_S)
     since = now - timedelta(days=WINDOW_DAYS)
-    rows = (counted_lots(lots).annotate(
+    counted = counted_lots(lots)
+    rows = (counted.annotate(
         signed=Exists(live_key), sensors=Exists(live_key.filter(kind__in=SENSOR_KINDS)),
         pay_code=Exists(PayCodeLot.objects.filter(paycode_ready_q(), pk=OuterRef("pk"))))
         .values("pk", "code", "name", "region_id", "kind", "compliance_level", "allow_pay_later", "last_seen_at",
@@ -82,7 +83,7 @@ def lot_checks(lots, *, now: datetime) -> list[LotCheck]:
     start_day = timezone.localtime(since).date()
     end_day = timezone.localtime(now).date()
     flows = {r["lot"]: r for r in LotDay.objects.filter(
-        lot__in=[r["pk"] for r in rows], day__gte=start_day, day__lt=end_day).values("lot").annotate(
+        lot__in=counted.values("pk"), day__gte=start_day, day__lt=end_day).values("lot").annotate(
         entries_sum=Sum("entries"), exits_sum=Sum("exits"), online=Sum("online_minutes"))}
     window_minutes = (end_day - start_day).days * 24 * 60
     checks = []
