@@ -79,3 +79,16 @@ def state_lot(region, *, code: str, live: bool = True, sensors: bool = False, se
 @pytest.fixture
 def now():
     return NOW
+
+
+@pytest.fixture(autouse=True)
+def seeded_targets(request):
+    """The targets migration 0003 seeds (a transactional test elsewhere may have flushed them)."""
+    if "db" not in request.fixturenames and not request.node.get_closest_marker("django_db"):
+        return
+    from importlib import import_module
+
+    from django.apps import apps
+
+    request.getfixturevalue("db")
+    import_module("apps.analytics.migrations.0003_dashboards").seed_targets(apps, None)
