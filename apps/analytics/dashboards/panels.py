@@ -15,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Avg, Count, F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from apps.common.scope import scope_of
 from apps.complaints.selectors import punctuality_q, tickets_for_staff
@@ -39,7 +40,8 @@ HOTSPOT_MIN_DAYS = 3
 HOTSPOT_ROWS = 200
 SMART_LOT_ROWS = 500
 OPERATOR_ROWS = 50
-WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
+WEEKDAYS = (gettext_lazy("星期一"), gettext_lazy("星期二"), gettext_lazy("星期三"), gettext_lazy("星期四"),
+            gettext_lazy("星期五"), gettext_lazy("星期六"), gettext_lazy("星期日"))
 
 
 @dataclass(frozen=True)
@@ -176,14 +178,14 @@ def occupancy_hours(q: Query) -> Table:
               .values("weekday", "hour_of_day").annotate(occupied=Sum("occupied_sum"), berths=Sum("total_berths"))
               .order_by()):
         cells[(r["weekday"], r["hour_of_day"])] = [r["occupied"] or 0.0, r["berths"] or 0]
-    rows = [[_(WEEKDAYS[d]), *[pct(*cells[(d, h)]) if (d, h) in cells else None for h in range(24)]]
+    rows = [[str(WEEKDAYS[d]), *[pct(*cells[(d, h)]) if (d, h) in cells else None for h in range(24)]]
             for d in range(7)]
     area = area_choices(q.user).get(q.area) if q.area else _("全部区域")
     table = Table(key="occupancy-hours",
                   title=_("分时段占用率（%%）· %(area)s · 近 %(days)s 天") % {
                       "area": area, "days": (q.end - q.recent_start).days},
-                  columns=[_("星期"), *[f"{h:02d}时" for h in range(24)]], rows=rows)
-    table.chart = {"type": "heatmap", "x": [f"{h:02d}" for h in range(24)], "y": [_(w) for w in WEEKDAYS],
+                  columns=[_("星期"), *[_("%(hour)s时") % {"hour": f"{h:02d}"} for h in range(24)]], rows=rows)
+    table.chart = {"type": "heatmap", "x": [f"{h:02d}" for h in range(24)], "y": [str(w) for w in WEEKDAYS],
                    "data": [[h, d, rows[d][h + 1]] for d in range(7) for h in range(24) if rows[d][h + 1] is not None]}
     return table
 
