@@ -424,7 +424,8 @@ def dashboard_section(d: DashboardResult) -> str:
         "| money by district for the year from `LotDay` (no rollup), in process | "
         f"{_spread(d.baseline_lotday_s, _ms)} |\n"
         f"| the same from `RegionDay`, in process | {_spread(d.rollup_money_s, _ms)} |\n"
-        f"| one day's region rollup (`region_days_refresh`) | {_spread(d.rollup_day_s, _ms)} |\n\n"
+        f"| one day's region rollup (`region_days_refresh`) | {_spread(d.rollup_day_s, _ms)} |\n"
+        f"| the lots' last four weeks (`lot_recent_refresh`, once) | {_ms(d.lot_recent_s)} |\n\n"
         f"CPU while timing: {cpu_line(d.cpu)}.\n"
     )
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Avg, Count, F, Q, Sum
+from django.db.models import Count, F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -23,17 +23,16 @@ from apps.lots.models import ParkingLot
 from apps.regions.models import Operator, Region
 from apps.reservations.selectors import hospital_daily_stats, sharing_lot_stats
 
-from ..models import LotDay, RegionDay, RegionHour, Target
+from ..models import LotRecent, RegionDay, RegionHour, Target
 from . import targets
 from .areas import districts
-from .rollup import PEAK_RATIO
+from .rollup import RECENT_DAYS
 from .tables import Table, pct, yuan
 
 PERIODS = (7, 30, 90, 365)
 DEFAULT_DAYS = 30
-#: the hour-by-weekday panel and the hotspots look at the last four weeks of the period at most:
-#: every weekday four times, and "persistently" means now, not last spring
-RECENT_DAYS = 28
+# The hour-by-weekday panel looks at the last four weeks of the period at most (every weekday four
+# times), the hotspots at the last four weeks whatever the period: "persistently" means now.
 #: a hotspot: busiest hour over 90% full on at least this share of its days in the window
 HOTSPOT_SHARE = 0.5
 HOTSPOT_MIN_DAYS = 3
@@ -154,6 +153,7 @@ def smart_lots(q: Query) -> Table:
              "sensors": _("泊位检测（路内）"), "uptime": _("在线率≥95%")}
     declared = dict(ParkingLot.Compliance.choices)
     by_pk, owner = districts()
+    yes, no = _("是"), _("否")
     rows = []
     for check in _checks(q):
         if check.met["smart"]:
@@ -162,7 +162,7 @@ def smart_lots(q: Query) -> Table:
             break
         district = by_pk.get(owner.get(check.region_id))
         rows.append([check.code, check.name, district.name if district else "—", str(declared.get(check.declared)),
-                     *[_("是") if check.smart[c] else _("否") for c in targets.SMART_CRITERIA]])
+                     *[yes if check.smart[c] else no for c in targets.SMART_CRITERIA]])
     return Table(key="smart-lots", title=_("智慧化未达标停车场（按编码，前 %(n)s 个）") % {"n": SMART_LOT_ROWS},
                  columns=[_("编码"), _("名称"), _("区域"), _("备案等级"), *[names[c] for c in targets.SMART_CRITERIA]],
                  rows=rows,
@@ -222,12 +222,15 @@ def district_usage(q: Query) -> Table:
 
 
 def hotspot_rows(q: Query) -> list[dict]:
-    """Lots whose busiest hour was over 90% full on at least half their days in the last four weeks."""
-    found = list(_scoped(LotDay.objects.all(), q).filter(day__gte=q.recent_start, day__lt=q.end).values("lot")
-                 .annotate(days=Count("pk"), over=Count("pk", filter=Q(peak_ratio__gte=PEAK_RATIO)),
-                           peak=Avg("peak_ratio"))
-                 .filter(over__gte=HOTSPOT_MIN_DAYS).filter(over__gte=F("days") * HOTSPOT_SHARE)
-                 .order_by("-over", "-peak", "lot")[:HOTSPOT_ROWS])
+    """Lots whose busiest hour was over 90% full on at least half their days in the last four weeks
+    (``LotRecent``, as last rolled up)."""
+    found = list(_scoped(LotRecent.objects.all(), q, "lot__region")
+                 .filter(targets.recent_q(q.end), days_over_90__gte=HOTSPOT_MIN_DAYS)
+                 .filter(days_over_90__gte=F("days") * HOTSPOT_SHARE)
+                 .values("lot", "days", "days_over_90", "peak_sum")
+                 .order_by("-days_over_90", "-peak_sum", "lot")[:HOTSPOT_ROWS])
+    for r in found:
+        r["over"], r["peak"] = r["days_over_90"], r["peak_sum"] / r["days"] if r["days"] else 0.0
     lots = {lot["pk"]: lot for lot in ParkingLot.objects.filter(pk__in=[r["lot"] for r in found]).values(
         "pk", "code", "name", "region_id", "lat", "lon")}
     by_pk, owner = districts()
@@ -243,7 +246,7 @@ def hotspot_rows(q: Query) -> list[dict]:
 def hotspots(q: Query) -> Table:
     found = hotspot_rows(q)
     table = Table(key="hotspots", title=_("热难点区域：高峰持续超90%%的停车场（近 %(days)s 天）") % {
-        "days": (q.end - q.recent_start).days},
+        "days": RECENT_DAYS},
         columns=[_("编码"), _("名称"), _("区域"), _("统计天数"), _("超90%天数"), _("超90%天数占比（%）"),
                  _("平均高峰占用率（%）")],
         rows=[[r["code"], r["name"], r["district"], r["days"], r["over"], r["share"], r["peak"]] for r in found],

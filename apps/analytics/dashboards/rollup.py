@@ -1,6 +1,7 @@
-"""Region rollups (issue 11 item 4): ``RegionDay`` and ``RegionHour`` recomputed whole for a local day
-from that day's ``LotDay`` and ``LotHour`` rows, in one transaction (idempotent: a re-run after a late
-lot day replaces, never adds). Run after the lot rollups of the day (``region_rollup`` task)."""
+"""Rollups of the lot summaries (issue 11 item 4), each recomputed whole (idempotent: a re-run after a
+late lot day replaces, never adds), run after the lot rollups of the day (``region_rollup`` task):
+``RegionDay`` and ``RegionHour`` for a local day from that day's ``LotDay`` and ``LotHour`` rows, and
+``LotRecent``, each lot's last four weeks."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from ..models import LotDay, LotHour, RegionDay, RegionHour
+from ..models import LotDay, LotHour, LotRecent, RegionDay, RegionHour
 
 #: a lot day counts as "over 90%" when its busiest hour averaged at least this share of its berths
 PEAK_RATIO = 0.9
+#: the recent window the hotspots and the smart-compliance checks look at
+RECENT_DAYS = 28
 
 
 @transaction.atomic
@@ -47,10 +50,25 @@ def region_days_refresh(*, day: date) -> tuple[int, int]:
     return len(days), len(hours)
 
 
+@transaction.atomic
+def lot_recent_refresh(*, end: date) -> int:
+    """Each lot's ``RECENT_DAYS`` lot days before ``end`` (excluded), added up; replaces every row."""
+    rows = [LotRecent(lot_id=r["lot"], end=end, days=r["n"], days_over_90=r["over"], peak_sum=r["peak"] or 0.0,
+                      entries=r["entries_sum"] or 0, exits=r["exits_sum"] or 0, online_minutes=r["online"] or 0)
+            for r in LotDay.objects.filter(day__gte=end - timedelta(days=RECENT_DAYS), day__lt=end).values("lot")
+            .annotate(n=Count("pk"), over=Count("pk", filter=Q(peak_ratio__gte=PEAK_RATIO)), peak=Sum("peak_ratio"),
+                      entries_sum=Sum("entries"), exits_sum=Sum("exits"), online=Sum("online_minutes")).order_by()]
+    LotRecent.objects.all().delete()
+    LotRecent.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
+
+
 def region_days_refresh_range(*, start: date, end: date) -> int:
-    """Every day from ``start`` to ``end`` inclusive; returns the day rows written."""
+    """Every day from ``start`` to ``end`` inclusive, then the lots' recent window up to ``end``
+    (included); returns the day rows written."""
     written, current = 0, start
     while current <= end:
         written += region_days_refresh(day=current)[0]
         current += timedelta(days=1)
+    lot_recent_refresh(end=end + timedelta(days=1))
     return written

@@ -7,7 +7,8 @@ meets it:
 - 联网率 (networked): the lot streams live data now — a key issued for it and not revoked, and a
   request from it within the offline threshold (``LOT_OFFLINE_AFTER_S``, SPEC §3.3), not marked offline.
 - 智慧化达标率 (smart): the networking spec is met, each criterion read from real rows over the last
-  ``WINDOW_DAYS`` days: a signed feed (a live key), entries *and* exits reported (``LotDay``), a
+  ``WINDOW_DAYS`` days: a signed feed (a live key), entries *and* exits reported (``LotDay``, added
+  up in ``LotRecent``), a
   ``lot_status`` snapshot (``ParkingLot.snapshot_at``), berth sensors where on-street (a live key of a
   geomagnetic, video or robot device), and uptime of at least ``UPTIME_MIN`` (``LotDay.online_minutes``).
   ``compliance_level`` is what staff filed for the lot; the dashboard shows it beside what was measured,
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, Sum
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -32,14 +33,15 @@ from apps.lots.models import Device, ParkingLot
 from apps.payments.models import PayCodeLot
 from apps.regions.models import Operator
 
-from ..models import LotDay, Target
+from ..models import LotRecent, Target
 from .areas import districts
+from .rollup import RECENT_DAYS
 from .tables import Table, pct
 
 PUBLIC_CATEGORIES = (ParkingLot.Category.PUBLIC, ParkingLot.Category.ROAD)
 STATE_OWNERSHIPS = (Operator.Ownership.GOVERNMENT, Operator.Ownership.STATE_OWNED)
 SENSOR_KINDS = (Device.Kind.GEOMAGNETIC, Device.Kind.VIDEO, Device.Kind.ROBOT)
-WINDOW_DAYS = 30
+WINDOW_DAYS = RECENT_DAYS
 UPTIME_MIN = 0.95
 
 METRICS = tuple(Target.Metric)
@@ -50,6 +52,12 @@ def counted_lots(lots):
     """The registered state-owned public lots among ``lots`` (the denominator of every metric)."""
     return lots.filter(category__in=PUBLIC_CATEGORIES, operator__ownership__in=STATE_OWNERSHIPS,
                        filing_status=ParkingLot.Filing.FILED, status=ParkingLot.Status.OPEN)
+
+
+def recent_q(today) -> Q:
+    """The lots' recent window as last rolled up: up to today, or a day or two earlier if the
+    rollup has not run since; older is no longer "recent" and counts as nothing reported."""
+    return Q(end__lte=today, end__gt=today - timedelta(days=3))
 
 
 def paycode_ready_q() -> Q:
@@ -76,28 +84,28 @@ def lot_checks(lots, *, now: datetime) -> list[LotCheck]:
     counted = counted_lots(lots)
     rows = (counted.annotate(
         signed=Exists(live_key), sensors=Exists(live_key.filter(kind__in=SENSOR_KINDS)),
-        pay_code=Exists(PayCodeLot.objects.filter(paycode_ready_q(), pk=OuterRef("pk"))))
-        .values("pk", "code", "name", "region_id", "kind", "compliance_level", "allow_pay_later", "last_seen_at",
-                "offline_since", "snapshot_at", "signed", "sensors", "pay_code").order_by("code"))
+        pay_code=Exists(PayCodeLot.objects.filter(paycode_ready_q(), pk=OuterRef("pk"))),
+        # decided in SQL: thousands of timestamps are slow to bring into Python only to compare them
+        seen=ExpressionWrapper(Q(offline_since__isnull=True, last_seen_at__gte=seen_after), BooleanField()),
+        snapshot=ExpressionWrapper(Q(snapshot_at__gte=since), BooleanField()))
+        .values("pk", "code", "name", "region_id", "kind", "compliance_level", "allow_pay_later", "seen", "snapshot",
+                "signed", "sensors", "pay_code").order_by("code"))
     rows = list(rows)
-    start_day = timezone.localtime(since).date()
     end_day = timezone.localtime(now).date()
-    flows = {r["lot"]: r for r in LotDay.objects.filter(
-        lot__in=counted.values("pk"), day__gte=start_day, day__lt=end_day).values("lot").annotate(
-        entries_sum=Sum("entries"), exits_sum=Sum("exits"), online=Sum("online_minutes"))}
-    window_minutes = (end_day - start_day).days * 24 * 60
+    flows = {r["lot_id"]: r for r in LotRecent.objects.filter(recent_q(end_day), lot__in=counted.values("pk"))
+             .values("lot_id", "days", "entries", "exits", "online_minutes")}
+    window_minutes = WINDOW_DAYS * 24 * 60
     checks = []
     for r in rows:
         flow = flows.get(r["pk"], {})
         smart = {
             "signed": r["signed"],
-            "flows": bool(flow.get("entries_sum")) and bool(flow.get("exits_sum")),
-            "lot_status": r["snapshot_at"] is not None and r["snapshot_at"] >= since,
+            "flows": bool(flow.get("entries")) and bool(flow.get("exits")),
+            "lot_status": bool(r["snapshot"]),
             "sensors": r["sensors"] or r["kind"] != ParkingLot.Kind.ON_STREET,
-            "uptime": bool(window_minutes) and (flow.get("online") or 0) >= UPTIME_MIN * window_minutes,
+            "uptime": (flow.get("online_minutes") or 0) >= UPTIME_MIN * window_minutes,
         }
-        networked = (r["signed"] and r["offline_since"] is None and r["last_seen_at"] is not None
-                     and r["last_seen_at"] >= seen_after)
+        networked = r["signed"] and bool(r["seen"])
         checks.append(LotCheck(
             pk=r["pk"], code=r["code"], name=r["name"], region_id=r["region_id"], declared=r["compliance_level"],
             smart=smart, met={"networked": networked, "smart": all(smart.values()), "pay_code": r["pay_code"],

@@ -6,7 +6,7 @@
   items 2 and 4).
 """
 
-from .dashboards import Dashboard, RegionDay, RegionHour, Target
+from .dashboards import Dashboard, LotRecent, RegionDay, RegionHour, Target
 from .summaries import LotDay, LotHour, OccupancySample
 
-__all__ = ["Dashboard", "LotDay", "LotHour", "OccupancySample", "RegionDay", "RegionHour", "Target"]
+__all__ = ["Dashboard", "LotDay", "LotHour", "LotRecent", "OccupancySample", "RegionDay", "RegionHour", "Target"]

@@ -124,6 +124,32 @@ class RegionHour(models.Model):
         return f"{self.region_id}/{self.operator_id} {self.day:%Y-%m-%d} {self.hour_of_day}:00"
 
 
+class LotRecent(models.Model):
+    """One lot's last four weeks of lot days, added up (``end`` excluded): what the hotspots and the
+    smart-compliance checks read, one row a lot instead of 28. Only the latest ``end`` is kept."""
+
+    lot = models.OneToOneField("lots.ParkingLot", verbose_name=_("停车场"), on_delete=models.CASCADE,
+                               related_name="+")
+    end = models.DateField(_("截至（不含）"))
+    days = models.PositiveSmallIntegerField(_("天数"))
+    days_over_90 = models.PositiveSmallIntegerField(_("超90%天数"))
+    peak_sum = models.FloatField(_("高峰占用率合计"))
+    entries = models.PositiveBigIntegerField(_("入场"))
+    exits = models.PositiveBigIntegerField(_("出场"))
+    online_minutes = models.PositiveBigIntegerField(_("在线分钟"))
+
+    objects = ScopedQuerySet.as_manager()
+    scope_paths = ScopePaths(region="lot__region", operator="lot__operator")
+
+    class Meta:
+        verbose_name = _("近四周汇总")
+        verbose_name_plural = pgettext_lazy("plural", "近四周汇总")
+        indexes = [models.Index(fields=["end", "days_over_90"], name="lotrecent_end_over")]
+
+    def __str__(self) -> str:
+        return f"{self.lot_id} → {self.end:%Y-%m-%d}"
+
+
 class Dashboard(LotDay):
     """The supervision dashboards' admin page (no table: a proxy of the lot days it reads)."""
 

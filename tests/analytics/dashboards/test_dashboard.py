@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 
 from apps.analytics.dashboards import panels
 from apps.analytics.dashboards.rollup import region_days_refresh
-from apps.analytics.models import RegionDay, RegionHour
+from apps.analytics.models import LotDay, RegionDay, RegionHour
 from apps.regions.models import Operator
 from tests.factories import LotFactory, OperatorFactory, UserFactory
 
@@ -212,12 +212,18 @@ def test_a_lot_over_90_on_too_few_days_is_not_a_hotspot(city, today_now):
     days = days_before(today_now, 28)
     lot_days(lot, days[:10], peak_ratio=0.95)
     lot_days(lot, days[10:], peak_ratio=0.5)
+    refresh(today_now, 28)
     request = RequestFactory().get(URL)
     request.user = UserFactory(is_superuser=True, is_staff=True)
     q = panels.Query.from_request(request, now=today_now)
     assert panels.hotspot_rows(q) == []
     lot_days(lot, [days[0] - timedelta(days=1)], peak_ratio=0.95)  # outside the four weeks: still none
+    refresh(today_now, 29)
     assert panels.hotspot_rows(q) == []
+    LotDay.objects.filter(lot=lot, day__in=days[10:14]).update(peak_ratio=0.92)  # 14 of 28: now one
+    refresh(today_now, 28)
+    assert [(r["code"], r["days"], r["over"], r["share"]) for r in panels.hotspot_rows(q)] == [
+        ("LX-SOME", 28, 14, 50.0)]
 
 
 def test_the_page_costs_a_bounded_number_of_queries(client, staff_factory, two_districts,
