@@ -56,8 +56,9 @@ def test_the_dashboard_draws_its_charts_and_heat_layer_without_console_errors(se
         context = chromium.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai")
         page = context.new_page()
         errors: list[str] = []
-        page.on("console", lambda m: m.type == "error" and errors.append(f"{m.text} ({m.location.get('url', '')})"))
-        page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+        page.on("console", lambda m, errors=errors: m.type == "error" and errors.append(
+            f"{m.text} ({m.location.get('url', '')})"))
+        page.on("pageerror", lambda e, errors=errors: errors.append(f"page error: {e}"))
         page.route("**/*", _closed_network)
         page.goto(f"{server.url}/admin/login/?next=/admin/analytics/dashboard/")
         page.fill("#id_username", "city-dashboard")
