@@ -1,4 +1,5 @@
-"""``python -m bench [ingest|district|payments|push|map|reads ...]`` — run the benchmarks and update docs/benchmarks.md.
+"""``python -m bench [map|reads|district|ingest|payments|push|bookings|dashboard ...]`` — run them, update
+docs/benchmarks.md.
 
 Needs PostgreSQL and Redis on 127.0.0.1 (``DATABASE_URL`` / ``REDIS_URL``, see ``bench.env``).
 Stops by itself: every phase is bounded, and the whole run is cut off after ``--time-limit``
@@ -24,7 +25,7 @@ from .env import (
 )
 
 # In the order they run: the reads on a quiet database first, then the writes.
-BENCHMARKS = ("map", "reads", "district", "ingest", "payments", "push", "bookings")
+BENCHMARKS = ("map", "reads", "district", "ingest", "payments", "push", "bookings", "dashboard")
 
 
 class _Stop(BaseException):
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--booking-seconds", type=float, default=10.0, help="bookings: seconds per phase")
     parser.add_argument("--notices", type=int, default=200, help="payments: concurrent notices a run")
     parser.add_argument("--payment-runs", type=int, default=3, help="payments: runs")
+    parser.add_argument("--dashboard-lots", type=int, default=8400, help="dashboard: lots with a year of summaries")
+    parser.add_argument("--dashboard-requests", type=int, default=20, help="dashboard: timed requests of each page")
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument("--time-limit", type=int, default=3600, help="stop everything after this many seconds")
     args = parser.parse_args(argv)
@@ -111,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
-    from . import bookings, district, ingest, payments, push, reads, report
+    from . import bookings, dashboard, district, ingest, payments, push, reads, report
     from . import map as map_bench
     from .env import BenchEnv, Servers, machine_notes, prepare
 
@@ -143,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
             if "bookings" in selected:
                 results["bookings"] = bookings.run(env, servers, clients=args.booking_clients,
                                                    seconds=args.booking_seconds, say=_say)
+            if "dashboard" in selected:
+                results["dashboard"] = dashboard.run(env, servers, lots=args.dashboard_lots,
+                                                     requests=args.dashboard_requests, say=_say)
         notes = machine_notes(env)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)

@@ -14,3 +14,6 @@ CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = REDIS_PREFIX
 SECURE_SSL_REDIRECT = False
 # The payments benchmark pays through the sandbox cashier (production settings leave it off).
 PAYMENT_SANDBOX = True
+# The benchmark serves no static files and runs no collectstatic: admin pages (the dashboard
+# benchmark) name their static files by plain URL instead of through the hashed manifest.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405

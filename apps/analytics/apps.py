@@ -15,7 +15,16 @@ class AnalyticsConfig(AppConfig):
     verbose_name = _("监管与开放数据")
 
     def ready(self):
+        from apps.regions.models import StaffScope
         from apps.regions.services import extend_staff_permissions
+
+        from .dashboards import tasks  # noqa: F401  (the region rollup's Celery task)
 
         for kind, codenames in SUPERVISION_PERMISSIONS.items():
             extend_staff_permissions(kind, self.label, codenames)
+        # Every member of staff opens the dashboards (scope decides what they hold) and reads the targets;
+        # the targets are set through the admin by the city (city-wide) or a district (its own).
+        for kind in StaffScope.Kind.values:
+            extend_staff_permissions(kind, self.label, ["view_dashboard", "view_target"])
+        for kind in (StaffScope.Kind.CITY, StaffScope.Kind.REGION):
+            extend_staff_permissions(kind, self.label, ["add_target", "change_target"])

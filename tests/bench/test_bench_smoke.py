@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from bench import bookings, district, ingest, payments, push, reads, report
+from bench import bookings, dashboard, district, ingest, payments, push, reads, report
 from bench import map as map_bench
 from bench.env import BenchEnv, Servers, bench_database_url, machine_notes, prepare
 
@@ -45,9 +45,13 @@ def test_every_benchmark_runs_end_to_end(tmp_path):
                                  say=_quiet)
         booked = bookings.run(env, servers, clients=4, seconds=0.5, say=_quiet)
         paid = payments.run(env, servers, orders=6, runs=2, ingest_posts=2, say=_quiet)
+        dashed = dashboard.run(env, servers, lots=70, requests=2, days=10, hour_days=2, say=_quiet)
     assert all(proc.poll() is not None for proc in servers.procs), "the servers are stopped on the way out"
 
     assert mapped.lots == 60
+    assert dashed.lots == 70 and dashed.lot_days == 70 * 10 and dashed.lot_hours == 70 * 2 * 24
+    assert len(dashed.page_30) == len(dashed.page_365) == len(dashed.baseline_index) == 2
+    assert dashed.region_days > 0 and len(dashed.rollup_day_s) == 10 and dashed.page_bytes > 0
     assert len(mapped.warm) == 3 and len(mapped.cold) == 1 and len(mapped.baseline) == 3
     assert 0 < mapped.gzip_bytes < mapped.json_bytes
 
@@ -93,17 +97,17 @@ def test_every_benchmark_runs_end_to_end(tmp_path):
     notes = machine_notes(env)
     everything = {"ingest": ingested, "district": districts, "push": pushed, "map": mapped, "reads": read,
                   "bookings": booked,
-                  "payments": paid}
+                  "payments": paid, "dashboard": dashed}
     report.update_doc(everything, notes, path=doc)
     first = doc.read_text()
-    for name in ("machine", "ingest", "district", "push", "map", "reads", "bookings", "payments"):
+    for name in ("machine", "ingest", "district", "push", "map", "reads", "bookings", "payments", "dashboard"):
         assert first.count(f"<!-- bench:{name}:start -->") == 1
     report.update_doc({"map": mapped}, notes, path=doc)  # a partial run keeps the other sections
     assert doc.read_text().count("## Ingest") == 1
     assert doc.read_text().count("## District platforms") == 1
     table = report.table(everything)
     assert "ingest (HTTP" in table and "shared lots" in table and "nearest" in table and "hot slot" in table
-    assert "notices" in table
+    assert "notices" in table and "dashboard: city" in table
 
 
 def test_district_plan_keeps_each_connection_in_order_and_spans_its_lots():

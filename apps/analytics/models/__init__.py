@@ -2,10 +2,14 @@
 
 - ``summaries``: what periodic tasks roll up from the live counters, sessions and money (issue 11 item 3);
   pages and dashboards read these, never the raw events;
-- ``supervision``: data-quality rules, the cases they raise and the cases' history (issue 11 item 1).
+- ``supervision``: data-quality rules, the cases they raise and the cases' history (issue 11 item 1);
+- ``dashboards``: the targets staff set, the region rollups and the dashboards' admin page (issue 11
+  items 2 and 4).
 """
 
+from .dashboards import Dashboard, LotRecent, RegionDay, RegionHour, Target
 from .summaries import LotDay, LotHour, OccupancySample
 from .supervision import CaseChange, SupervisionCase, SupervisionRule
 
-__all__ = ["CaseChange", "LotDay", "LotHour", "OccupancySample", "SupervisionCase", "SupervisionRule"]
+__all__ = ["CaseChange", "Dashboard", "LotDay", "LotHour", "LotRecent", "OccupancySample", "RegionDay", "RegionHour",
+           "SupervisionCase", "SupervisionRule", "Target"]
