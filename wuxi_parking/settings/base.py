@@ -173,7 +173,14 @@ CELERY_BEAT_SCHEDULE = {
     "remind-arrears": {"task": "apps.payments.tasks.remind_arrears", "schedule": 3600.0},
     "build-statements": {"task": "apps.payments.tasks.build_statements", "schedule": 3600.0},
     "retry-refunds": {"task": "apps.payments.tasks.retry_refunds", "schedule": 300.0},
+    # The occupancy forecast: judged per lot weekly on held-out days, published every five minutes
+    # where it beat the naive baselines (apps.analytics.forecast). Evaluation first: the embedded
+    # scheduler runs each entry once at start, in this order.
+    "evaluate-forecasts": {"task": "apps.analytics.tasks.evaluate_forecasts", "schedule": 7 * 86400.0},
+    "refresh-forecasts": {"task": "apps.analytics.tasks.refresh_forecasts", "schedule": 300.0},
 }
+# Held-out days of the weekly forecast evaluation (the week before them fits it).
+FORECAST_EVALUATION_DAYS = 7
 BERTH_DEBOUNCE_S = 10
 
 # --- auth -----------------------------------------------------------------------------------
