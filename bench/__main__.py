@@ -1,4 +1,5 @@
-"""``python -m bench [ingest|district|payments|push|map|reads ...]`` — run the benchmarks and update docs/benchmarks.md.
+"""``python -m bench [ingest|district|payments|push|map|reads|bookings|forecast ...]`` — run the benchmarks
+and update docs/benchmarks.md.
 
 Needs PostgreSQL and Redis on 127.0.0.1 (``DATABASE_URL`` / ``REDIS_URL``, see ``bench.env``).
 Stops by itself: every phase is bounded, and the whole run is cut off after ``--time-limit``
@@ -8,6 +9,7 @@ seconds; the server and client processes it started are stopped on the way out, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -24,7 +26,9 @@ from .env import (
 )
 
 # In the order they run: the reads on a quiet database first, then the writes.
-BENCHMARKS = ("map", "reads", "district", "ingest", "payments", "push", "bookings")
+BENCHMARKS = ("map", "reads", "district", "ingest", "payments", "push", "bookings", "forecast")
+# Those that need no server: they call the code in this process.
+IN_PROCESS = frozenset({"forecast"})
 
 
 class _Stop(BaseException):
@@ -79,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--booking-seconds", type=float, default=10.0, help="bookings: seconds per phase")
     parser.add_argument("--notices", type=int, default=200, help="payments: concurrent notices a run")
     parser.add_argument("--payment-runs", type=int, default=3, help="payments: runs")
+    parser.add_argument("--forecast-lots", type=int, default=40, help="forecast: lots given a synthetic month")
+    parser.add_argument("--forecast-seeds", type=int, default=3, help="forecast: seeds (one synthetic month each)")
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument("--time-limit", type=int, default=3600, help="stop everything after this many seconds")
     args = parser.parse_args(argv)
@@ -112,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
     from . import bookings, district, ingest, payments, push, reads, report
+    from . import forecast as forecast_bench
     from . import map as map_bench
     from .env import BenchEnv, Servers, machine_notes, prepare
 
@@ -121,8 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {}
     try:
         prepare(env, lots=args.lots if needs_city else 200, recreate=not args.keep_db, say=_say)
-        with Servers(env, count=args.servers) as servers:
-            _say(f"servers: daphne on ports {', '.join(map(str, servers.ports))}")
+        needs_servers = any(name not in IN_PROCESS for name in selected)
+        with Servers(env, count=args.servers) if needs_servers else contextlib.nullcontext() as servers:
+            if servers is not None:
+                _say(f"servers: daphne on ports {', '.join(map(str, servers.ports))}")
             if "map" in selected:
                 results["map"] = map_bench.run(env, servers, requests=args.requests, say=_say)
             if "reads" in selected:
@@ -143,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
             if "bookings" in selected:
                 results["bookings"] = bookings.run(env, servers, clients=args.booking_clients,
                                                    seconds=args.booking_seconds, say=_say)
+            if "forecast" in selected:
+                results["forecast"] = forecast_bench.run(env, servers, lots=args.forecast_lots,
+                                                         seeds=tuple(range(1, args.forecast_seeds + 1)), say=_say)
         notes = machine_notes(env)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)

@@ -15,6 +15,7 @@ from . import reads as reads_bench
 from .bookings import BookingsResult
 from .district import EXIT_SHARE, DistrictResult
 from .env import REPO
+from .forecast import ForecastResult
 from .ingest import IngestResult
 from .map import MapResult
 from .payments import PaymentsResult
@@ -22,7 +23,7 @@ from .push import PushResult
 from .reads import ReadsResult
 
 DOC = REPO / "docs" / "benchmarks.md"
-ORDER = ("machine", "ingest", "district", "payments", "push", "map", "reads", "bookings")
+ORDER = ("machine", "ingest", "district", "payments", "push", "map", "reads", "bookings", "forecast")
 DISTRICT_GOAL_RATE = 3000.0
 
 INGEST_GOAL_RATE = 2000.0
@@ -32,9 +33,9 @@ MAP_GOAL_S = 0.100
 
 INTRO = """# Benchmarks
 
-`make bench` (= `python -m bench`, or `python -m bench ingest|district|payments|push|map|reads|bookings`
-for some of them) measures the figures issues 3, 6, 7 and 9 ask for, each beside a baseline measured in the same run,
-and rewrites the sections below with what it measured. Everything runs on 127.0.0.1 against PostgreSQL and
+`make bench` (= `python -m bench`, or `python -m bench ingest|district|payments|push|map|reads|bookings|forecast`
+for some of them) measures the figures issues 3, 6, 7, 9 and 11 ask for, each beside a baseline measured in the
+same run, and rewrites the sections below with what it measured. Everything runs on 127.0.0.1 against PostgreSQL and
 Redis (`DATABASE_URL` / `REDIS_URL`, defaulting to `postgres://postgres@127.0.0.1:5432/wuxi_parking_bench`
 and `redis://127.0.0.1:6379/1`). The benchmark database is dropped, recreated, migrated and seeded
 with `seed_demo --lots 5000` and `ANALYZE`d on each run (`--keep-db` reuses it, and picks lots no
@@ -43,10 +44,12 @@ benchmarks never touch a working database. Redis is shared safely: the benchmark
 own key prefix (`bench/settings.py`). Raw figures of the last run: `var/bench/results.json`.
 
 They run in this order, on one pair of servers: `map`, `reads` (on a database nothing writes to yet),
-`district`, `ingest`, `payments`, `push`. Each can run alone (`python -m bench reads`, `python -m bench district`);
-`python -m bench --help` lists the sizes that can be changed. `district` also profiles PostgreSQL
-(`pg_stat_statements`, which must be in `shared_preload_libraries`; without it the section says so)
-and samples lock waits during its last run of each workload.
+`district`, `ingest`, `payments`, `push`, `bookings`; then `forecast`, which needs no server (it loads a
+synthetic month of occupancy and runs the forecast's evaluation in the benchmark's own process). Each can
+run alone (`python -m bench reads`, `python -m bench district`); `python -m bench --help` lists the sizes
+that can be changed. `district` also profiles PostgreSQL (`pg_stat_statements`, which must be in
+`shared_preload_libraries`; without it the section says so) and samples lock waits during its last run of
+each workload.
 
 **Servers.** Two daphne processes (`python -m daphne -v 0 wuxi_parking.asgi:application`, one port
 each; `--servers N` to change) with the production settings (`DEBUG` off, Redis channel layer and
@@ -88,6 +91,8 @@ def cpu_lines(name: str, result) -> list[tuple[str, dict[str, float]]]:
                 *((f"reads nearest round {i + 1}", t.cpu) for i, t in enumerate(result.nearest))]
     if name == "bookings":
         return [("bookings", result.bookings.cpu), ("bookings read", result.reads.cpu)]
+    if name == "forecast":
+        return []  # in this process, one core: its figures are errors, not speeds
     return [(name, result.cpu)]
 
 
@@ -163,6 +168,16 @@ def table(results: dict) -> str:
                      f"{b.bookings.rate:,.0f}/s, p95 {_ms(b.bookings.p95)}",
                      f"read the slot {b.reads.rate:,.0f}/s, p95 {_ms(b.reads.p95)}",
                      "never oversold" if b.booked_in_db == b.bookings.done else "COUNTS DIFFER"))
+    if "forecast" in results:
+        fc: ForecastResult = results["forecast"]
+        model = [seed.mae[30][0] for seed in fc.seeds]
+        now = [seed.mae[30][1] for seed in fc.seeds]
+        week = [seed.mae[30][2] for seed in fc.seeds]
+        kept = [seed.kept for seed in fc.seeds]
+        lots = fc.seeds[0].lots if fc.seeds else 0
+        rows.append((f"forecast: 30-min MAE, {lots} lots × {len(fc.seeds)} seeds", _spread(model, _berths),
+                     f"now {_spread(now, _berths)}; last week {_spread(week, _berths)}",
+                     f"kept {_spread(kept, _rate)} of {lots}"))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -400,6 +415,35 @@ def bookings_section(b: BookingsResult) -> str:
     )
 
 
+def _berths(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def forecast_section(f: ForecastResult) -> str:
+    seeds = f.seeds
+    lots = seeds[0].lots if seeds else 0
+    lines = [
+        f"## Forecast: model vs the naive baselines, {lots} lots, a synthetic month, {len(seeds)} seeds\n",
+        f"`python -m bench forecast` ({f.days} days of five-minute samples a seed, `bench/forecast_data.py`; "
+        f"the last {f.held_out_days} held out; what `manage.py forecast_evaluate --days {f.held_out_days}` runs). "
+        "Mean absolute error in berths, averaged over the lots: the model, the count now, last week's count "
+        "at the target time. Each cell: median (min–max) across the seeds.\n",
+        "| horizon | model | count now | last week | model, kept lots only |",
+        "|---|---|---|---|---|",
+    ]
+    for h in (15, 30, 60):
+        cells = [_spread([seed.mae[h][i] for seed in seeds], _berths) for i in range(3)]
+        kept = _spread([seed.mae_kept[h][0] for seed in seeds], _berths)
+        lines.append(f"| {h} min | **{cells[0]}** | {cells[1]} | {cells[2]} | {kept} |")
+    lines.append("")
+    lines.append("| seed | lots kept (of them irregular) | irregular lots | samples | evaluation |")
+    lines.append("|---|---|---|---|---|")
+    for seed in seeds:
+        lines.append(f"| {seed.seed} | {seed.kept} of {seed.lots} ({seed.kept_irregular}) | {seed.irregular} | "
+                     f"{seed.samples:,} | {seed.seconds:.1f} s |")
+    return "\n".join(lines) + "\n"
+
+
 def _marked(name: str, body: str) -> str:
     return f"<!-- bench:{name}:start -->\n{body.rstrip()}\n<!-- bench:{name}:end -->"
 
@@ -407,7 +451,8 @@ def _marked(name: str, body: str) -> str:
 def update_doc(results: dict, notes: dict[str, str], path: Path = DOC) -> Path:
     sections = {"machine": machine_section(notes)}
     renderers = {"ingest": ingest_section, "district": district_section, "push": push_section, "map": map_section,
-                 "reads": reads_section, "bookings": bookings_section, "payments": payments_section}
+                 "reads": reads_section, "bookings": bookings_section, "payments": payments_section,
+                 "forecast": forecast_section}
     for name, result in results.items():
         sections[name] = renderers[name](result)
     text = path.read_text() if path.exists() else INTRO
