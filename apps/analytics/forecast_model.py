@@ -70,6 +70,22 @@ class Profile:
         return here + (there - here) * abs(offset) / 60
 
 
+class _Remembered:
+    """A profile whose readings are remembered: a replay reads the same minutes again and again."""
+
+    def __init__(self, profile: Profile):
+        self._profile = profile
+        self._seen: dict[int, float | None] = {}
+
+    def at(self, minute_of_week: int) -> float | None:
+        minute_of_week %= WEEK_MIN
+        try:
+            return self._seen[minute_of_week]
+        except KeyError:
+            value = self._seen[minute_of_week] = self._profile.at(minute_of_week)
+            return value
+
+
 @dataclass(frozen=True)
 class Params:
     """What the evaluation fitted for one lot."""
@@ -131,7 +147,7 @@ def predict(*, recent: Sequence[tuple[int, float]], now_slot: int, utc_offset_mi
     return result
 
 
-def fit_decay(series: Mapping[int, float], *, profile: Profile, utc_offset_min: int) -> float:
+def fit_decay(series: Mapping[int, float], *, profile: Profile | _Remembered, utc_offset_min: int) -> float:
     """φ: the lag-one (five-minute) autocorrelation of the deviations from the usual, within 0..1.
     1 (the deviation persists) when there is too little to measure."""
     numerator = denominator = 0.0
@@ -174,6 +190,7 @@ def evaluate(series: Mapping[int, float], *, slots: Iterable[int], profile: Prof
     all three."""
     errors = Errors()
     window = TREND_WINDOW_MIN // STEP_MIN
+    profile = profile if isinstance(profile, _Remembered) else _Remembered(profile)
     for now_slot in slots:
         if now_slot not in series:
             continue
@@ -211,6 +228,7 @@ def fit(series: Mapping[int, float], *, slots: Sequence[int], profile: Profile, 
         utc_offset_min: int) -> Params:
     """The lot's parameters from the days before the held-out ones (``slots``): φ from its
     deviations, then the trend weight that gave the lowest summed error over the horizons."""
+    profile = _Remembered(profile)
     decay = fit_decay({slot: series[slot] for slot in slots if slot in series}, profile=profile,
                       utc_offset_min=utc_offset_min)
     best, best_error = Params(decay=decay, trend=0.0), math.inf
