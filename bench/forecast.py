@@ -34,10 +34,13 @@ class SeedResult:
     kept_irregular: int
     samples: int
     seconds: float  # the evaluation alone
-    # mae[horizon] = (model, now, last_week), each the mean over the lots evaluated
+    # mae[horizon] = (model, now, last_week), each the mean over the lots evaluated, in berths
     mae: dict[int, tuple[float, float, float]] = field(default_factory=dict)
     # the same over the kept lots only: what the map shows where it shows a forecast
     mae_kept: dict[int, tuple[float, float, float]] = field(default_factory=dict)
+    # the same as a share of each lot's berths (%), so that a 1,000-berth garage does not outweigh the rest
+    share: dict[int, tuple[float, float, float]] = field(default_factory=dict)
+    share_kept: dict[int, tuple[float, float, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -76,11 +79,14 @@ def _load(lots, synthetic, *, offset_min: int) -> int:
     return rows
 
 
-def _means(rows, horizon: int) -> tuple[float, float, float]:
+def _means(rows, horizon: int, totals: dict[int, int] | None = None) -> tuple[float, float, float]:
+    """The mean MAE of the model, the count now and last week over ``rows``; with ``totals``, each
+    lot's as a percentage of its berths first."""
     measured = [row for row in rows if getattr(row, f"mae_model_{horizon}") is not None]
     if not measured:
         return (float("nan"),) * 3
-    return tuple(sum(getattr(row, f"mae_{which}_{horizon}") for row in measured) / len(measured)
+    scale = (lambda row: 100 / totals[row.lot_id]) if totals else (lambda row: 1.0)
+    return tuple(sum(getattr(row, f"mae_{which}_{horizon}") * scale(row) for row in measured) / len(measured)
                  for which in ("model", "now", "week"))
 
 
@@ -112,10 +118,13 @@ def run(env=None, servers=None, *, lots: int = 40, days: int = 30, held_out_days
         irregular_ids = {lot.pk for lot, generated in zip(chosen, synthetic, strict=True)
                          if generated.kind == "irregular"}
         kept = [row for row in rows if row.kept]
+        totals = {lot.pk: lot.total_berths for lot in chosen}
         result = SeedResult(
             seed=seed, lots=lots, irregular=len(irregular_ids), kept=len(kept),
             kept_irregular=sum(row.lot_id in irregular_ids for row in kept), samples=samples, seconds=seconds,
-            mae={h: _means(rows, h) for h in HORIZONS}, mae_kept={h: _means(kept, h) for h in HORIZONS})
+            mae={h: _means(rows, h) for h in HORIZONS}, mae_kept={h: _means(kept, h) for h in HORIZONS},
+            share={h: _means(rows, h, totals) for h in HORIZONS},
+            share_kept={h: _means(kept, h, totals) for h in HORIZONS})
         say(f"forecast seed {seed}: {result.kept}/{lots} lots kept ({result.kept_irregular} irregular), "
             + "; ".join(f"{h} min MAE {m[0]:.2f} vs now {m[1]:.2f}, last week {m[2]:.2f}"
                         for h, m in result.mae.items()) + f" (evaluated in {seconds:.1f} s)")

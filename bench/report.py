@@ -175,9 +175,9 @@ def table(results: dict) -> str:
         week = [seed.mae[30][2] for seed in fc.seeds]
         kept = [seed.kept for seed in fc.seeds]
         lots = fc.seeds[0].lots if fc.seeds else 0
-        rows.append((f"forecast: 30-min MAE, {lots} lots × {len(fc.seeds)} seeds", _spread(model, _berths),
-                     f"now {_spread(now, _berths)}; last week {_spread(week, _berths)}",
-                     f"kept {_spread(kept, _rate)} of {lots}"))
+        rows.append((f"forecast: 30-min MAE, {lots} lots × {len(fc.seeds)} seeds", _across(model, _berths),
+                     f"now {_across(now, _berths)}; last week {_across(week, _berths)}",
+                     f"kept {_across(kept, _rate)} of {lots}"))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -419,29 +419,44 @@ def _berths(value: float) -> str:
     return f"{value:.2f}"
 
 
+def _across(values: list[float], fmt) -> str:
+    """median (min–max) across seeds."""
+    if len(values) == 1:
+        return fmt(values[0])
+    return f"{fmt(statistics.median(values))} ({fmt(min(values))}–{fmt(max(values))})"
+
+
 def forecast_section(f: ForecastResult) -> str:
     seeds = f.seeds
     lots = seeds[0].lots if seeds else 0
     lines = [
         f"## Forecast: model vs the naive baselines, {lots} lots, a synthetic month, {len(seeds)} seeds\n",
-        f"`python -m bench forecast` ({f.days} days of five-minute samples a seed, `bench/forecast_data.py`; "
-        f"the last {f.held_out_days} held out; what `manage.py forecast_evaluate --days {f.held_out_days}` runs). "
-        "Mean absolute error in berths, averaged over the lots: the model, the count now, last week's count "
-        "at the target time. Each cell: median (min–max) across the seeds.\n",
-        "| horizon | model | count now | last week | model, kept lots only |",
-        "|---|---|---|---|---|",
+        f"`python -m bench forecast`: {f.days} days of five-minute samples a seed (`bench/forecast_data.py`), "
+        f"the last {f.held_out_days} held out, evaluated by what `manage.py forecast_evaluate --days "
+        f"{f.held_out_days}` runs. Mean absolute error of the model, of the count now and of last week's count "
+        "at the target time, averaged over the lots; each cell is the median (min–max) across the seeds.\n",
     ]
-    for h in (15, 30, 60):
-        cells = [_spread([seed.mae[h][i] for seed in seeds], _berths) for i in range(3)]
-        kept = _spread([seed.mae_kept[h][0] for seed in seeds], _berths)
-        lines.append(f"| {h} min | **{cells[0]}** | {cells[1]} | {cells[2]} | {kept} |")
-    lines.append("")
-    lines.append("| seed | lots kept (of them irregular) | irregular lots | samples | evaluation |")
-    lines.append("|---|---|---|---|---|")
+    for title, all_key, kept_key, fmt in (("in berths", "mae", "mae_kept", _berths),
+                                          ("as a share of each lot's berths", "share", "share_kept", _percent)):
+        lines += [f"MAE {title}:\n",
+                  "| horizon | all lots: model | count now | last week | kept lots: model | count now | last week |",
+                  "|---|---|---|---|---|---|---|"]
+        for h in (15, 30, 60):
+            cells = [_across([getattr(seed, key)[h][i] for seed in seeds], fmt)
+                     for key in (all_key, kept_key) for i in range(3)]
+            lines.append(f"| {h} min | **{cells[0]}** | {cells[1]} | {cells[2]} | **{cells[3]}** | {cells[4]} | "
+                         f"{cells[5]} |")
+        lines.append("")
+    lines += ["| seed | lots kept | of them irregular | irregular lots | samples | evaluation |",
+              "|---|---|---|---|---|---|"]
     for seed in seeds:
-        lines.append(f"| {seed.seed} | {seed.kept} of {seed.lots} ({seed.kept_irregular}) | {seed.irregular} | "
+        lines.append(f"| {seed.seed} | {seed.kept} of {seed.lots} | {seed.kept_irregular} | {seed.irregular} | "
                      f"{seed.samples:,} | {seed.seconds:.1f} s |")
     return "\n".join(lines) + "\n"
+
+
+def _percent(value: float) -> str:
+    return f"{value:.1f}%"
 
 
 def _marked(name: str, body: str) -> str:
