@@ -1,5 +1,5 @@
-"""``python -m bench [map|reads|district|ingest|payments|push|bookings|dashboard ...]`` — run them, update
-docs/benchmarks.md.
+"""``python -m bench [map|reads|district|ingest|payments|push|bookings|dashboard|forecast ...]`` — run them,
+update docs/benchmarks.md.
 
 Needs PostgreSQL and Redis on 127.0.0.1 (``DATABASE_URL`` / ``REDIS_URL``, see ``bench.env``).
 Stops by itself: every phase is bounded, and the whole run is cut off after ``--time-limit``
@@ -9,6 +9,7 @@ seconds; the server and client processes it started are stopped on the way out, 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -25,7 +26,9 @@ from .env import (
 )
 
 # In the order they run: the reads on a quiet database first, then the writes.
-BENCHMARKS = ("map", "reads", "district", "ingest", "payments", "push", "bookings", "dashboard")
+BENCHMARKS = ("map", "reads", "district", "ingest", "payments", "push", "bookings", "dashboard", "forecast")
+# Those that need no server: they call the code in this process.
+IN_PROCESS = frozenset({"forecast"})
 
 
 class _Stop(BaseException):
@@ -82,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--payment-runs", type=int, default=3, help="payments: runs")
     parser.add_argument("--dashboard-lots", type=int, default=8400, help="dashboard: lots with a year of summaries")
     parser.add_argument("--dashboard-requests", type=int, default=20, help="dashboard: timed requests of each page")
+    parser.add_argument("--forecast-lots", type=int, default=40, help="forecast: lots given a synthetic month")
+    parser.add_argument("--forecast-seeds", type=int, default=3, help="forecast: seeds (one synthetic month each)")
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument("--time-limit", type=int, default=3600, help="stop everything after this many seconds")
     args = parser.parse_args(argv)
@@ -115,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
     from . import bookings, dashboard, district, ingest, payments, push, reads, report
+    from . import forecast as forecast_bench
     from . import map as map_bench
     from .env import BenchEnv, Servers, machine_notes, prepare
 
@@ -124,8 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {}
     try:
         prepare(env, lots=args.lots if needs_city else 200, recreate=not args.keep_db, say=_say)
-        with Servers(env, count=args.servers) as servers:
-            _say(f"servers: daphne on ports {', '.join(map(str, servers.ports))}")
+        needs_servers = any(name not in IN_PROCESS for name in selected)
+        with Servers(env, count=args.servers) if needs_servers else contextlib.nullcontext() as servers:
+            if servers is not None:
+                _say(f"servers: daphne on ports {', '.join(map(str, servers.ports))}")
             if "map" in selected:
                 results["map"] = map_bench.run(env, servers, requests=args.requests, say=_say)
             if "reads" in selected:
@@ -149,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
             if "dashboard" in selected:
                 results["dashboard"] = dashboard.run(env, servers, lots=args.dashboard_lots,
                                                      requests=args.dashboard_requests, say=_say)
+            if "forecast" in selected:
+                results["forecast"] = forecast_bench.run(env, servers, lots=args.forecast_lots,
+                                                         seeds=tuple(range(1, args.forecast_seeds + 1)), say=_say)
         notes = machine_notes(env)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)

@@ -17,6 +17,7 @@ from .dashboard import GOAL_S as DASHBOARD_GOAL_S
 from .dashboard import DashboardResult
 from .district import EXIT_SHARE, DistrictResult
 from .env import REPO
+from .forecast import ForecastResult
 from .ingest import IngestResult
 from .map import MapResult
 from .payments import PaymentsResult
@@ -24,7 +25,7 @@ from .push import PushResult
 from .reads import ReadsResult
 
 DOC = REPO / "docs" / "benchmarks.md"
-ORDER = ("machine", "ingest", "district", "payments", "push", "map", "reads", "bookings", "dashboard")
+ORDER = ("machine", "ingest", "district", "payments", "push", "map", "reads", "bookings", "dashboard", "forecast")
 DISTRICT_GOAL_RATE = 3000.0
 
 INGEST_GOAL_RATE = 2000.0
@@ -35,8 +36,8 @@ MAP_GOAL_S = 0.100
 INTRO = """# Benchmarks
 
 `make bench` (= `python -m bench`, or
-`python -m bench ingest|district|payments|push|map|reads|bookings|dashboard` for some of them) measures the
-figures issues 3, 6, 7, 9 and 11 ask for, each beside a baseline measured in the same run, and rewrites
+`python -m bench ingest|district|payments|push|map|reads|bookings|dashboard|forecast` for some of them) measures
+the figures issues 3, 6, 7, 9 and 11 ask for, each beside a baseline measured in the same run, and rewrites
 the sections below with what it measured. Everything runs on 127.0.0.1 against PostgreSQL and
 Redis (`DATABASE_URL` / `REDIS_URL`, defaulting to `postgres://postgres@127.0.0.1:5432/wuxi_parking_bench`
 and `redis://127.0.0.1:6379/1`). The benchmark database is dropped, recreated, migrated and seeded
@@ -46,10 +47,12 @@ benchmarks never touch a working database. Redis is shared safely: the benchmark
 own key prefix (`bench/settings.py`). Raw figures of the last run: `var/bench/results.json`.
 
 They run in this order, on one pair of servers: `map`, `reads` (on a database nothing writes to yet),
-`district`, `ingest`, `payments`, `push`. Each can run alone (`python -m bench reads`, `python -m bench district`);
-`python -m bench --help` lists the sizes that can be changed. `district` also profiles PostgreSQL
-(`pg_stat_statements`, which must be in `shared_preload_libraries`; without it the section says so)
-and samples lock waits during its last run of each workload.
+`district`, `ingest`, `payments`, `push`, `bookings`; then `forecast`, which needs no server (it loads a
+synthetic month of occupancy and runs the forecast's evaluation in the benchmark's own process). Each can
+run alone (`python -m bench reads`, `python -m bench district`); `python -m bench --help` lists the sizes
+that can be changed. `district` also profiles PostgreSQL (`pg_stat_statements`, which must be in
+`shared_preload_libraries`; without it the section says so) and samples lock waits during its last run of
+each workload.
 
 **Servers.** Two daphne processes (`python -m daphne -v 0 wuxi_parking.asgi:application`, one port
 each; `--servers N` to change) with the production settings (`DEBUG` off, Redis channel layer and
@@ -91,6 +94,8 @@ def cpu_lines(name: str, result) -> list[tuple[str, dict[str, float]]]:
                 *((f"reads nearest round {i + 1}", t.cpu) for i, t in enumerate(result.nearest))]
     if name == "bookings":
         return [("bookings", result.bookings.cpu), ("bookings read", result.reads.cpu)]
+    if name == "forecast":
+        return []  # in this process, one core: its figures are errors, not speeds
     return [(name, result.cpu)]
 
 
@@ -172,6 +177,16 @@ def table(results: dict) -> str:
                      f"30 d {_spread(dash.page_30, _ms)}; 365 d {_spread(dash.page_365, _ms)}",
                      f"admin index {_spread(dash.baseline_index, _ms)}",
                      f"< 1 s {_tick(max(map(statistics.median, (dash.page_30, dash.page_365))) < DASHBOARD_GOAL_S)}"))
+    if "forecast" in results:
+        fc: ForecastResult = results["forecast"]
+        model = [seed.mae[30][0] for seed in fc.seeds]
+        now = [seed.mae[30][1] for seed in fc.seeds]
+        week = [seed.mae[30][2] for seed in fc.seeds]
+        kept = [seed.kept for seed in fc.seeds]
+        lots = fc.seeds[0].lots if fc.seeds else 0
+        rows.append((f"forecast: 30-min MAE, {lots} lots × {len(fc.seeds)} seeds", _across(model, _berths),
+                     f"now {_across(now, _berths)}; last week {_across(week, _berths)}",
+                     f"kept {_across(kept, _rate)} of {lots}"))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -430,6 +445,50 @@ def dashboard_section(d: DashboardResult) -> str:
     )
 
 
+def _berths(value: float) -> str:
+    return f"{value:.2f}"
+
+
+def _across(values: list[float], fmt) -> str:
+    """median (min–max) across seeds."""
+    if len(values) == 1:
+        return fmt(values[0])
+    return f"{fmt(statistics.median(values))} ({fmt(min(values))}–{fmt(max(values))})"
+
+
+def forecast_section(f: ForecastResult) -> str:
+    seeds = f.seeds
+    lots = seeds[0].lots if seeds else 0
+    lines = [
+        f"## Forecast: model vs the naive baselines, {lots} lots, a synthetic month, {len(seeds)} seeds\n",
+        f"`python -m bench forecast`: {f.days} days of five-minute samples a seed (`bench/forecast_data.py`), "
+        f"the last {f.held_out_days} held out, evaluated by what `manage.py forecast_evaluate --days "
+        f"{f.held_out_days}` runs. Mean absolute error of the model, of the count now and of last week's count "
+        "at the target time, averaged over the lots; each cell is the median (min–max) across the seeds.\n",
+    ]
+    for title, all_key, kept_key, fmt in (("in berths", "mae", "mae_kept", _berths),
+                                          ("as a share of each lot's berths", "share", "share_kept", _percent)):
+        lines += [f"MAE {title}:\n",
+                  "| horizon | all lots: model | count now | last week | kept lots: model | count now | last week |",
+                  "|---|---|---|---|---|---|---|"]
+        for h in (15, 30, 60):
+            cells = [_across([getattr(seed, key)[h][i] for seed in seeds], fmt)
+                     for key in (all_key, kept_key) for i in range(3)]
+            lines.append(f"| {h} min | **{cells[0]}** | {cells[1]} | {cells[2]} | **{cells[3]}** | {cells[4]} | "
+                         f"{cells[5]} |")
+        lines.append("")
+    lines += ["| seed | lots kept | of them irregular | irregular lots | samples | evaluation |",
+              "|---|---|---|---|---|---|"]
+    for seed in seeds:
+        lines.append(f"| {seed.seed} | {seed.kept} of {seed.lots} | {seed.kept_irregular} | {seed.irregular} | "
+                     f"{seed.samples:,} | {seed.seconds:.1f} s |")
+    return "\n".join(lines) + "\n"
+
+
+def _percent(value: float) -> str:
+    return f"{value:.1f}%"
+
+
 def _marked(name: str, body: str) -> str:
     return f"<!-- bench:{name}:start -->\n{body.rstrip()}\n<!-- bench:{name}:end -->"
 
@@ -438,7 +497,7 @@ def update_doc(results: dict, notes: dict[str, str], path: Path = DOC) -> Path:
     sections = {"machine": machine_section(notes)}
     renderers = {"ingest": ingest_section, "district": district_section, "push": push_section, "map": map_section,
                  "reads": reads_section, "bookings": bookings_section, "payments": payments_section,
-                 "dashboard": dashboard_section}
+                 "dashboard": dashboard_section, "forecast": forecast_section}
     for name, result in results.items():
         sections[name] = renderers[name](result)
     text = path.read_text() if path.exists() else INTRO

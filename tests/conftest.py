@@ -46,6 +46,7 @@ _PORTS = (
     ("apps.complaints.ports", ("_notice_senders", "_refund_starter")),
     ("apps.reservations.notify", ("_notifiers",)),
     ("apps.sessions.release", ("_providers",)),
+    ("apps.lots.forecasts", ("_source",)),
     ("apps.payments.notify", ("_handlers",)),
 )
 

@@ -64,8 +64,11 @@ def test_lot_component_has_the_spec_fields(generated):
     lot = generated["components"]["schemas"]["Lot"]
     assert set(lot["properties"]) == {
         "code", "name", "address", "region", "region_name", "kind", "lat", "lon", "total_berths", "free_berths",
-        "ev_berths", "accessible_berths", "status", "updated_at", "opening_hours", "tariff", "operator",
+        "ev_berths", "accessible_berths", "status", "updated_at", "opening_hours", "tariff", "operator", "forecast",
     }
+    forecast = lot["properties"]["forecast"]
+    assert forecast["nullable"] is True
+    assert set(forecast["properties"]) == {"in_15_min", "in_30_min", "in_60_min"}
     assert "LotStatusEnum" in str(lot["properties"]["status"])
     assert generated["components"]["schemas"]["LotStatusEnum"]["enum"] == ["open", "full", "closed", "offline"]
 

@@ -15,10 +15,14 @@ class AnalyticsConfig(AppConfig):
     verbose_name = _("监管与开放数据")
 
     def ready(self):
+        from apps.lots.forecasts import register_forecast_source
         from apps.regions.models import StaffScope
         from apps.regions.services import extend_staff_permissions
 
         from .dashboards import tasks  # noqa: F401  (the region rollup's Celery task)
+        from .forecast import forecast_expression
+
+        register_forecast_source(forecast_expression)  # SPEC §4 ``forecast`` on every public lot read
 
         for kind, codenames in SUPERVISION_PERMISSIONS.items():
             extend_staff_permissions(kind, self.label, codenames)

@@ -14,11 +14,11 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from . import export, rollups
+from . import export, forecast, rollups
 from .supervision.tasks import supervise_data_quality  # found by autodiscover_tasks through this module
 
-__all__ = ["export_open_data", "purge_samples", "roll_up_days", "roll_up_hours", "supervise_data_quality",
-           "take_samples"]
+__all__ = ["evaluate_forecasts", "export_open_data", "purge_samples", "refresh_forecasts", "roll_up_days",
+           "roll_up_hours", "supervise_data_quality", "take_samples"]
 
 # Hours rolled again on every run although rolled before: events arrive late and out of order.
 REROLL_HOURS = 2
@@ -76,3 +76,15 @@ def export_open_data() -> str:
     if (folder / export.MANIFEST).exists():
         return f"{folder} exists"
     return str(export.open_data_export(day=day))
+
+
+@shared_task(name="apps.analytics.tasks.evaluate_forecasts")
+def evaluate_forecasts() -> int:
+    """The weekly evaluation (``manage.py forecast_evaluate``); returns how many lots are kept."""
+    return forecast.forecasts_evaluate(days=settings.FORECAST_EVALUATION_DAYS).kept
+
+
+@shared_task(name="apps.analytics.tasks.refresh_forecasts")
+def refresh_forecasts() -> int:
+    """The kept lots' forecasts from their latest samples; returns how many were written."""
+    return forecast.forecasts_refresh()

@@ -16,6 +16,7 @@ from apps.common.geo import in_wuxi
 from apps.common.scope import ScopedQuerySet, ScopePaths
 
 from .errors import InvalidTariff
+from .forecasts import forecast_expression
 from .tariff_rules import tariff_rules_check
 
 LOT_CODE_VALIDATOR = RegexValidator(r"^[A-Z0-9-]{1,32}$", _("停车场编码为1–32位大写字母、数字或连字符"))
@@ -124,7 +125,9 @@ class TariffVersion(models.Model):
 
 class LotQuerySet(ScopedQuerySet):
     def with_public_relations(self):
-        return self.select_related("region", "operator", "tariff")
+        """The joins the public representation needs, and the lot's forecast (``public_forecast``,
+        through ``apps.lots.forecasts``: part of the same query)."""
+        return self.select_related("region", "operator", "tariff").annotate(public_forecast=forecast_expression())
 
 
 class ParkingLot(models.Model):

@@ -27,6 +27,7 @@ from apps.regions.models import Region
 from apps.regions.selectors import region_with_descendants
 
 from . import fees
+from .forecasts import forecast_expression, forecast_value
 from .models import Device, FreeWindow, ParkingLot
 from .tariff_rules import tariff_rules_error
 
@@ -168,17 +169,19 @@ def public_lot_rows(queryset: QuerySet | None = None, *, extra: tuple[str, ...] 
     fields or lookups a caller needs. Turn a row into the API's lot with ``PublicLotFormatter``.
 
     The tariff comes as its JSON text (``tariff_json``): thousands of lots share a dozen tariffs,
-    and decoding each lot's copy was most of the time it took to read them all.
+    and decoding each lot's copy was most of the time it took to read them all. The forecast comes
+    from ``apps.lots.forecasts`` in the same query.
     """
     queryset = ParkingLot.objects.all() if queryset is None else queryset
     return queryset.annotate(
         public_status=PUBLIC_STATUS_SQL,
         public_updated_at=PUBLIC_UPDATED_AT_SQL,
         tariff_json=Cast("tariff__rules", output_field=TextField()),
+        public_forecast=forecast_expression(),
     ).values(
         "code", "name", "address", "region__code", "region__name", "kind", "lat", "lon", "total_berths",
         "free_berths", "ev_berths", "accessible_berths", "public_status", "public_updated_at", "opening_hours",
-        "tariff_json", "operator__name", *extra,
+        "tariff_json", "operator__name", "public_forecast", *extra,
     )
 
 
@@ -219,6 +222,7 @@ class PublicLotFormatter:
             "opening_hours": row["opening_hours"],
             "tariff": self.tariff(row["tariff_json"]),
             "operator": row["operator__name"],
+            "forecast": forecast_value(row["public_forecast"]),
         }
 
 
@@ -287,7 +291,7 @@ MAP_SNAPSHOT_FRESH_S = 3
 # from it at once instead of all rebuilding together.
 MAP_SNAPSHOT_KEEP_S = 120
 _MAP_SNAPSHOT_LOCK_S = 30
-_MAP_SNAPSHOT_VERSION = 2
+_MAP_SNAPSHOT_VERSION = 3  # 3: each lot carries its forecast
 _LOTS_STATE_KEY = f"lots-snapshot:v{_MAP_SNAPSHOT_VERSION}:state"
 
 
@@ -452,14 +456,15 @@ def _build_snapshot(queryset: QuerySet) -> tuple[MapSnapshot, tuple[PublicLot, .
     lots, features = [], []
     for row in public_lot_rows(queryset.order_by("code"), extra=("region_id",)):
         properties = formatter(row)
-        tariff, operator = properties.pop("tariff"), properties.pop("operator")
+        tariff, operator, forecast = properties.pop("tariff"), properties.pop("operator"), properties.pop("forecast")
         if row["tariff_json"] not in encoded_tariffs:
             encoded_tariffs[row["tariff_json"]] = encode(tariff)
         # Each tariff is encoded once and put back in its place (the lot's last members are the
-        # tariff and the operator, as in LotSerializer): re-encoding the same dozen rule sets for
-        # thousands of lots was half of the build time.
+        # tariff, the operator and the forecast, as in LotSerializer): re-encoding the same dozen
+        # rule sets for thousands of lots was half of the build time.
         tariff_text = encoded_tariffs[row["tariff_json"]]
-        text = f'{encode(properties)[:-1]},"tariff":{tariff_text},"operator":{encode(operator)}}}'
+        text = (f'{encode(properties)[:-1]},"tariff":{tariff_text},"operator":{encode(operator)},'
+                f'"forecast":{encode(forecast)}}}')
         lots.append(PublicLot(
             code=row["code"], name=row["name"], address=row["address"], region_id=row["region_id"],
             kind=row["kind"], lat=row["lat"], lon=row["lon"], free_berths=row["free_berths"],

@@ -79,6 +79,8 @@ def _page_text() -> dict[str, str]:
         "quoteFailed": _("暂时无法估算"),
         "navigate": _("高德导航"),
         "updated": _("更新于"),
+        # %(free)s is the lot's forecast for 30 minutes ahead (map.js puts the number in)
+        "forecast30": _("预计30分钟后约 %(free)s 个空位"),
         "status_open": _("有空位"),
         "status_full": _("已满"),
         "status_closed": _("已关闭"),

@@ -412,11 +412,28 @@
       '<span class="chip' + chipLevel + '">' + esc(T["status_" + p.status] || p.status) + "</span>";
   }
 
+  // "预计30分钟后约 N 个空位" when the lot has a forecast (SPEC §4 ``forecast``, null where its
+  // history cannot support one: then nothing is said); never for a lot whose count is not trusted.
+  function forecastText(p) {
+    var f = p.forecast;
+    if (!f || typeof f.in_30_min !== "number" || !isOnline(p)) { return ""; }
+    return T.forecast30.replace("%(free)s", String(f.in_30_min));
+  }
+
+  function renderForecast(p) {
+    var el = $("card-forecast");
+    if (!el) { return; }
+    var text = forecastText(p);
+    el.textContent = text;
+    el.hidden = text === "";
+  }
+
   function renderCounts(p) {
     var el = $("card-counts");
     if (el) { el.innerHTML = countsHtml(p); }
     var updated = $("card-updated");
     if (updated) { updated.textContent = p.updated_at ? T.updated + " " + formatTime(p.updated_at) : ""; }
+    renderForecast(p);
   }
 
   // The fee estimator, only for a lot with a tariff (there is nothing to quote otherwise), offering
@@ -465,6 +482,7 @@
         "<h2>" + esc(p.name) + "</h2>" +
         '<p class="addr">' + esc(p.address || p.region_name || "") + "</p>" +
         '<div id="card-counts" class="counts">' + countsHtml(p) + "</div>" +
+        '<p id="card-forecast" class="forecast" hidden></p>' +
         (extras.length ? '<p class="muted">' + esc(extras.join(" · ")) + "</p>" : "") +
         '<dl class="facts">' +
           "<div><dt>" + esc(T.hours) + '</dt><dd id="card-hours">' + esc(p.opening_hours || "") + "</dd></div>" +
@@ -483,6 +501,8 @@
     getJSON(cfg.lotUrl.replace("{code}", encodeURIComponent(code))).then(function (detail) {
       if (selectedCode !== code) { return; }
       p.tariff = detail.tariff; // the detail is fresher than a cached GeoJSON
+      p.forecast = detail.forecast;
+      renderForecast(p);
       showEstimator(code, detail.tariff);
       $("card-tariff").textContent = detail.tariff_text || T.noTariff;
       if (detail.opening_hours) { $("card-hours").textContent = detail.opening_hours; }

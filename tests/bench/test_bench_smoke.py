@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import connection
 
 from bench import bookings, dashboard, district, ingest, payments, push, reads, report
+from bench import forecast as forecast_bench
 from bench import map as map_bench
 from bench.env import BenchEnv, Servers, bench_database_url, machine_notes, prepare
 
@@ -47,6 +48,7 @@ def test_every_benchmark_runs_end_to_end(tmp_path):
         paid = payments.run(env, servers, orders=6, runs=2, ingest_posts=2, say=_quiet)
         dashed = dashboard.run(env, servers, lots=70, requests=2, days=10, hour_days=2, say=_quiet)
     assert all(proc.poll() is not None for proc in servers.procs), "the servers are stopped on the way out"
+    forecasted = forecast_bench.run(lots=4, days=15, held_out_days=1, seeds=(1, 2), say=_quiet)  # no server
 
     assert mapped.lots == 60
     assert dashed.lots == 70 and dashed.lot_days == 70 * 10 and dashed.lot_hours == 70 * 2 * 24
@@ -93,14 +95,21 @@ def test_every_benchmark_runs_end_to_end(tmp_path):
     assert len(paid.seconds) == 2 and len(paid.latencies) == 12 and paid.problems == []
     assert len(paid.ingest_latencies) == 2
 
+    assert [seed.seed for seed in forecasted.seeds] == [1, 2]
+    for seed in forecasted.seeds:
+        assert seed.samples == 4 * 15 * 288 and seed.irregular == 1
+        assert 0 <= seed.kept_irregular <= seed.kept <= 4
+        assert all(all(value >= 0 for value in seed.mae[h]) for h in (15, 30, 60))
+
     doc = tmp_path / "benchmarks.md"
     notes = machine_notes(env)
     everything = {"ingest": ingested, "district": districts, "push": pushed, "map": mapped, "reads": read,
                   "bookings": booked,
-                  "payments": paid, "dashboard": dashed}
+                  "payments": paid, "dashboard": dashed, "forecast": forecasted}
     report.update_doc(everything, notes, path=doc)
     first = doc.read_text()
-    for name in ("machine", "ingest", "district", "push", "map", "reads", "bookings", "payments", "dashboard"):
+    for name in ("machine", "ingest", "district", "push", "map", "reads", "bookings", "payments", "dashboard",
+                 "forecast"):
         assert first.count(f"<!-- bench:{name}:start -->") == 1
     report.update_doc({"map": mapped}, notes, path=doc)  # a partial run keeps the other sections
     assert doc.read_text().count("## Ingest") == 1
@@ -108,6 +117,7 @@ def test_every_benchmark_runs_end_to_end(tmp_path):
     table = report.table(everything)
     assert "ingest (HTTP" in table and "shared lots" in table and "nearest" in table and "hot slot" in table
     assert "notices" in table and "dashboard: city" in table
+    assert "forecast: 30-min MAE" in table
 
 
 def test_district_plan_keeps_each_connection_in_order_and_spans_its_lots():

@@ -414,3 +414,41 @@ def test_no_control_covers_the_map(map_city, server, chromium, screen):
     page.screenshot(path=f"{SCREENSHOT_DIR}/wuxi-map-{screen['viewport']['width']}.png")
     assert _our_errors(errors) == []
     context.close()
+
+
+# --- the forecast on the lot card (issue 11 item 5) ------------------------------------------------
+
+
+@pytest.fixture
+def forecast_server(map_city, tmp_path):
+    """The target lot has a forecast (made a minute ago); the others have none."""
+    from apps.analytics.models import LotForecast
+    from apps.lots.models import ParkingLot
+
+    LotForecast.objects.create(lot=ParkingLot.objects.get(code=TARGET), made_at=timezone.now() - timedelta(minutes=1),
+                               in_15_min=96, in_30_min=87, in_60_min=70)
+    with live_servers(1, process_options(shared_database_name(tmp_path))) as (live,):
+        yield live
+
+
+def test_the_card_says_how_many_berths_are_expected_in_30_minutes(forecast_server, chromium):
+    context = chromium.new_context(**PHONE)
+    page, errors, _requests = _open_map(context, forecast_server)
+    page.locator(f'.pin[data-code="{TARGET}"]').click()
+    card = page.locator(f'.card[data-code="{TARGET}"]')
+    card.wait_for(timeout=5_000)
+    forecast = card.locator("#card-forecast")
+    assert forecast.is_visible()
+    assert forecast.inner_text() == "预计30分钟后约 87 个空位"
+    page.screenshot(path=f"{SCREENSHOT_DIR}/wuxi-map-forecast.png")
+
+    # A lot without a forecast says nothing about the future.
+    page.locator("#sheet-close").click()
+    page.locator('.pin[data-code="LX-MAP-2"]').click()
+    other = page.locator('.card[data-code="LX-MAP-2"]')
+    other.wait_for(timeout=5_000)
+    page.wait_for_load_state("networkidle")  # the detail came back (null) and left it hidden
+    assert not other.locator("#card-forecast").is_visible()
+    assert other.locator("#card-forecast").inner_text() == ""
+    assert _our_errors(errors) == []
+    context.close()

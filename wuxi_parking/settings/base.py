@@ -193,6 +193,11 @@ CELERY_BEAT_SCHEDULE = {
     # Data-quality supervision (督查): each rule over all lots, cases per episode, quiet-period close.
     "supervise-data-quality": {"task": "apps.analytics.supervision.tasks.supervise_data_quality",
                                "schedule": 300.0},
+    # The occupancy forecast: judged per lot weekly on held-out days, published every five minutes
+    # where it beat the naive baselines (apps.analytics.forecast). Evaluation first: the embedded
+    # scheduler runs each entry once at start, in this order.
+    "evaluate-forecasts": {"task": "apps.analytics.tasks.evaluate_forecasts", "schedule": 7 * 86400.0},
+    "refresh-forecasts": {"task": "apps.analytics.tasks.refresh_forecasts", "schedule": 300.0},
 }
 # --- analytics ------------------------------------------------------------------------------
 ANALYTICS_SAMPLE_MINUTES = 5  # the beat entry above runs at this interval
@@ -200,6 +205,8 @@ ANALYTICS_SAMPLE_RETENTION_DAYS = 35
 ANALYTICS_CATCHUP_HOURS = 48  # how far back a periodic rollup catches up; older gaps: analytics_rollup
 ANALYTICS_CATCHUP_DAYS = 7
 ANALYTICS_EXPORT_DIR = Path(env.ANALYTICS_EXPORT_DIR)
+# Held-out days of the weekly forecast evaluation (the week before them fits it).
+FORECAST_EVALUATION_DAYS = 7
 BERTH_DEBOUNCE_S = 10
 
 # --- rate limits (apps/common/ratelimit.py) ---------------------------------------------------

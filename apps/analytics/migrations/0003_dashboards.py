@@ -34,7 +34,7 @@ def unseed_targets(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analytics', '0001_summaries'),
+        ('analytics', '0002_supervision'),
         ('lots', '0005_lot_grace_minutes'),
         ('regions', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

@@ -12,6 +12,7 @@ from apps.common.api.params import BooleanParam, ChoiceParam, IntegerParam, Numb
 from apps.common.times import TimeInvalid, parse_aware
 
 from ..bookings import booking_rules
+from ..forecasts import forecast_value
 from ..models import LOT_CODE_VALIDATOR, ParkingLot
 from ..selectors import StayNotPriceable, stay_check
 from ..tariff_text import describe_tariff_in
@@ -36,6 +37,30 @@ class TariffRulesField(serializers.JSONField):
     pass
 
 
+FORECAST_SCHEMA = {
+    "type": "object",
+    "nullable": True,
+    "description": "预计空余泊位（整数，0 至总泊位）；该停车场的历史数据不足以支持预测时为 null",
+    "properties": {key: {"type": "integer", "minimum": 0} for key in ("in_15_min", "in_30_min", "in_60_min")},
+    "required": ["in_15_min", "in_30_min", "in_60_min"],
+    "example": {"in_15_min": 14, "in_30_min": 12, "in_60_min": 9},
+}
+
+
+@extend_schema_field(FORECAST_SCHEMA)
+class ForecastField(serializers.Field):
+    """The lot's ``public_forecast`` annotation (``apps.lots.forecasts``); null on a lot read without it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
+
+    def get_attribute(self, instance):
+        return getattr(instance, "public_forecast", None)
+
+    def to_representation(self, value):
+        return forecast_value(value)
+
+
 # Read from selectors.public_lots() (region, operator and tariff joined): a page of lots is one query.
 class LotSerializer(serializers.ModelSerializer):
     """停车场（SPEC §4）。"""
@@ -50,12 +75,13 @@ class LotSerializer(serializers.ModelSerializer):
     tariff = TariffRulesField(source="tariff.rules", allow_null=True)
     operator = serializers.CharField(source="operator.name", allow_null=True,
                                      help_text=_("经营单位名称；未登记时为 null"))
+    forecast = ForecastField()
 
     class Meta:
         model = ParkingLot
         fields = ["code", "name", "address", "region", "region_name", "kind", "lat", "lon", "total_berths",
                   "free_berths", "ev_berths", "accessible_berths", "status", "updated_at", "opening_hours",
-                  "tariff", "operator"]
+                  "tariff", "operator", "forecast"]
         read_only_fields = fields
 
 

@@ -37,12 +37,16 @@ class StaffLotSerializer(LotSerializer):
 class StaffLotListView(StaffScopedMixin, generics.ListAPIView):
     serializer_class = StaffLotSerializer
     filterset_class = LotFilter
-    queryset = ParkingLot.objects.with_public_relations().order_by("code")
+
+    def get_queryset(self):  # built per request: the forecast source is registered once the apps are ready
+        return ParkingLot.objects.with_public_relations().order_by("code").for_user(self.request.user)
 
 
 @extend_schema(tags=TAGS, summary="停车场详情（工作人员）",
                responses={200: StaffLotSerializer, **error_responses(401, 403, 404)})
 class StaffLotDetailView(StaffScopedMixin, generics.RetrieveAPIView):
     serializer_class = StaffLotSerializer
-    queryset = ParkingLot.objects.with_public_relations()
     lookup_field = "code"
+
+    def get_queryset(self):
+        return ParkingLot.objects.with_public_relations().for_user(self.request.user)
