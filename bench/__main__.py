@@ -24,7 +24,9 @@ from .env import (
 )
 
 # In the order they run: the reads on a quiet database first, then the writes.
-BENCHMARKS = ("map", "reads", "district", "ingest", "payments", "push", "bookings")
+BENCHMARKS = ("map", "reads", "district", "ingest", "payments", "push", "bookings", "soak")
+# Run only when named: the soak holds the machine for a quarter of an hour.
+ON_REQUEST = ("soak",)
 
 
 class _Stop(BaseException):
@@ -79,13 +81,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--booking-seconds", type=float, default=10.0, help="bookings: seconds per phase")
     parser.add_argument("--notices", type=int, default=200, help="payments: concurrent notices a run")
     parser.add_argument("--payment-runs", type=int, default=3, help="payments: runs")
+    parser.add_argument("--soak-viewers", type=int, default=2000, help="soak: WebSocket map viewers")
+    parser.add_argument("--soak-rate", type=float, default=500.0, help="soak: simulator events per second")
+    parser.add_argument("--soak-seconds", type=float, default=600.0, help="soak: seconds measured")
+    parser.add_argument("--soak-warmup", type=float, default=60.0, help="soak: seconds before measuring")
+    parser.add_argument("--simulators", type=int, default=4, help="soak: simulator processes")
+    parser.add_argument("--soak-lots", type=int, default=150, help="soak: lots each simulator drives")
+    parser.add_argument("--soak-speed", type=float, default=1.0,
+                        help="soak: the simulated day's clock speed (more turnover per lot)")
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument("--time-limit", type=int, default=3600, help="stop everything after this many seconds")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.benchmarks) - set(BENCHMARKS))
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)} (choose from {', '.join(BENCHMARKS)})")
-    selected = [name for name in BENCHMARKS if name in (args.benchmarks or BENCHMARKS)]
+    wanted = args.benchmarks or [name for name in BENCHMARKS if name not in ON_REQUEST]
+    selected = [name for name in BENCHMARKS if name in wanted]
 
     database_url, note = bench_database_url(os.environ.get("DATABASE_URL"))
     redis_url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
@@ -113,14 +124,16 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     from . import bookings, district, ingest, payments, push, reads, report
     from . import map as map_bench
-    from .env import BenchEnv, Servers, machine_notes, prepare
+    from .env import BenchEnv, Servers, machine_notes, manage, prepare
 
     env = BenchEnv.from_settings(database_url=database_url, redis_url=redis_url)
-    needs_city = any(name in selected for name in ("map", "push", "reads", "district"))
+    needs_city = any(name in selected for name in ("map", "push", "reads", "district", "soak"))
     started = time.monotonic()
     results: dict = {}
     try:
         prepare(env, lots=args.lots if needs_city else 200, recreate=not args.keep_db, say=_say)
+        if "soak" in selected:  # the soak's simulators pay at the cashier page: production static files
+            manage(env, "collectstatic", "--noinput", "-v", "0")
         with Servers(env, count=args.servers) as servers:
             _say(f"servers: daphne on ports {', '.join(map(str, servers.ports))}")
             if "map" in selected:
@@ -143,6 +156,13 @@ def main(argv: list[str] | None = None) -> int:
             if "bookings" in selected:
                 results["bookings"] = bookings.run(env, servers, clients=args.booking_clients,
                                                    seconds=args.booking_seconds, say=_say)
+            if "soak" in selected:
+                from . import soak
+
+                results["soak"] = soak.run(env, servers, viewers=args.soak_viewers, rate=args.soak_rate,
+                                           seconds=args.soak_seconds, warmup=args.soak_warmup,
+                                           simulators=args.simulators, lots_per_simulator=args.soak_lots,
+                                           speed=args.soak_speed, say=_say)
         notes = machine_notes(env)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
@@ -156,13 +176,20 @@ def main(argv: list[str] | None = None) -> int:
     raw.write_text(json.dumps({name: _plain(result) for name, result in results.items()}, indent=1, default=str))
     print()
     print(report.table(results))
+    if "soak" in results:
+        from . import soak
+
+        print("\n".join(soak.summary(results["soak"])))
     for name, result in results.items():
         for label, cpu in report.cpu_lines(name, result):
             print(f"{label} CPU: {report.cpu_line(cpu)}")
     print(f"raw figures: {raw.relative_to(report.REPO)}")
     print(f"\n({time.monotonic() - started:.0f} s)")
     if not args.no_doc:
-        print(f"updated {report.update_doc(results, notes).relative_to(report.REPO)}")
+        # The soak's figures go into the hand-written part of the page, beside the machine's load.
+        measured = {name: result for name, result in results.items() if name not in ON_REQUEST}
+        if measured:
+            print(f"updated {report.update_doc(measured, notes).relative_to(report.REPO)}")
     return 0
 
 
