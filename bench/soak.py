@@ -83,6 +83,7 @@ class SoakResult:
     latencies: list[float] = field(default_factory=list)
     post_latencies: list[float] = field(default_factory=list)
     connect_seconds: float = 0.0
+    connect_retries: int = 0
     closed: int = 0
     messages: int = 0
     bytes: int = 0
@@ -276,7 +277,7 @@ def run(env: BenchEnv, servers: Servers, *, viewers: int = 2000, rate: float = 5
         hello = json.loads(watchers.wait_for(lambda line: line.startswith("{"), timeout=300))
         if "error" in hello:
             raise BenchError(f"viewers could not connect: {hello['error']}")
-        result.connect_seconds = hello["seconds"]
+        result.connect_seconds, result.connect_retries = hello["seconds"], hello["retries"]
         for index, pid in enumerate(servers.pids):
             names[f"daphne worker {index + 1}"] = pid
         names |= {"celery worker": celery[0].pid, "celery beat": celery[1].pid, "viewers": watchers.proc.pid}
@@ -383,7 +384,8 @@ def summary(result: SoakResult) -> list[str]:
         f"(missed {result.missed}), p50 {result.p(50) * 1000:.0f} ms, p95 {result.p(95) * 1000:.0f} ms, "
         f"p99 {result.p(99) * 1000:.0f} ms; sentinel POST p50 "
         f"{PushResult.percentile(result.post_latencies, 50) * 1000:.0f} ms, failures {result.sentinel_failures}",
-        f"viewers: connected in {result.connect_seconds:.1f} s, dropped {result.closed}, "
+        f"viewers: connected in {result.connect_seconds:.1f} s ({result.connect_retries} handshakes retried), "
+        f"dropped {result.closed}, "
         f"{result.messages:,} messages, {result.bytes / 1e6:,.1f} MB",
         "memory (before → after, peak): " + "; ".join(
             f"{name} {m[0] / 1024:.0f} → {m[1] / 1024:.0f} MiB ({result.growth(name):+.1%}), peak {m[2] / 1024:.0f}"

@@ -30,6 +30,8 @@ import websockets
 
 from .push_clients import emit, raise_open_files
 
+CONNECT_ATTEMPTS = 5
+
 
 class Viewers:
     def __init__(self, plan: dict):
@@ -43,14 +45,24 @@ class Viewers:
         self.messages = 0
         self.bytes = 0
         self.closed = 0
+        self.retries = 0
 
     async def open(self, index: int, gate: asyncio.Semaphore):
+        """Connect and subscribe; a handshake the busy server dropped is tried again, as a phone would."""
         url = f"{self.urls[index % len(self.urls)]}/ws/occupancy/?snapshot=0"
-        async with gate:
-            ws = await websockets.connect(url, origin=f"http://{urlsplit(url).netloc}", max_size=None,
-                                          ping_interval=None, open_timeout=120, close_timeout=2)
-            await ws.send(json.dumps({"type": "subscribe", "bbox": self.boxes[index]}))
-        return ws
+        for attempt in range(CONNECT_ATTEMPTS):
+            try:
+                async with gate:
+                    ws = await websockets.connect(url, origin=f"http://{urlsplit(url).netloc}", max_size=None,
+                                                  ping_interval=None, open_timeout=120, close_timeout=2)
+                    await ws.send(json.dumps({"type": "subscribe", "bbox": self.boxes[index]}))
+                return ws
+            except (OSError, websockets.InvalidHandshake, websockets.InvalidMessage, websockets.ConnectionClosed):
+                if attempt == CONNECT_ATTEMPTS - 1:
+                    raise
+                self.retries += 1
+                await asyncio.sleep(0.5 * 2 ** attempt)
+        raise AssertionError("unreachable")
 
     async def listen(self, index: int, ws) -> None:
         seen = self.seen[index]
@@ -75,7 +87,7 @@ class Viewers:
 async def main(plan: dict) -> None:
     viewers = Viewers(plan)
     raise_open_files(len(viewers.boxes) + 256)
-    gate = asyncio.Semaphore(64)
+    gate = asyncio.Semaphore(16)
     started = time.monotonic()
     try:
         sockets = await asyncio.gather(*(viewers.open(i, gate) for i in range(len(viewers.boxes))))
@@ -83,7 +95,7 @@ async def main(plan: dict) -> None:
         emit({"error": f"{exc.__class__.__name__}: {exc}"})
         return
     listeners = [asyncio.create_task(viewers.listen(i, ws)) for i, ws in enumerate(sockets)]
-    emit({"connected": len(sockets), "seconds": time.monotonic() - started})
+    emit({"connected": len(sockets), "seconds": time.monotonic() - started, "retries": viewers.retries})
     loop = asyncio.get_running_loop()
     while True:
         line = (await loop.run_in_executor(None, sys.stdin.readline)).strip()
