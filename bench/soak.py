@@ -245,7 +245,7 @@ def run(env: BenchEnv, servers: Servers, *, viewers: int = 2000, rate: float = 5
     device, secret = device_issue(name="基准测试浸泡", lots=sentinels)
     boxes = _boxes(sentinels, viewers, rng)
     plan = env.log_dir / "soak-plan.json"
-    plan.write_text(json.dumps({"urls": servers.ws_urls, "boxes": boxes, "watch": [lot.code for lot in sentinels]}))
+    plan.write_text(json.dumps({"urls": servers.ws_urls, "boxes": boxes}))
     result = SoakResult(seconds=seconds, viewers=viewers, rate=rate, simulators=simulators,
                         simulated_lots=simulators * lots_per_simulator)
     plates = PlateGenerator(random.Random(uuid.uuid4().int))
@@ -286,7 +286,6 @@ def run(env: BenchEnv, servers: Servers, *, viewers: int = 2000, rate: float = 5
         time.sleep(warmup)
         for name, pid in names.items():
             result.memory_kib[name] = [tree_rss_kib(pid), 0, 0]
-        watchers.send("start")
         say(f"soak: measuring for {seconds:.0f} s…")
         window_start = timezone.now()
         sent: dict[str, float] = {}
@@ -306,6 +305,10 @@ def run(env: BenchEnv, servers: Servers, *, viewers: int = 2000, rate: float = 5
                 if not queue or time.monotonic() - began >= seconds:
                     continue
                 lot = queue.pop(0)
+                free = ParkingLot.objects.values_list("free_berths", flat=True).get(pk=lot.pk)
+                if free == 0:  # an entry would not change what the map shows
+                    continue
+                watchers.send(f"arm {lot.code} {free - 1}")
                 vehicle = plates()
                 while vehicle.plate is None:
                     vehicle = plates()

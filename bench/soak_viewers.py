@@ -2,14 +2,17 @@
 
     python -m bench.soak_viewers --plan PLAN.json
 
-``PLAN.json`` is ``{"urls": [ws://…], "boxes": [[minLon, minLat, maxLon, maxLat], …], "watch": [code, …]}``:
+``PLAN.json`` is ``{"urls": [ws://…], "boxes": [[minLon, minLat, maxLon, maxLat], …]}``:
 viewer i connects to ``urls[i % len(urls)]`` with ``?snapshot=0`` and subscribes to ``boxes[i]``, as a
 phone showing one neighbourhood of the map does (SPEC §4). Talks to the benchmark over stdin/stdout,
 one JSON object a line:
 
 - prints ``{"connected": n, "seconds": s}`` once every viewer is connected and subscribed (or ``{"error": …}``);
-- on ``start``, begins recording, for each watched lot code, the ``time.monotonic()`` of every viewer's
-  first message naming it (CLOCK_MONOTONIC: the same clock as the benchmark's send times);
+- on ``arm CODE FREE`` (sent just before the benchmark posts a sentinel entry for that lot), records the
+  ``time.monotonic()`` of every viewer's first message that shows lot CODE with FREE free berths
+  (CLOCK_MONOTONIC: the same clock as the benchmark's send times). Matching the count, not only the
+  code, keeps out a message about that lot for another reason (the connectivity watch marking a
+  silent lot offline);
 - on ``stop`` prints ``{"received": {code: [t, …]}, "messages": n, "bytes": n, "closed": n}`` and exits.
 
 ``closed`` counts viewers whose connection ended before ``stop`` (a server that dropped them as slow,
@@ -37,8 +40,7 @@ class Viewers:
     def __init__(self, plan: dict):
         self.urls: list[str] = plan["urls"]
         self.boxes: list[list[float]] = plan["boxes"]
-        self.watch: set[str] = set(plan["watch"])
-        self.recording = False
+        self.armed: dict[str, int] = {}
         self.stopping = False
         self.received: dict[str, list[float]] = defaultdict(list)
         self.seen: list[set[str]] = [set() for _ in self.boxes]
@@ -71,11 +73,11 @@ class Viewers:
                 now = time.monotonic()
                 self.messages += 1
                 self.bytes += len(message)
-                if not self.recording:
+                if not self.armed:
                     continue
                 for lot in json.loads(message).get("lots", ()):
                     code = lot["code"]
-                    if code in self.watch and code not in seen:
+                    if self.armed.get(code) == lot["free_berths"] and code not in seen:
                         seen.add(code)
                         self.received[code].append(now)
         except websockets.ConnectionClosed:
@@ -99,11 +101,12 @@ async def main(plan: dict) -> None:
     loop = asyncio.get_running_loop()
     while True:
         line = (await loop.run_in_executor(None, sys.stdin.readline)).strip()
-        if line == "start":
-            viewers.recording = True
+        if line.startswith("arm "):
+            _, code, free = line.split()
+            viewers.armed[code] = int(free)
         elif line in ("stop", ""):
             break
-    viewers.recording = False
+    viewers.armed = {}
     viewers.stopping = True
     emit({"received": viewers.received, "messages": viewers.messages, "bytes": viewers.bytes,
           "closed": viewers.closed})
