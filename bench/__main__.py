@@ -26,9 +26,11 @@ from .env import (
 )
 
 # In the order they run: the reads on a quiet database first, then the writes.
-BENCHMARKS = ("map", "reads", "district", "ingest", "payments", "push", "bookings", "dashboard", "forecast")
+BENCHMARKS = ("map", "reads", "district", "ingest", "payments", "push", "bookings", "dashboard", "forecast", "soak")
 # Those that need no server: they call the code in this process.
 IN_PROCESS = frozenset({"forecast"})
+# Run only when named: the soak holds the machine for a quarter of an hour.
+ON_REQUEST = ("soak",)
 
 
 class _Stop(BaseException):
@@ -87,13 +89,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dashboard-requests", type=int, default=20, help="dashboard: timed requests of each page")
     parser.add_argument("--forecast-lots", type=int, default=40, help="forecast: lots given a synthetic month")
     parser.add_argument("--forecast-seeds", type=int, default=3, help="forecast: seeds (one synthetic month each)")
+    parser.add_argument("--soak-viewers", type=int, default=2000, help="soak: WebSocket map viewers")
+    parser.add_argument("--soak-rate", type=float, default=500.0, help="soak: simulator events per second")
+    parser.add_argument("--soak-seconds", type=float, default=600.0, help="soak: seconds measured")
+    parser.add_argument("--soak-warmup", type=float, default=60.0, help="soak: seconds before measuring")
+    parser.add_argument("--simulators", type=int, default=4, help="soak: simulator processes")
+    parser.add_argument("--soak-lots", type=int, default=150, help="soak: lots each simulator drives")
+    parser.add_argument("--soak-speed", type=float, default=30.0,
+                        help="soak: the simulated day's clock speed (more turnover per lot)")
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument("--time-limit", type=int, default=3600, help="stop everything after this many seconds")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.benchmarks) - set(BENCHMARKS))
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)} (choose from {', '.join(BENCHMARKS)})")
-    selected = [name for name in BENCHMARKS if name in (args.benchmarks or BENCHMARKS)]
+    wanted = args.benchmarks or [name for name in BENCHMARKS if name not in ON_REQUEST]
+    selected = [name for name in BENCHMARKS if name in wanted]
 
     database_url, note = bench_database_url(os.environ.get("DATABASE_URL"))
     redis_url = os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
@@ -122,14 +133,16 @@ def main(argv: list[str] | None = None) -> int:
     from . import bookings, dashboard, district, ingest, payments, push, reads, report
     from . import forecast as forecast_bench
     from . import map as map_bench
-    from .env import BenchEnv, Servers, machine_notes, prepare
+    from .env import BenchEnv, Servers, machine_notes, manage, prepare
 
     env = BenchEnv.from_settings(database_url=database_url, redis_url=redis_url)
-    needs_city = any(name in selected for name in ("map", "push", "reads", "district"))
+    needs_city = any(name in selected for name in ("map", "push", "reads", "district", "soak"))
     started = time.monotonic()
     results: dict = {}
     try:
         prepare(env, lots=args.lots if needs_city else 200, recreate=not args.keep_db, say=_say)
+        if "soak" in selected:  # the soak's simulators pay at the cashier page: production static files
+            manage(env, "collectstatic", "--noinput", "-v", "0")
         needs_servers = any(name not in IN_PROCESS for name in selected)
         with Servers(env, count=args.servers) if needs_servers else contextlib.nullcontext() as servers:
             if servers is not None:
@@ -160,6 +173,13 @@ def main(argv: list[str] | None = None) -> int:
             if "forecast" in selected:
                 results["forecast"] = forecast_bench.run(env, servers, lots=args.forecast_lots,
                                                          seeds=tuple(range(1, args.forecast_seeds + 1)), say=_say)
+            if "soak" in selected:
+                from . import soak
+
+                results["soak"] = soak.run(env, servers, viewers=args.soak_viewers, rate=args.soak_rate,
+                                           seconds=args.soak_seconds, warmup=args.soak_warmup,
+                                           simulators=args.simulators, lots_per_simulator=args.soak_lots,
+                                           speed=args.soak_speed, say=_say)
         notes = machine_notes(env)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
@@ -173,13 +193,20 @@ def main(argv: list[str] | None = None) -> int:
     raw.write_text(json.dumps({name: _plain(result) for name, result in results.items()}, indent=1, default=str))
     print()
     print(report.table(results))
+    if "soak" in results:
+        from . import soak
+
+        print("\n".join(soak.summary(results["soak"])))
     for name, result in results.items():
         for label, cpu in report.cpu_lines(name, result):
             print(f"{label} CPU: {report.cpu_line(cpu)}")
     print(f"raw figures: {raw.relative_to(report.REPO)}")
     print(f"\n({time.monotonic() - started:.0f} s)")
     if not args.no_doc:
-        print(f"updated {report.update_doc(results, notes).relative_to(report.REPO)}")
+        # The soak's figures go into the hand-written part of the page, beside the machine's load.
+        measured = {name: result for name, result in results.items() if name not in ON_REQUEST}
+        if measured:
+            print(f"updated {report.update_doc(measured, notes).relative_to(report.REPO)}")
     return 0
 
 

@@ -12,6 +12,7 @@ decrypting its stored secret (or issues one through ``device_issue``); secrets s
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import random
@@ -84,12 +85,15 @@ class Command(BaseCommand):
                             help=_("作息时钟倍速（60 = 一分钟走完一小时；事件时间仍为真实时间）"))
         parser.add_argument("--pay-rate", type=float, default=1.0,
                             help=_("每秒最多几位司机扫码缴费（经模拟收银台；0 表示不缴费）"))
+        parser.add_argument("--shard", type=_shard, default=(0, 1), metavar="K/N",
+                            help=_("只模拟按编码排序后序号除以 N 余 K 的停车场：几个模拟器进程分担一座城市，互不重叠"))
 
-    def handle(self, *args, rate, lots, url, seed, duration, speed, pay_rate=1.0, **options):
+    def handle(self, *args, rate, lots, url, seed, duration, speed, pay_rate=1.0, shard=(0, 1), **options):
         refuse_production()
         lots = DEFAULT_MAX_LOTS if lots is None else lots
         if rate <= 0 or speed <= 0 or lots <= 0:
             raise CommandError(_("--rate、--speed 和 --lots 须为正数"))
+        self.shard = shard
         rng = random.Random(seed)
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request would drown the report
         self.stopping = False
@@ -147,6 +151,8 @@ class Command(BaseCommand):
     def _pick_lots(self, n: int, rng: random.Random) -> list[ParkingLot]:
         candidates = list(ParkingLot.objects.filter(status=ParkingLot.Status.OPEN, total_berths__gt=0)
                           .order_by("code"))
+        index, count = self.shard
+        candidates = candidates[index::count]
         if not candidates:
             raise CommandError(_("没有可模拟的停车场：请先运行 manage.py seed_demo"))
         return sorted(rng.sample(candidates, min(n, len(candidates))), key=lambda lot: lot.code)
@@ -343,6 +349,17 @@ class Command(BaseCommand):
         end = time.monotonic() + max(0.0, seconds)
         while not self.stopping and time.monotonic() < end:
             time.sleep(min(0.2, end - time.monotonic()))
+
+
+def _shard(value: str) -> tuple[int, int]:
+    """``K/N`` → (K, N), with 0 ≤ K < N."""
+    try:
+        index, count = (int(part) for part in value.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(_("分片须写作 K/N，如 0/4")) from None
+    if count < 1 or not 0 <= index < count:
+        raise argparse.ArgumentTypeError(_("分片须满足 0 ≤ K < N")) from None
+    return index, count
 
 
 def _error_code(response: httpx.Response) -> str:
