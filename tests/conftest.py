@@ -36,6 +36,28 @@ def pytest_runtest_setup(item):
             _missing(f"Redis at REDIS_URL is not answering: {exc}")
 
 
+@pytest.fixture(autouse=True)
+def _midday(request):
+    """``@pytest.mark.midday``: the test runs from today's 12:00 in Wuxi, its clock ticking on.
+
+    Tests that price a stay ending now, on the payments tests' flat tariff (one all-day band), would
+    otherwise be charged one unit more whenever the stay crosses local midnight: SPEC §6 rule 3 ends
+    a unit at its band occurrence's end, and "00:00"–"24:00" occurs once a calendar day. CI runs at
+    any hour; the fee must not. Only Python's clock moves (not PostgreSQL's ``now()``, nor a server in
+    another process), so the mark is for tests that run the platform in this process."""
+    if request.node.get_closest_marker("midday") is None:
+        yield
+        return
+    import datetime as dt
+
+    import time_machine
+    from django.utils import timezone
+
+    noon = dt.datetime.combine(timezone.localdate(), dt.time(12), tzinfo=timezone.get_default_timezone())
+    with time_machine.travel(noon, tick=True):
+        yield
+
+
 #: the ports' registrations (STYLE.md "Ports"): the apps fill them in ready(); a test that replaces
 #: one (a double, or None for "nothing registered") gets the apps' own back after it
 _PORTS = (
