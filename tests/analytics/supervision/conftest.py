@@ -3,12 +3,14 @@ summaries and samples written directly (the ingest and the summaries are tested 
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.apps import apps as django_apps
 
 from apps.analytics.models import SupervisionCase, SupervisionRule
 from apps.analytics.supervision import engine
@@ -21,6 +23,16 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 T = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
 
 _ids = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _seeded_rules(request):
+    """The rule rows the migration seeds: a transactional test elsewhere flushes them, so put them back."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None:
+        request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
+        importlib.import_module("apps.analytics.migrations.0002_supervision").seed_rules(django_apps, None)
+    yield
 
 
 @pytest.fixture

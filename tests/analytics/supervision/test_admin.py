@@ -118,3 +118,14 @@ def test_rules_are_read_by_district_staff_and_changed_only_by_the_city(client, o
     assert run("outage", T)["raised"] == 0  # two hours is no longer long enough
     assert client.post(url, {**data, "ratio": 2}).status_code == 200  # a share above 1 is refused on the form
     assert rule("outage").ratio == 0
+
+
+def test_an_operator_s_staff_see_only_their_own_lots_cases(client, staff_factory, two_cases):
+    mine, theirs = two_cases
+    operator_staff = staff_factory("operator", mine.lot.operator)
+    client.force_login(operator_staff)
+    assert [c.pk for c in client.get(CHANGELIST).context["cl"].result_list] == [mine.pk]
+    assert client.post(_act(theirs), {"target": "dismissed", "note": "误报"}).status_code == 404
+    assert client.post(_act(mine), {"target": "dismissed", "note": "停业"}).status_code == 302
+    mine.refresh_from_db()
+    assert mine.state == workflow.DISMISSED and mine.last_change.actor == operator_staff
