@@ -6,8 +6,9 @@ opens nothing but the enrolment page to staff who must have one and do not.
 
 Saves in the admin go through the apps' services, which write their own audit entries; what the
 admin does around them — an action over the selected rows (an export, a bulk close, a resend), a
-deletion — is recorded here, once for every registered ModelAdmin, one entry per row touched
-(``admin.action.<name>``, ``admin.deleted``), so that a district's auditor sees their rows' entries.
+deletion — is recorded here, once for every registered ModelAdmin: one entry an action run
+(``admin.action.<name>``, on the row when it touched one, else listing the rows' ids) and one a
+row deleted (``admin.deleted``).
 """
 
 import functools
@@ -68,26 +69,30 @@ class EnrolForm(forms.Form):
                                                               "inputmode": "numeric", "autofocus": True}))
 
 
-AUDITED_ROWS_MAX = 1000  # an action over more rows records the first thousand (and says how many in all)
+AUDITED_IDS_MAX = 1000  # the ids an action's entry lists (and how many rows there were in all)
 
 
-def _record(request, action: str, objs, changes: dict) -> None:
+def _record(request, action: str, obj, changes: dict) -> None:
     from apps.audit.services import audit_record
 
     from .actor import Actor
 
-    actor = Actor.from_request(request)
-    for obj in objs:
-        audit_record(action=action, actor=actor, obj=obj, changes=changes)
+    audit_record(action=action, actor=Actor.from_request(request), obj=obj, changes=changes)
 
 
 def _audited_action(func, name: str):
+    """One entry an action run, whatever the number of rows (an export of a district's lots stays a
+    constant number of queries): on the row itself when there is one, else the rows' ids."""
+
     @functools.wraps(func)
     def run(modeladmin, request, queryset):
-        rows = list(queryset[:AUDITED_ROWS_MAX])
-        total = len(rows) if len(rows) < AUDITED_ROWS_MAX else queryset.count()
+        ids = list(queryset.values_list("pk", flat=True)[:AUDITED_IDS_MAX + 1])
+        only = queryset.first() if len(ids) == 1 else None
+        total = len(ids) if len(ids) <= AUDITED_IDS_MAX else queryset.count()
         response = func(modeladmin, request, queryset)
-        _record(request, f"admin.action.{name}", rows, {"action": [None, name], "rows": [None, total]})
+        _record(request, f"admin.action.{name}", only,
+                {"action": [None, name], "model": [None, modeladmin.model._meta.label], "rows": [None, total],
+                 "ids": [None, ids[:AUDITED_IDS_MAX]]})
         return response
 
     return run
@@ -103,7 +108,7 @@ def _audit(model_admin) -> None:
 
     def audited_deletions(request, queryset):
         for row in queryset:  # logged by Django just before the rows are deleted
-            _record(request, "admin.deleted", [row], {"object": [str(row)[:200], None]})
+            _record(request, "admin.deleted", row, {"object": [str(row)[:200], None]})
         return log_deletions(request, queryset)
 
     model_admin.get_actions, model_admin.log_deletions = audited_actions, audited_deletions
