@@ -80,38 +80,72 @@ def _record(request, action: str, obj, changes: dict) -> None:
     audit_record(action=action, actor=Actor.from_request(request), obj=obj, changes=changes)
 
 
+def _latest_entry() -> int:
+    from apps.audit.models import AuditEntry
+
+    return AuditEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+
+def _recorded_since(entry: int, request, object_ids=None) -> set:
+    """The objects (ids; ``None`` for an entry on no object) the request's user recorded after ``entry``."""
+    from apps.audit.models import AuditEntry
+
+    rows = AuditEntry.objects.filter(pk__gt=entry, actor_id=getattr(request.user, "pk", None))
+    if object_ids is not None:
+        rows = rows.filter(object_id__in=object_ids)
+    return set(rows.values_list("object_id", flat=True))
+
+
 def _audited_action(func, name: str):
     """One entry an action run, whatever the number of rows (an export of a district's lots stays a
-    constant number of queries): on the row itself when there is one, else the rows' ids."""
+    constant number of queries): on the row itself when there is one, else the rows' ids. An action
+    whose service recorded what it did (a lot closed, a key rotated) is not recorded twice."""
 
     @functools.wraps(func)
     def run(modeladmin, request, queryset):
         ids = list(queryset.values_list("pk", flat=True)[:AUDITED_IDS_MAX + 1])
         only = queryset.first() if len(ids) == 1 else None
         total = len(ids) if len(ids) <= AUDITED_IDS_MAX else queryset.count()
+        before = _latest_entry()
         response = func(modeladmin, request, queryset)
-        _record(request, f"admin.action.{name}", only,
-                {"action": [None, name], "model": [None, modeladmin.model._meta.label], "rows": [None, total],
-                 "ids": [None, ids[:AUDITED_IDS_MAX]]})
+        if not _recorded_since(before, request):
+            _record(request, f"admin.action.{name}", only,
+                    {"action": [None, name], "model": [None, modeladmin.model._meta.label], "rows": [None, total],
+                     "ids": [None, ids[:AUDITED_IDS_MAX]]})
         return response
 
     return run
 
 
 def _audit(model_admin) -> None:
-    """Wrap one ModelAdmin's actions and deletions with their audit entries."""
-    get_actions, log_deletions = model_admin.get_actions, model_admin.log_deletions
+    """Wrap one ModelAdmin's actions and deletions with their audit entries. A deletion its service
+    recorded already (``berth.deleted``) gets no second entry; any other gets ``admin.deleted``."""
+    get_actions = model_admin.get_actions
+    delete_model, delete_queryset = model_admin.delete_model, model_admin.delete_queryset
 
     def audited_actions(request):
         return {name: (_audited_action(func, name) if name != "delete_selected" else func, name, description)
                 for name, (func, name, description) in get_actions(request).items()}
 
-    def audited_deletions(request, queryset):
-        for row in queryset:  # logged by Django just before the rows are deleted
-            _record(request, "admin.deleted", row, {"object": [str(row)[:200], None]})
-        return log_deletions(request, queryset)
+    def record_deleted(request, rows, before) -> None:
+        recorded = _recorded_since(before, request, [row.pk for row in rows])
+        for row in rows:
+            if row.pk not in recorded:
+                _record(request, "admin.deleted", row, {"object": [str(row)[:200], None]})
 
-    model_admin.get_actions, model_admin.log_deletions = audited_actions, audited_deletions
+    def audited_delete_model(request, obj):
+        before, pk = _latest_entry(), obj.pk
+        delete_model(request, obj)
+        obj.pk = pk  # Model.delete() clears it; the entry names the row that was
+        record_deleted(request, [obj], before)
+
+    def audited_delete_queryset(request, queryset):
+        rows, before = list(queryset), _latest_entry()
+        delete_queryset(request, queryset)
+        record_deleted(request, rows, before)
+
+    model_admin.get_actions = audited_actions
+    model_admin.delete_model, model_admin.delete_queryset = audited_delete_model, audited_delete_queryset
 
 
 class ParkingAdminSite(admin.AdminSite):

@@ -16,7 +16,7 @@ from apps.payments.models import Order
 from apps.sessions.models import ParkingSession
 from tests.factories_payments import Gate, flat_lot, stay_waiting
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.midday]
 
 
 def test_a_driver_stopped_at_the_barrier_pays_and_the_exit_is_sent_again(live_server):

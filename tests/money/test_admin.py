@@ -14,7 +14,7 @@ from tests.factories import OperatorFactory
 from tests.factories_money import PolicyFactory, RuleFactory, arrears_of, paid_order
 from tests.factories_payments import Gate, flat_lot, stay_waiting
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.midday]
 
 LX, BH = "320213", "320211"
 

@@ -17,7 +17,7 @@ from apps.sessions.models import Arrears
 from tests.factories import OperatorFactory
 from tests.factories_payments import AgreementFactory, Gate, flat_lot
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.midday]
 
 
 def _leave_first(gate, plate, ref, django_capture_on_commit_callbacks):

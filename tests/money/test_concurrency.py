@@ -12,7 +12,7 @@ from tests.factories_money import PolicyFactory, paid_order
 from tests.factories_payments import Gate, flat_lot, stay_waiting
 from tests.threads import run_together as _run_together
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.midday]
 
 
 def _attempt(call):

@@ -18,7 +18,7 @@ from tests.factories import DeviceFactory, OperatorFactory
 from tests.factories_money import RuleFactory, arrears_of
 from tests.factories_payments import Gate, flat_lot
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.midday]
 Action = ReminderRule.Action
 BLACKLIST_PATH = "/api/v1/ingest/blacklist"
 

@@ -25,7 +25,7 @@ from tests.factories import OperatorFactory, UserFactory
 from tests.factories_money import PolicyFactory, arrears_of, paid_arrears_order, paid_order
 from tests.factories_payments import Gate, flat_lot, stay_waiting
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.midday]
 
 Kind = Statement.Kind
 

@@ -14,7 +14,7 @@ from apps.payments.models import ArrearsReminder, Statement
 from tests.factories_money import RuleFactory, arrears_of
 from tests.factories_payments import Gate, flat_lot
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.midday]
 
 MONEY_TASKS = {"charge-agreements": "charge_agreements", "remind-arrears": "remind_arrears",
                "build-statements": "build_statements", "retry-refunds": "retry_refunds"}

@@ -17,7 +17,7 @@ from tests.factories import LotFactory, OperatorFactory, TariffFactory
 from tests.factories_payments import FLAT_RULES, AgreementFactory
 from tests.factories_sessions import BerthFactory, SessionFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.midday]
 
 LX, BH = "320213", "320211"
 

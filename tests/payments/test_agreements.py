@@ -16,7 +16,7 @@ from apps.sessions.models import Arrears
 from tests.factories import OperatorFactory
 from tests.factories_payments import AgreementFactory, Gate, flat_lot
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.midday]
 
 
 def test_the_cover_is_registered_when_the_app_is_ready():

@@ -19,7 +19,7 @@ from tests.factories_payments import Gate, flat_lot, order_for, payment_payload,
 from tests.factories_sessions import exit_event, signed_post
 from tests.threads import run_together as _run_together
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.midday]
 
 
 def _order(stay) -> Order:

@@ -17,7 +17,7 @@ from tests.factories import UserFactory
 from tests.factories_payments import flat_lot
 from tests.factories_sessions import SessionFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.midday]
 PATH = "/api/v1/me/orders"
 
 

@@ -18,7 +18,7 @@ from apps.sessions.services import arrears_apply_payment
 from tests.factories import UserFactory
 from tests.factories_payments import Gate, flat_lot, order_for, payment_payload, post_notice, stay_waiting
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.midday]
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from apps.sessions.models import Arrears, ParkingSession, SessionMoneyEntry
 from tests.factories import UserFactory
 from tests.factories_payments import ORDERS_PATH, Gate, flat_lot, order_for, payment_payload, post_notice, stay_waiting
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.midday]
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from tests.factories import DeviceFactory
 from tests.factories_payments import Gate, flat_lot, order_for, payment_payload, post_notice
 from tests.factories_sessions import exit_event, signed_post
 
+pytestmark = pytest.mark.midday  # prices stays ending now: clear of local midnight
+
 DUE = "/api/v1/pay/due"
 T0 = datetime(2026, 3, 17, 14, 0, tzinfo=SHANGHAI)
 

@@ -14,7 +14,7 @@ from tests.factories_payments import Gate, flat_lot, order_for, stay_waiting
 from tests.payments import fakes
 
 wechat_gw, alipay_gw, unionpay_gw = fakes.wechat_gw, fakes.alipay_gw, fakes.unionpay_gw
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.midday]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from apps.payments.providers.base import PaymentProvider, ProviderError, RefundR
 from apps.sessions.models import ParkingSession
 from tests.factories_payments import Gate, flat_lot, order_for, stay_waiting
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.midday]
 
 
 @pytest.fixture

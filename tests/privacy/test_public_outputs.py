@@ -28,7 +28,7 @@ from tests.factories_money import RuleFactory, arrears_of
 from tests.factories_payments import Gate, flat_lot, stay_waiting
 from tests.factories_reservations import SlotFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.midday]
 
 LOT = "LX-PRIV1"
 PARKED, WAITING, GONE, OWES, TICKET, BOOKED = "浙A7K3P9", "浙AQ8W2R", "浙AX5Z7M", "浙AM4N6T", "浙AH2J9K", "浙AU3V5Y"

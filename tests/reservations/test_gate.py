@@ -21,7 +21,7 @@ from tests.factories import DeviceFactory, UserFactory
 from tests.factories_reservations import HOURLY, SharingOfferFactory, SlotFactory
 from tests.factories_sessions import entry_event, exit_event
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.midday]
 
 DAY = datetime(2026, 3, 17, 0, 0, tzinfo=SHANGHAI)  # a Tuesday
 

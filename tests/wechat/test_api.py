@@ -17,7 +17,7 @@ from tests.factories import LotFactory, UserFactory
 from tests.factories_sessions import SessionFactory
 from tests.factories_wechat import BoundPlateFactory, CitizenFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.midday]
 
 
 @pytest.fixture

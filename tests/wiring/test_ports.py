@@ -35,7 +35,7 @@ from tests.factories_wechat import BoundPlateFactory, IdentityFactory
 from tests.payments.fakes import wechat_gw  # noqa: F401  (WeChat Pay, faked at its HTTP edge)
 from tests.wechat import fake as wechat
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.midday]
 
 TEMPLATE_SEND = "/cgi-bin/message/template/send"
 CUSTOM_SEND = "/cgi-bin/message/custom/send"
