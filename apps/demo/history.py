@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.analytics import rollups
+from apps.analytics.dashboards.rollup import region_days_refresh_range
 from apps.analytics.models import OccupancySample
 from apps.lots.fees import SHANGHAI, compute_fee
 from apps.lots.models import LotOutage, ParkingLot
@@ -152,6 +153,8 @@ def demo_history_seed(*, days: int = 30, seed: int = 2026, now: datetime | None 
         occupied = _samples(rng, lots, curve, _instants(start, now, fine_from), incidents, outages, result)
         _stays(rng, lots, curve, day_list, now, occupied, result)
         result.hour_rows, result.day_rows = rollups.roll_up_range(first_day, today - timedelta(days=1), now=now)
+        # The dashboards read the region rollups of those days (the periodic task redoes only the last two).
+        region_days_refresh_range(start=first_day, end=today - timedelta(days=1))
         result.hour_rows += rollups.roll_up_hours(datetime.combine(today, datetime.min.time(), tzinfo=SHANGHAI),
                                                   rollups.hour_floor(now))
     result.seconds = time.monotonic() - began

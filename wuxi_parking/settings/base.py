@@ -188,6 +188,9 @@ CELERY_BEAT_SCHEDULE = {
     "analytics-samples": {"task": "apps.analytics.tasks.take_samples", "schedule": 60.0 * 5},
     "analytics-hours": {"task": "apps.analytics.tasks.roll_up_hours", "schedule": 300.0},
     "analytics-days": {"task": "apps.analytics.tasks.roll_up_days", "schedule": 3600.0},
+    # The dashboards' region rollups and the lots' last four weeks, from the day rows above; the last
+    # two days again each run, so a run that comes before the day rollup's is made good an hour later.
+    "analytics-regions": {"task": "apps.analytics.dashboards.tasks.region_rollup", "schedule": 3600.0},
     "analytics-purge-samples": {"task": "apps.analytics.tasks.purge_samples", "schedule": 3600.0},
     "analytics-export": {"task": "apps.analytics.tasks.export_open_data", "schedule": 3600.0},
     # Data-quality supervision (督查): each rule over all lots, cases per episode, quiet-period close.
