@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     from . import bookings, dashboard, district, ingest, payments, push, reads, report
     from . import forecast as forecast_bench
     from . import map as map_bench
-    from .env import BenchEnv, Servers, machine_notes, manage, prepare
+    from .env import BenchEnv, Servers, machine_notes, prepare
 
     env = BenchEnv.from_settings(database_url=database_url, redis_url=redis_url)
     needs_city = any(name in selected for name in ("map", "push", "reads", "district", "soak"))
@@ -141,8 +141,6 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {}
     try:
         prepare(env, lots=args.lots if needs_city else 200, recreate=not args.keep_db, say=_say)
-        if "soak" in selected:  # the soak's simulators pay at the cashier page: production static files
-            manage(env, "collectstatic", "--noinput", "-v", "0")
         needs_servers = any(name not in IN_PROCESS for name in selected)
         with Servers(env, count=args.servers) if needs_servers else contextlib.nullcontext() as servers:
             if servers is not None:

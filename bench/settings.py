@@ -17,3 +17,7 @@ PAYMENT_SANDBOX = True
 # The benchmark serves no static files and runs no collectstatic: admin pages (the dashboard
 # benchmark) name their static files by plain URL instead of through the hashed manifest.
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+# Nor would a client on plain http send back a cookie marked Secure: the soak's simulated drivers
+# pay at the cashier page, whose form needs its CSRF cookie (and the session's) to come back.
+CSRF_COOKIE_SECURE = False
+SESSION_COOKIE_SECURE = False
