@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from apps.common.admin import ReadOnlyAdminMixin
 from apps.common.display import field_label, value_label
 
 from .models import AuditEntry, PlateView
@@ -35,7 +36,7 @@ ACTION_LABELS = {
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("at", "action_display", "actor_name", "object_repr", "ip")
     list_filter = ("action", "at")
     search_fields = ("object_repr", "actor_name", "action", "ip")
@@ -47,15 +48,6 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).for_user(request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("操作"), ordering="action")
     def action_display(self, obj):
@@ -85,7 +77,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(PlateView)
-class PlateViewAdmin(admin.ModelAdmin):
+class PlateViewAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Who saw which full plates (PIPL): read-only; city-wide staff see all, others their own."""
 
     list_display = ("at", "viewer_name", "kind", "content_type", "count", "path", "ip")
@@ -99,12 +91,3 @@ class PlateViewAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).for_user(request.user)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -753,6 +753,16 @@ def session_apply_refund(*, session_id: int, amount_fen: int, reason: str, refer
     return session
 
 
+def _locked_arrears(arrears_id: int) -> tuple[ParkingSession, Arrears]:
+    """An arrears record and its stay, both locked in the order every money writer takes: the
+    session, then its arrears."""
+    session_id = Arrears.objects.filter(pk=arrears_id).values_list("session_id", flat=True).first()
+    if session_id is None:
+        raise ArrearsNotFound(_("欠费记录不存在"), field="arrears_id")
+    session = _locked_session(session_id)
+    return session, Arrears.objects.select_for_update(no_key=True).get(pk=arrears_id)
+
+
 def arrears_apply_payment(*, arrears_id: int, amount_fen: int, reason: str, reference: str = "",
                           now: datetime | None = None) -> Arrears:
     """A payment towards an arrears record: its paid amount goes up, never past what it owes, in one
@@ -762,11 +772,7 @@ def arrears_apply_payment(*, arrears_id: int, amount_fen: int, reason: str, refe
     _check_reason(reason)
     now = now or timezone.now()
     with transaction.atomic():
-        session_id = Arrears.objects.filter(pk=arrears_id).values_list("session_id", flat=True).first()
-        if session_id is None:
-            raise ArrearsNotFound(_("欠费记录不存在"), field="arrears_id")
-        session = _locked_session(session_id)  # the order: session, then its arrears
-        arrears = Arrears.objects.select_for_update(no_key=True).get(pk=arrears_id)
+        session, arrears = _locked_arrears(arrears_id)
         if _applied_already(session, Kind.ARREARS_PAYMENT, reference):
             return arrears
         if amount_fen > arrears.amount_fen - arrears.paid_fen:
@@ -792,11 +798,7 @@ def arrears_apply_refund(*, arrears_id: int, amount_fen: int, reason: str, refer
     _check_reason(reason)
     now = now or timezone.now()
     with transaction.atomic():
-        session_id = Arrears.objects.filter(pk=arrears_id).values_list("session_id", flat=True).first()
-        if session_id is None:
-            raise ArrearsNotFound(_("欠费记录不存在"), field="arrears_id")
-        session = _locked_session(session_id)  # the order: session, then its arrears
-        arrears = Arrears.objects.select_for_update(no_key=True).get(pk=arrears_id)
+        session, arrears = _locked_arrears(arrears_id)
         if _applied_already(session, Kind.ARREARS_REFUND, reference):
             return arrears
         if amount_fen > arrears.paid_fen:

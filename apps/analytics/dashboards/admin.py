@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from apps.common.actor import Actor
-from apps.common.admin import ScopedAdminMixin
+from apps.common.admin import ReadOnlyAdminMixin, ScopedAdminMixin
 from apps.realtime.views import tile_layers
 
 from ..models import Dashboard, Target
@@ -25,17 +25,8 @@ DASHBOARD_TEMPLATE = "admin/analytics/dashboard.html"
 
 
 @admin.register(Dashboard)
-class DashboardAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class DashboardAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     """Read-only: the page replaces the changelist; nothing is added, changed or deleted here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         view = self.admin_site.admin_view
