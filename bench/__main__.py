@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     # The benchmark's own servers decrypt the device secrets this process issues: any stable key will do.
     os.environ.setdefault("SECRET_KEY", "bench-only-key-never-used-for-anything-real")
     os.environ.setdefault("DEVICE_SECRET_KEY", "bench-only-device-key-never-used-for-anything-real")
+    os.environ.setdefault("PLATE_HASH_SALT", "bench-only-plate-salt-never-used-for-anything-real")
+    os.environ.setdefault("WECHAT_SITE_URL", "http://127.0.0.1")
 
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGALRM, _raise_stop)

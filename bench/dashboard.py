@@ -140,10 +140,16 @@ def _session_cookie() -> str:
     user, _ = get_user_model().objects.get_or_create(username="bench-city-dashboard", defaults={"is_staff": True})
     StaffScope.objects.get_or_create(user=user, defaults={"kind": StaffScope.Kind.CITY})
     staff_grant_default_permissions(user=user)
+    # City-wide staff log in with a second factor (apps/common/mfa.py): the session is one that passed it.
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device, _ = TOTPDevice.objects.get_or_create(user=user, name="bench", defaults={"confirmed": True})
     store = import_module(settings.SESSION_ENGINE).SessionStore()
     store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"  # the one that logs users in
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    store[DEVICE_ID_SESSION_KEY] = device.persistent_id
     store.save()
     return f"{settings.SESSION_COOKIE_NAME}={store.session_key}"
 

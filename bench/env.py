@@ -89,6 +89,8 @@ class BenchEnv:
             "SECRET_KEY": self.secret_key,
             "DEVICE_SECRET_KEY": self.device_secret_key,
             "PLATE_HASH_SALT": os.environ.get("PLATE_HASH_SALT") or "bench-plate-salt",
+            # Production settings want the site's public address (WeChat links); loopback here.
+            "WECHAT_SITE_URL": os.environ.get("WECHAT_SITE_URL") or "http://127.0.0.1",
             "DEBUG": "false",
             "LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(REPO),

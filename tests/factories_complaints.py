@@ -15,7 +15,11 @@ def category(code: str = "fee_dispute") -> Category:
 
 def make_ticket(*, lot=None, category_code: str = "equipment_fault", phone: str = PHONE, dispatch: bool = True,
                 channel: str = Channel.WEB, **kwargs) -> Ticket:
-    """A ticket through the service (as any channel makes one), dispatched unless asked not to."""
+    """A ticket through the service (as any channel makes one), dispatched unless asked not to. The
+    seeded categories are made sure of first: a transactional test elsewhere may have flushed them."""
+    from apps.complaints.defaults import ensure
+
+    ensure(Category)
     if lot is None and "region" not in kwargs:
         lot = LotFactory()
     ticket = services.ticket_create(channel=channel, category=category_code, description="道闸抬不起来",

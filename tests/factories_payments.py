@@ -1,5 +1,5 @@
-"""Helpers for the payment tests: a lot with a flat all-day tariff (so what is due does not
-depend on the hour the suite runs), stays entered and exited through the ingest service, and the
+"""Helpers for the payment tests: a lot with a flat tariff (so what is due does not depend on the
+hour the suite runs), stays entered and exited through the ingest service, and the
 sandbox gateway's signed notices, built the way the gateway builds them."""
 
 from __future__ import annotations
@@ -16,16 +16,29 @@ from apps.sessions.services import events_record
 from tests.factories import DeviceFactory, LotFactory, TariffFactory
 from tests.factories_sessions import entry_event, exit_event
 
-#: 2 yuan per started half hour, all day, no free time
-FLAT_RULES = {"small": {"free_minutes": 0, "bands": [
-    {"start": "00:00", "end": "24:00", "ladder": [{"after_minutes": 0, "unit_minutes": 30, "unit_fen": 200}]}]},
-    "large": {"same_as": "small", "multiplier": 2}}
+
+def flat_rules(now: datetime | None = None) -> dict:
+    """2 yuan per started half hour, no free time, with its one band boundary at least six hours away.
+
+    A band is cut at its occurrence's end (SPEC §6 rule 3), so a stay across it is charged a unit
+    more; "00:00"–"24:00" ends at each local midnight. From 18:00 to 06:00 in Wuxi the band runs
+    12:01–12:00 instead (it wraps past midnight: one occurrence, its end at noon; the minute
+    12:00–12:01 is free), so a stay of a few hours ending about now costs the same whenever the suite
+    runs, here and in a server process that prices it on its own clock."""
+    hour = timezone.localtime(now).hour
+    start, end = ("00:00", "24:00") if 6 <= hour < 18 else ("12:01", "12:00")
+    return {"small": {"free_minutes": 0, "bands": [
+        {"start": start, "end": end, "ladder": [{"after_minutes": 0, "unit_minutes": 30, "unit_fen": 200}]}]},
+        "large": {"same_as": "small", "multiplier": 2}}
+
+
+FLAT_RULES = flat_rules()
 NOTIFY_PATH = "/payments/notify/sandbox/"
 ORDERS_PATH = "/api/v1/payments/orders"
 
 
 def flat_lot(**fields):
-    return LotFactory(tariff=TariffFactory(rules=FLAT_RULES), total_berths=100, free_berths=100, **fields)
+    return LotFactory(tariff=TariffFactory(rules=flat_rules()), total_berths=100, free_berths=100, **fields)
 
 
 class Gate:

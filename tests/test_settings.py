@@ -61,7 +61,7 @@ def test_secret_key_is_required_unless_debug():
     ({"SECRET_KEY": "k", "DEVICE_SECRET_KEY": "d", "PLATE_HASH_SALT": "s", "REDIS_URL": "redis://127.0.0.1:6379/0",
       "DEBUG": "true"},
      "DEBUG must be off"),
-    ({"SECRET_KEY": "k", "DEVICE_SECRET_KEY": "d", "REDIS_URL": "redis://127.0.0.1:6379/0"},
+    ({"SECRET_KEY": "k", "DEVICE_SECRET_KEY": "d", "PLATE_HASH_SALT": "s", "REDIS_URL": "redis://127.0.0.1:6379/0"},
      "WECHAT_SITE_URL is required"),
 ])
 def test_production_refuses_unsafe_settings(env, complaint):

@@ -305,7 +305,8 @@ def test_the_beat_schedule_runs_the_analytics_tasks(settings):
     entries = {name: entry for name, entry in settings.CELERY_BEAT_SCHEDULE.items() if name.startswith("analytics-")}
     assert {entry["task"] for entry in entries.values()} == {
         "apps.analytics.tasks.take_samples", "apps.analytics.tasks.roll_up_hours", "apps.analytics.tasks.roll_up_days",
-        "apps.analytics.tasks.purge_samples", "apps.analytics.tasks.export_open_data"}
+        "apps.analytics.tasks.purge_samples", "apps.analytics.tasks.export_open_data",
+        "apps.analytics.dashboards.tasks.region_rollup"}
     assert entries["analytics-samples"]["schedule"] == settings.ANALYTICS_SAMPLE_MINUTES * 60
     for entry in entries.values():
         assert import_string(entry["task"]).name == entry["task"]

@@ -27,12 +27,27 @@ def _quiet(_line: str) -> None:
     pass
 
 
+@pytest.fixture
+def bench_keys(settings):
+    """Keys of this run's own: the servers run production settings, which refuse the test settings'
+    well-known key and a device key equal to it. This process encrypts device secrets with them too."""
+    import base64
+    import hashlib
+    import secrets
+
+    settings.SECRET_KEY, device_key = secrets.token_urlsafe(50), secrets.token_urlsafe(32)
+    settings.DEVICE_SECRET_FERNET_KEY = base64.urlsafe_b64encode(hashlib.sha256(device_key.encode()).digest())
+    return settings.SECRET_KEY, device_key
+
+
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_every_benchmark_runs_end_to_end(tmp_path):
-    env = BenchEnv.from_settings(database_url=_test_database_url(), redis_url=settings.REDIS_URL)
+def test_every_benchmark_runs_end_to_end(tmp_path, bench_keys):
+    secret_key, device_key = bench_keys
+    env = BenchEnv(database_url=_test_database_url(), redis_url=settings.REDIS_URL, secret_key=secret_key,
+                   device_secret_key=device_key)
     env.log_dir = tmp_path
     prepare(env, lots=60, recreate=False, migrate=False, say=_quiet)  # seed_demo, as the real run does
 

@@ -51,6 +51,16 @@ ELSEWHERE = {
     "wechat.Citizen": "tests/wechat/test_admin.py::test_the_admin_pages_follow_the_scope",
     "wechat.BoundPlate": "tests/wechat/test_admin.py::test_the_admin_pages_follow_the_scope",
     "wechat.Notice": "tests/wechat/test_admin.py::test_a_district_officer_may_not_resend_notices",
+    "analytics.SupervisionCase": "tests/analytics/supervision/test_admin.py::"
+                                 "test_an_officer_cannot_open_or_work_another_district_s_case_by_id",
+    "analytics.SupervisionRule": "tests/analytics/supervision/test_admin.py::"
+                                 "test_rules_are_read_by_district_staff_and_changed_only_by_the_city",
+    "analytics.Dashboard": "tests/analytics/dashboards/test_dashboard.py::"
+                           "test_a_liangxi_officer_sees_no_binhu_numbers_in_the_page_or_any_export",
+    "analytics.Target": "tests/analytics/dashboards/test_admin.py::"
+                        "test_a_district_officer_cannot_change_a_city_wide_target",
+    "audit.PlateView": "tests/privacy/test_plate_views.py::"
+                       "test_the_log_is_read_only_and_the_city_reads_everyones_others_their_own",
     **{f"reservations.{name}": "tests/reservations/test_admin.py::test_an_officer_sees_only_their_regions_rows"
        for name in ("BookingSite", "Slot", "Reservation", "Suspension", "SharingOffer", "SharingApplication",
                     "SharingContract")},

@@ -9,6 +9,7 @@ import pytest
 from tests.test_settings import load
 
 PRODUCTION = {"SECRET_KEY": "k3y-x7Qp2LmN9vR4sT8wY1zA5bC6dE0fG3hJ", "DEVICE_SECRET_KEY": "d3v-Qp2LmN9vR4sT8wY1",
+              "PLATE_HASH_SALT": "s4lt-Qp2LmN9vR4sT8wY1zA5bC6", "WECHAT_SITE_URL": "https://parking.wuxi.gov.cn",
               "REDIS_URL": "redis://127.0.0.1:6379/0", "DATABASE_URL": "postgres://u@127.0.0.1:5432/db"}
 
 

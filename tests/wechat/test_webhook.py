@@ -18,7 +18,7 @@ from tests.factories_sessions import SessionFactory
 from tests.factories_wechat import BoundPlateFactory, IdentityFactory
 from tests.wechat import fake as wechat
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.midday]
 
 OPENID = "o-citizen-0001"
 
