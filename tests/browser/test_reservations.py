@@ -73,7 +73,7 @@ def test_a_citizen_books_on_a_phone_and_sees_the_code_to_show_at_the_gate(live_s
     page.locator("#booking-code").wait_for(timeout=15_000)
     reservation = Reservation.objects.get()
     assert page.inner_text("#booking-code") == reservation.code
-    page.wait_for_function("document.getElementById('booking-qr').naturalWidth > 0", timeout=15_000)
+    page.wait_for_function("() => document.getElementById('booking-qr').naturalWidth > 0", timeout=15_000)
     box = page.locator("#booking-qr").bounding_box()
     assert box["width"] >= 150 and box["x"] >= 0 and box["x"] + box["width"] <= 390
     page.screenshot(path=str(SCREENSHOT), full_page=True)
