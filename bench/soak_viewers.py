@@ -27,6 +27,7 @@ import json
 import sys
 import time
 from collections import defaultdict
+from contextlib import suppress
 from urllib.parse import urlsplit
 
 import websockets
@@ -68,7 +69,7 @@ class Viewers:
 
     async def listen(self, index: int, ws) -> None:
         seen = self.seen[index]
-        try:
+        with suppress(websockets.ConnectionClosed):  # a closed connection ends this viewer: counted below
             async for message in ws:
                 now = time.monotonic()
                 self.messages += 1
@@ -80,8 +81,6 @@ class Viewers:
                     if self.armed.get(code) == lot["free_berths"] and code not in seen:
                         seen.add(code)
                         self.received[code].append(now)
-        except websockets.ConnectionClosed:
-            pass
         if not self.stopping:
             self.closed += 1
 

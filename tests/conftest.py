@@ -6,18 +6,10 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from django.conf import settings
 
-CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def _missing(reason: str):
-    if CI:
-        pytest.fail(f"{reason} (CI=true: a required service must be present)", pytrace=False)
-    pytest.skip(reason)
+from tests.required import missing as _missing
 
 
 def pytest_runtest_setup(item):

@@ -27,19 +27,10 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 SERVE = ROOT / "tests" / "realtime" / "serve.py"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def missing(reason: str):
-    """Skip locally; fail under CI=true, so CI never passes by skipping (as tests/conftest.py does)."""
-    if CI:
-        pytest.fail(f"{reason} (CI=true: a required service must be present)", pytrace=False)
-    pytest.skip(reason)
+from tests.required import missing  # noqa: E402  (skipped locally, a failure under CI=true)
 
 
 def free_port() -> int:
