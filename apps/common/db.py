@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections
+from django.db.models.expressions import RawSQL
 from django.http import HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
@@ -165,6 +166,15 @@ def _retry_once(work: Callable[[], T], connection) -> T:
                        type(exc).__name__, str(exc).strip().splitlines()[0] if str(exc).strip() else "")
         connection.close()  # a broken connection goes back to the pool, which discards it
         return work()
+
+
+def row_version(model) -> RawSQL:
+    """PostgreSQL only: an expression for the row version of ``model``'s rows (the system column
+    ``xmin``, the transaction that wrote this version of the row). Any change to a row gives it a
+    new one (so does freezing it, which only makes two reads look different); being row-locked does
+    not. Two reads with the same ids and versions read the same rows."""
+    table = connections[DEFAULT_DB_ALIAS].ops.quote_name(model._meta.db_table)
+    return RawSQL(f"{table}.xmin::text", ())  # noqa: S611  # a model's own table name, quoted
 
 
 def unavailable_body() -> dict:

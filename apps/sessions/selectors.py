@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.db.models import Max, Q
 
+from apps.common.db import row_version
 from apps.common.errors import DomainError
 from apps.lots import selectors as lot_selectors
 
@@ -15,26 +16,48 @@ from . import money
 from .models import Arrears, ParkingSession, SessionMoneyEntry
 
 
-def sessions_matching(*, lot_ids: Collection[int], plates: Collection[str], tickets: Collection[str],
-                      reviews_exited_after: datetime | None, lock: bool = False) -> list[ParkingSession]:
-    """Sessions an ingest batch may continue: the active ones (in the lot or waiting for payment) of
-    these plates or tickets, and, when ``reviews_exited_after`` is given, exits seen without an entry
-    since then (a late entry completes them). ``lock``: row-locked, in id order, for the caller
-    that will change them."""
+def _matching(*, lot_ids: Collection[int], plates: Collection[str], tickets: Collection[str],
+              reviews_exited_after: datetime | None):
     vehicle = Q()
     if plates:
         vehicle |= Q(plate__in=list(plates))
     if tickets:
         vehicle |= Q(ticket_id__in=list(tickets))
     if not lot_ids or not vehicle:
-        return []
+        return None
     wanted = Q(state__in=ParkingSession.ACTIVE_STATES)
     if reviews_exited_after is not None:
         wanted |= Q(state=ParkingSession.State.REVIEW, entry_at__isnull=True, exit_at__gte=reviews_exited_after)
-    found = ParkingSession.objects.filter(wanted, vehicle, lot_id__in=list(lot_ids)).order_by("pk")
+    return ParkingSession.objects.filter(wanted, vehicle, lot_id__in=list(lot_ids)).order_by("pk")
+
+
+def sessions_matching(*, lot_ids: Collection[int], plates: Collection[str], tickets: Collection[str],
+                      reviews_exited_after: datetime | None, lock: bool = False,
+                      versions: bool = False) -> list[ParkingSession]:
+    """Sessions an ingest batch may continue: the active ones (in the lot or waiting for payment) of
+    these plates or tickets, and, when ``reviews_exited_after`` is given, exits seen without an entry
+    since then (a late entry completes them). ``lock``: row-locked, in id order, for the caller
+    that will change them. ``versions`` (PostgreSQL): each with its ``row_version``, for
+    ``session_versions_matching`` to be compared with."""
+    found = _matching(lot_ids=lot_ids, plates=plates, tickets=tickets, reviews_exited_after=reviews_exited_after)
+    if found is None:
+        return []
     if lock:
         found = found.select_for_update(no_key=True)
+    if versions:
+        found = found.annotate(row_version=row_version(ParkingSession))
     return list(found)
+
+
+def session_versions_matching(*, lot_ids: Collection[int], plates: Collection[str], tickets: Collection[str],
+                              reviews_exited_after: datetime | None) -> list[tuple[int, str]]:
+    """PostgreSQL: (id, row version) of what ``sessions_matching`` finds now, row-locked in id order:
+    equal to the versions of an earlier read, the sessions are as that read found them."""
+    found = _matching(lot_ids=lot_ids, plates=plates, tickets=tickets, reviews_exited_after=reviews_exited_after)
+    if found is None:
+        return []
+    return list(found.select_for_update(no_key=True).annotate(row_version=row_version(ParkingSession))
+                .values_list("pk", "row_version"))
 
 
 def sessions_by_ids(ids: Collection[int]) -> dict[int, ParkingSession]:

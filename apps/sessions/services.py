@@ -11,13 +11,18 @@
    the rows it returns (PostgreSQL) or reading them back (elsewhere) tell this request's rows from
    rows stored before (duplicates). The database decides, so two requests racing with the same
    event store it once. The release port (``release``) is asked about the batch's exits.
-4. Only now are the batch's lots locked (ordered by id, so two batches never deadlock), then the
-   sessions the batch may change (by id): steps 1–3 read nothing the lock protects, and every
-   batch sharing a lot waits for the lock until this one commits. New events are applied in the
-   order they happened (then in batch order): sessions open and close in memory, berth readings
-   are debounced, snapshots are noted; then sessions, their money entries, arrears, berths and
-   event links are written in bulk. Ingest never writes ``paid_fen``: payments own it.
-5. One statement moves every touched lot's count and records the heartbeat, deciding the snapshot
+4. The new events are applied in memory, in the order they happened (then in batch order), to the
+   sessions they may continue and the berths they name, read with their row versions: sessions
+   open and close, stays are priced, snapshots are noted. Nothing is written yet.
+5. Only now are the batch's lots locked (ordered by id, so two batches never deadlock), then the
+   sessions the batch may change (by id): steps 1–4 read nothing the lock protects, and every
+   batch sharing a lot waits for the lock until this one commits. If the sessions that match are
+   not the ones step 4 read, at the versions it read (a batch sharing a lot, or a payment, changed
+   them meanwhile), or a berth changed, step 4 is done again under the lock. Berth readings are
+   debounced; then sessions, their money entries, arrears, berths and event links are written in
+   bulk. Ingest never writes ``paid_fen``: payments own it. (On SQLite, which has no row locks,
+   step 4 simply runs inside the writing transaction.)
+6. One statement moves every touched lot's count and records the heartbeat, deciding the snapshot
    rule against the lots' live columns as the lock holds them (``apps.lots.occupancy.lots_count``);
    lots that were offline close their outage. After commit the changed lots are handed to
    ``realtime.publish``.
@@ -59,6 +64,7 @@ from django.utils.translation import gettext as _
 
 from apps.berths import services as berth_services
 from apps.berths.models import Berth
+from apps.common.db import row_version
 from apps.common.errors import DomainError
 from apps.lots import occupancy
 from apps.lots import selectors as lot_selectors
@@ -236,13 +242,17 @@ class _Recorder:
         list(ParkingLot.objects.select_for_update(no_key=True).filter(pk__in=list(heard)).order_by("pk")
              .values_list("pk", flat=True))
 
-    def load_berths(self, events: list[Event], also: set[int]) -> None:
+    def load_berths(self, events: list[Event], also: set[int], *, versions: bool = False) -> None:
         """The named berths' rows (and ``also``: the berths of the stays the batch continues), read
-        under their lots' lock (ingest and the berth sweep write them only under it)."""
+        under their lots' lock (ingest and the berth sweep write them only under it), or before it
+        with their row versions (``versions``) for ``still_current`` to check once it is held."""
         ids = {self.berth_ids[e.index] for e in events if e.index in self.berth_ids} | also
         ids -= self.berths.keys()
         if ids:
-            self.berths.update({b.pk: b for b in Berth.objects.filter(pk__in=ids)})
+            found = Berth.objects.filter(pk__in=ids)
+            if versions:
+                found = found.annotate(row_version=row_version(Berth))
+            self.berths.update({b.pk: b for b in found})
         for event in events:
             if event.index in self.berth_ids:
                 event.berth = self.berths[self.berth_ids[event.index]]
@@ -323,13 +333,44 @@ class _Recorder:
         row_ids = {event.index: pk for event, pk in new}
         covers = release.covers_at_exit([release.ExitQuery(e.lot.pk, e.plate, e.occurred_at)
                                          for e in events if e.type == EventType.EXIT and e.plate])
-
-        self.lock_lots(heard)  # from here to the commit, the batch's lots wait for it
         counted_by_berths = {pk for pk, lot in heard.items() if lot.kind == ParkingLot.Kind.ON_STREET}
+
+        if heard and connection.vendor == "postgresql":
+            # Worked out before the lots' lock, from the sessions and berths as they are now; once the
+            # lock is held (every batch of these lots waits for it until this one commits) the work
+            # stands only if those rows are still the versions it read, or it is done again under the
+            # lock. Batches sharing lots then wait for each other's writes, not their reckoning.
+            work = self.work_out(events, counted_by_berths, covers, locked=False)
+            self.lock_lots(heard)
+            if not self.still_current(work):
+                self.berths = {}
+                work = self.work_out(events, counted_by_berths, covers, locked=True)
+        else:
+            self.lock_lots(heard)  # (a writing transaction has the whole SQLite database to itself)
+            work = self.work_out(events, counted_by_berths, covers, locked=True)
+        book = work.book
+        book.save(row_ids)
+
+        moves = book.moves
+        for lot_id, changes in self.apply_readings(work.readings + book.readings, counted_by_berths).items():
+            moves[lot_id].extend(changes)
+        # One statement moves the counts: the newest snapshot and the moves after it, decided
+        # against the lots' live columns as the lock holds them.
+        changed, back_online = occupancy.lots_count(moves=moves, snapshots=work.snapshots, heard_ids=heard,
+                                                    now=self.now)
+        lots_back_online(lot_ids=back_online, now=self.now)
+        publish_lots_after_commit(sorted(set(changed) | set(back_online)))
+
+        self.respond(events, repeats, earlier, book)
+
+    def work_out(self, events: list[Event], counted_by_berths: set[int], covers: dict, *, locked: bool) -> _Work:
+        """The batch's new events applied in memory to the sessions they continue and the berths
+        they name: nothing is written. ``locked``: the lots' lock is held, and the rows are read
+        under it (the sessions row-locked too); otherwise with their row versions."""
         book = _SessionBook(now=self.now, counted_by_berths=counted_by_berths, berths=self.berths, covers=covers)
         stays = [e for e in events if e.type in SESSION_TYPES]
-        found = book.find(stays)
-        self.load_berths(events, {s.berth_id for s in found if s.berth_id is not None})
+        found = book.find(stays, lock=locked, versions=not locked)
+        self.load_berths(events, {s.berth_id for s in found if s.berth_id is not None}, versions=not locked)
         book.prepare(found, stays)
         readings: list[berth_services.Reading] = []
         snapshots: dict[int, occupancy.Snapshot] = {}
@@ -343,18 +384,22 @@ class _Recorder:
                 readings.append(berth_services.Reading(event.berth, state, event.occurred_at))
             elif event.type == EventType.LOT_STATUS:
                 snapshots[event.lot.pk] = occupancy.Snapshot(event.occurred_at, event.free_berths)
-        book.save(row_ids)
+        return _Work(book, readings, snapshots, stays,
+                     sessions=sorted((s.pk, s.row_version) for s in found) if not locked else [],
+                     berths=sorted((b.pk, b.row_version) for b in self.berths.values()) if not locked else [])
 
-        moves = book.moves
-        for lot_id, changes in self.apply_readings(readings + book.readings, counted_by_berths).items():
-            moves[lot_id].extend(changes)
-        # One statement moves the counts: the newest snapshot and the moves after it, decided
-        # against the lots' live columns as the lock holds them.
-        changed, back_online = occupancy.lots_count(moves=moves, snapshots=snapshots, heard_ids=heard, now=self.now)
-        lots_back_online(lot_ids=back_online, now=self.now)
-        publish_lots_after_commit(sorted(set(changed) | set(back_online)))
-
-        self.respond(events, repeats, earlier, book)
+    def still_current(self, work: _Work) -> bool:
+        """Under the lots' lock: are the sessions ``work`` read the ones that match now, at the
+        versions it read (row-locking them, in id order, as the read under the lock would), and its
+        berths the versions it read? (Berths are written only under their lot's lock; sessions also
+        by payments, which row-lock them.)"""
+        if work.sessions != work.book.versions_now(work.stays):
+            return False
+        if not work.berths:
+            return True
+        now = sorted(Berth.objects.filter(pk__in=[pk for pk, _v in work.berths])
+                     .annotate(row_version=row_version(Berth)).values_list("pk", "row_version"))
+        return now == work.berths
 
     def apply_readings(self, readings: list, counted_by_berths: set[int]) -> dict[int, list]:
         """Debounced berth readings, plus any older pending change in the same sensor lots that
@@ -393,6 +438,19 @@ class _Recorder:
         return result
 
 
+@dataclass
+class _Work:
+    """A batch worked out in memory (``_Recorder.work_out``), and the row versions it was worked
+    out from when it was read before the lots' lock."""
+
+    book: _SessionBook
+    readings: list
+    snapshots: dict
+    stays: list[Event]
+    sessions: list[tuple[int, str]]
+    berths: list[tuple[int, str]]
+
+
 class _SessionBook:
     """The batch's sessions, in memory: found once, changed event by event, written in bulk."""
 
@@ -421,17 +479,26 @@ class _SessionBook:
     def keys_of(session: ParkingSession) -> tuple[tuple[str, str], ...]:
         return vehicle_keys(session.plate, session.ticket_id)
 
-    def find(self, events: list[Event]) -> list[ParkingSession]:
-        """One query for the sessions these events may continue, locked (after the lots, by id):
-        a payment committed meanwhile is seen, and one arriving now waits for this batch."""
+    @staticmethod
+    def _matching(events: list[Event]) -> dict:
+        entries = [e.occurred_at for e in events if e.type == EventType.ENTRY]
+        return {"lot_ids": {e.lot.pk for e in events}, "plates": {e.plate for e in events if e.plate},
+                "tickets": {e.ticket_id for e in events if e.ticket_id},
+                "reviews_exited_after": min(entries) if entries else None}
+
+    def find(self, events: list[Event], *, lock: bool, versions: bool) -> list[ParkingSession]:
+        """One query for the sessions these events may continue. ``lock``: row-locked (after the
+        lots, by id): a payment committed meanwhile is seen, and one arriving now waits for this
+        batch. ``versions``: read with their row versions, to be checked under the lock."""
         if not events:
             return []
-        entries = [e.occurred_at for e in events if e.type == EventType.ENTRY]
-        return selectors.sessions_matching(
-            lot_ids={e.lot.pk for e in events}, plates={e.plate for e in events if e.plate},
-            tickets={e.ticket_id for e in events if e.ticket_id},
-            reviews_exited_after=min(entries) if entries else None, lock=True,
-        )
+        return selectors.sessions_matching(**self._matching(events), lock=lock, versions=versions)
+
+    def versions_now(self, events: list[Event]) -> list[tuple[int, str]]:
+        """(id, row version) of the sessions ``find`` would read now, row-locked as it locks them."""
+        if not events:
+            return []
+        return selectors.session_versions_matching(**self._matching(events))
 
     def prepare(self, found: list[ParkingSession], events: list[Event]) -> None:
         """The sessions ``find`` read, as the batch's active and review sets (their berths loaded by

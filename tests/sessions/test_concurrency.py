@@ -236,3 +236,129 @@ def test_payments_and_exits_racing_never_lose_either():
     lot.refresh_from_db()
     assert lot.free_berths == 500 - rounds + outcomes["paid"]
     assert sum(outcomes.values()) == rounds
+
+
+# -- a batch worked out before its lots' lock ------------------------------------------------------
+# A batch reckons its sessions and berths before it takes its lots' lock, and keeps the reckoning
+# only if, under the lock, they are still the rows it read. These runs hold a batch between its
+# reckoning and its lock while another commits, and check it ends as if it had run after the other.
+
+def _held_before_the_lock(monkeypatch, *, meanwhile):
+    """Make the next batch whose thread is named ``held`` run ``meanwhile()`` (in another thread,
+    so on another connection, to its commit) after its reckoning and before its lots' lock."""
+    from apps.sessions import services
+
+    original = services._Recorder.lock_lots
+    reckonings = Counter()
+    original_work_out = services._Recorder.work_out
+
+    def work_out(self, *args, locked, **kwargs):
+        reckonings["locked" if locked else "before the lock"] += 1
+        return original_work_out(self, *args, locked=locked, **kwargs)
+
+    def lock_lots(self, heard):
+        if threading.current_thread().name == "held":
+            errors = []
+
+            def other():
+                try:
+                    meanwhile()
+                except BaseException as exc:  # raised below, in the held thread
+                    errors.append(exc)
+                finally:
+                    from django.db import connection
+                    connection.close()
+
+            thread = threading.Thread(target=other)
+            thread.start()
+            thread.join(30)
+            if errors:
+                raise errors[0]
+        return original(self, heard)
+
+    monkeypatch.setattr(services._Recorder, "lock_lots", lock_lots)
+    monkeypatch.setattr(services._Recorder, "work_out", work_out)
+    return reckonings
+
+
+def _in_thread_named_held(job):
+    results, errors = [], []
+
+    def run():
+        try:
+            results.append(job())
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            from django.db import connection
+            connection.close()
+
+    thread = threading.Thread(target=run, name="held")
+    thread.start()
+    thread.join(60)
+    if errors:
+        raise errors[0]
+    return results[0]
+
+
+def test_an_exit_reckoned_before_the_cars_entry_committed_closes_that_entrys_stay(monkeypatch):
+    lot = LotFactory(total_berths=100, free_berths=100, tariff=None)
+    device = DeviceFactory.issue(lots=[lot])[0]
+    now = timezone.now()
+    entry = entry_event(lot, "苏B12345", at=now - timedelta(minutes=40))
+    reckonings = _held_before_the_lock(
+        monkeypatch, meanwhile=lambda: events_record(device=device, events=[entry], now=now))
+    body = _in_thread_named_held(lambda: events_record(
+        device=device, events=[exit_event(lot, "苏B12345", at=now - timedelta(minutes=5))], now=now).as_dict())
+    # Reckoned alone the exit would have been an exit without an entry (a stay for review); the
+    # entry committed before the exit's lock, so it is reckoned again and closes the entry's stay.
+    assert reckonings == {"before the lock": 2, "locked": 1}  # the entry's, the exit's, the exit's again
+    session = ParkingSession.objects.get()
+    assert (session.state, session.entry_at is not None, session.exit_at is not None) == ("closed", True, True)
+    assert body["results"][0]["session"]["release"] is True
+    assert ParkingLot.objects.get(pk=lot.pk).free_berths == 100
+
+
+def test_a_batch_whose_rows_did_not_change_keeps_its_reckoning(monkeypatch):
+    lot = LotFactory(total_berths=100, free_berths=100, tariff=None)
+    other = LotFactory(total_berths=100, free_berths=100, tariff=None)
+    device = DeviceFactory.issue(lots=[lot, other])[0]
+    now = timezone.now()
+    events_record(device=device, events=[entry_event(lot, "苏B12345", at=now - timedelta(minutes=40))], now=now)
+    # Another car in another lot commits meanwhile: nothing this exit read has changed.
+    reckonings = _held_before_the_lock(monkeypatch, meanwhile=lambda: events_record(
+        device=device, events=[entry_event(other, "苏B54321", at=now - timedelta(minutes=9))], now=now))
+    _in_thread_named_held(lambda: events_record(
+        device=device, events=[exit_event(lot, "苏B12345", at=now - timedelta(minutes=5))], now=now))
+    assert reckonings == {"before the lock": 2}
+    assert ParkingSession.objects.get(plate="苏B12345").state == "closed"
+    assert ParkingLot.objects.get(pk=lot.pk).free_berths == 100
+
+
+def test_a_payment_committed_after_an_exits_reckoning_releases_the_car_as_paid(monkeypatch):
+    lot, device = _money_lot()
+    session_id = _enter(device, lot, ["苏B12345"])["苏B12345"]
+    reckonings = _held_before_the_lock(monkeypatch, meanwhile=lambda: session_apply_payment(
+        session_id=session_id, amount_fen=1000, reason="wechat", reference="O1"))
+    result = _in_thread_named_held(lambda: _leave(device, lot, "苏B12345"))
+    assert reckonings["locked"] == 1
+    assert (result["release"], result["release_reason"], result["paid_fen"], result["due_fen"]) == (True, "paid",
+                                                                                                   1000, 0)
+    assert ParkingSession.objects.get(pk=session_id).state == "closed"
+
+
+def test_a_berth_changed_after_a_batchs_reckoning_is_reckoned_again(monkeypatch):
+    from apps.berths.models import Berth
+    from tests.factories_sessions import BerthFactory
+
+    lot = LotFactory(total_berths=10, free_berths=10, tariff=None, kind=ParkingLot.Kind.ON_STREET)
+    berth = BerthFactory(lot=lot, code="A01")
+    device = DeviceFactory.issue(lots=[lot])[0]
+    now = timezone.now()
+    # Staff rename the berth's floor (any change to its row) between the batch's reckoning and its lock.
+    reckonings = _held_before_the_lock(monkeypatch, meanwhile=lambda: Berth.objects.filter(pk=berth.pk).update(
+        floor="B1"))
+    _in_thread_named_held(lambda: events_record(
+        device=device, events=[entry_event(lot, "苏B12345", at=now - timedelta(minutes=5), berth_code="A01")], now=now))
+    assert reckonings["locked"] == 1
+    assert ParkingSession.objects.get().berth_id == berth.pk
