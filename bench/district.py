@@ -44,7 +44,7 @@ from apps.lots.services import device_issue
 from apps.sessions.models import IngestEvent, ParkingSession
 from apps.sessions.signing import signed_headers
 
-from .env import BenchEnv, BenchError, CpuMeter, Servers
+from .env import BenchEnv, BenchError, CpuMeter, Servers, settle
 from .ingest import PATH, TIMESPEC, PlateGenerator, _plated, bench_lots, run_threads, tally_response
 
 EXIT_SHARE = 0.45
@@ -353,6 +353,7 @@ def run(env: BenchEnv, servers: Servers, *, variants: tuple[str, ...] = VARIANTS
             posters = plan(variant, keys, codes, connections=connections, batches=batches, batch_size=batch_size,
                            seed=seed + number, prefix=prefix, taken=plates)
             reset_counts([lot.pk for lot in lots.values()])
+            settle(env)
             profiled = profile and not note and number == runs - 1
             sampler = WaitSampler(env) if profiled else None
             if profiled:

@@ -166,10 +166,60 @@ def prepare(env: BenchEnv, *, lots: int, recreate: bool = True, migrate: bool = 
         started = time.monotonic()
         manage(env, "seed_demo", "--lots", str(lots), "--seed", str(seed))
         say(f"seeded in {time.monotonic() - started:.0f} s ({lot_count(env)} lots)")
+    seed_history(env, say=say)
     # Planner statistics as a database that has been running would have them (autovacuum may be
     # off, and would not have caught up with a database seeded a moment ago anyway).
     with env.connect(autocommit=True) as conn:
         conn.execute("ANALYZE")
+
+
+# A running city's tables are never empty. Past stays give the sessions table (which every ingest
+# batch's foreign-key checks read, and which a new event's session link points into) the size of
+# a few weeks of traffic before the first timed batch: a server's pooled connection plans those
+# checks once, at its first use, and an empty table gets a sequential scan that it keeps for the
+# connection's lifetime, each check then reading every row the runs have added.
+HISTORY_STAYS_PER_LOT = 40  # 200,000 for the 5,000 lots of a full run
+HISTORY_PREFIX = "hist-"  # their entry and exit event ids begin with it
+
+
+def seed_history(env: BenchEnv, *, say=print) -> None:
+    """Closed stays of the past 30 days, ``HISTORY_STAYS_PER_LOT`` a lot, unless the database has as many."""
+    table = sql.Identifier("parking_sessions_parkingsession")
+    sessions = HISTORY_STAYS_PER_LOT * lot_count(env)
+    with env.connect(autocommit=True) as conn:
+        have = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()[0]
+        if have >= sessions:
+            return
+        say(f"adding {sessions - have:,} past stays…")
+        conn.execute(sql.SQL("""
+            WITH lots AS (SELECT array_agg(id ORDER BY id) AS ids FROM lots_parkinglot)
+            INSERT INTO {} (lot_id, plate, ticket_id, plate_color, vehicle_class, new_energy, entry_at, exit_at,
+                            closed_at, amount_fen, paid_fen, waived_fen, due_fen, state, release_reason,
+                            entry_event_id, exit_event_id, created_at, updated_at)
+            SELECT lots.ids[1 + g %% cardinality(lots.ids)], '苏H' || lpad((g %% 100000)::text, 5, '0'), '', 'blue',
+                   'small', false, t, t + interval '90 minutes', t + interval '90 minutes', 500, 500, 0, 0,
+                   'closed', 'paid', %s || 'e' || g, %s || 'x' || g, t, t + interval '90 minutes'
+            FROM lots, generate_series(1, %s) AS g,
+                 LATERAL (SELECT now() - interval '30 days' + (g * interval '30 days') / %s) AS at(t)
+        """).format(table), [HISTORY_PREFIX, HISTORY_PREFIX, sessions - have, sessions])
+
+
+# The tables an ingest batch writes, and those its foreign keys point at.
+INGEST_TABLES = ("lots_parkinglot", "lots_device", "berths_berth", "parking_sessions_parkingsession",
+                 "parking_sessions_ingestevent", "parking_sessions_sessionmoneyentry", "parking_sessions_arrears")
+
+
+def settle(env: BenchEnv) -> bool:
+    """Between timed runs, what autovacuum would have done on a server where it is on: on one where
+    it is off (as this machine's PostgreSQL ships), ``VACUUM (ANALYZE)`` the tables ingest writes, so
+    one run's dead rows and stale statistics (and the plans the servers' connections made from
+    them, which an ANALYZE invalidates) do not charge the next. Returns whether it vacuumed."""
+    with env.connect(autocommit=True) as conn:
+        if conn.execute("SHOW autovacuum").fetchone()[0] == "on":
+            return False
+        for name in INGEST_TABLES:
+            conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(name)))
+    return True
 
 
 # --- servers --------------------------------------------------------------------------------

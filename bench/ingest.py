@@ -38,7 +38,7 @@ from apps.lots.services import device_issue
 from apps.sessions.models import IngestEvent, ParkingSession
 from apps.sessions.signing import signed_headers
 
-from .env import BenchEnv, BenchError, CpuMeter, Servers
+from .env import HISTORY_PREFIX, BenchEnv, BenchError, CpuMeter, Servers, settle
 
 PATH = "/api/v1/ingest/events"
 TIMESPEC = "seconds"
@@ -128,9 +128,11 @@ def plan_batches(codes: list[str], *, batches_per_lot: int, batch_size: int, see
 
 
 def bench_lots(count: int, *, offset: int = 0) -> list[ParkingLot]:
-    """Open off-street lots with a tariff that no benchmark has parked a car in yet, so a run on a
-    kept database starts from the same state as one on a fresh database."""
-    untouched = ~Exists(ParkingSession.objects.filter(lot=OuterRef("pk")))
+    """Open off-street lots with a tariff that no benchmark has parked a car in yet (the past stays
+    of ``env.seed_history`` aside), so a run on a kept database starts from the same state as one on
+    a fresh database."""
+    untouched = ~Exists(ParkingSession.objects.filter(lot=OuterRef("pk")).exclude(
+        entry_event_id__startswith=HISTORY_PREFIX))
     lots = list(ParkingLot.objects.filter(untouched, kind=ParkingLot.Kind.OFF_STREET, status=ParkingLot.Status.OPEN,
                                           tariff__isnull=False).order_by("code")[offset:offset + count])
     if len(lots) < count:
@@ -321,9 +323,11 @@ def run(env: BenchEnv, servers: Servers, *, lots: int = 20, batches_per_lot: int
                              batch_size=batch_size, seed=seed, prefix=prefix)
     kinds = Counter(event["type"] for batches in plan.values() for batch in batches for event in batch)
     say(f"ingest: {sum(kinds.values())} events over HTTP ({len(servers.ports)} servers × {per_server} workers)…")
+    settle(env)
     events, seconds, counts, releases, cpu = run_http(servers, plan, keys, per_server=per_server)
     say(f"ingest: baseline executemany of {sum(kinds.values())} events…")
     device = http_lots[0].devices.order_by("pk").values_list("pk", flat=True).first()
+    settle(env)
     base_events, base_seconds = run_baseline(env, base_plan, {lot.code: lot.pk for lot in base_lots}, device)
     return IngestResult(
         events=events, seconds=seconds, baseline_events=base_events, baseline_seconds=base_seconds,
