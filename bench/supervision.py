@@ -62,6 +62,7 @@ class SupervisionResult:
     found: dict[str, int]
     period_s: float = PERIOD_S
     indexes: list[str] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)  # in this process: its figures are times, not shares
 
 
 def _tables():
@@ -138,8 +139,8 @@ def _fill(env, lots: int, hours: int, session_days: int, say):
                        CASE WHEN x.kind IN ('entry', 'exit') THEN '苏B' || lpad((l.id * 31 + x.n)::text, 5, '0') END,
                        CASE x.kind
                          WHEN 'lot_status' THEN jsonb_build_object('free_berths',
-                              CASE WHEN l.id %% 89 = 0 THEN (l.total_berths / 2
-                                   + (extract(epoch FROM s.t)::bigint / 300) %% 40)::int
+                              CASE WHEN l.id %% 89 = 0 THEN (l.total_berths
+                                   * ((extract(epoch FROM s.t)::bigint / 300) %% 144) / 144)::int
                                    ELSE l.total_berths / 2 END, 'total_berths', l.total_berths)
                          WHEN 'heartbeat' THEN '{{}}'::jsonb
                          ELSE jsonb_build_object('plate', '苏B' || lpad((l.id * 31 + x.n)::text, 5, '0')) END
@@ -187,7 +188,7 @@ def _fill(env, lots: int, hours: int, session_days: int, say):
                 samples, entries, exits)
             SELECT l.id, h, extract(isodow FROM h AT TIME ZONE %(tz)s)::int - 1,
                    extract(hour FROM h AT TIME ZONE %(tz)s)::int, l.total_berths, l.total_berths / 2,
-                   l.total_berths, 12, 12 * (l.id %% 3 + 1), 12 * (l.id %% 3 + 1)
+                   l.total_berths, 12, 12 * (l.id %% 3), 12 * (l.id %% 3)
             FROM {lot} l, generate_series(%(lo)s::timestamptz, %(hi)s::timestamptz, interval '1 hour') h
             """).format(hr=t["hour"], lot=t["lot"]),
             {"tz": tz, "lo": hour_now - timedelta(days=HISTORY_DAYS), "hi": hour_now - timedelta(hours=1)})
