@@ -26,11 +26,13 @@ from .env import (
 )
 
 # In the order they run: the reads on a quiet database first, then the writes.
-BENCHMARKS = ("map", "reads", "district", "ingest", "payments", "push", "bookings", "dashboard", "forecast", "soak")
+BENCHMARKS = ("map", "reads", "district", "ingest", "payments", "push", "bookings", "dashboard", "forecast", "soak",
+              "supervision")
 # Those that need no server: they call the code in this process.
-IN_PROCESS = frozenset({"forecast"})
-# Run only when named: the soak holds the machine for a quarter of an hour.
-ON_REQUEST = ("soak",)
+IN_PROCESS = frozenset({"forecast", "supervision"})
+# Run only when named: the soak holds the machine for a quarter of an hour; supervision generates
+# a city's day of raw events first (about ten minutes).
+ON_REQUEST = ("soak", "supervision")
 
 
 class _Stop(BaseException):
@@ -97,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soak-lots", type=int, default=150, help="soak: lots each simulator drives")
     parser.add_argument("--soak-speed", type=float, default=30.0,
                         help="soak: the simulated day's clock speed (more turnover per lot)")
+    parser.add_argument("--supervision-lots", type=int, default=8400, help="supervision: lots with a day of events")
+    parser.add_argument("--supervision-hours", type=int, default=24, help="supervision: hours of raw events")
+    parser.add_argument("--supervision-runs", type=int, default=5, help="supervision: timed passes")
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument("--time-limit", type=int, default=3600, help="stop everything after this many seconds")
     args = parser.parse_args(argv)
@@ -180,6 +185,12 @@ def main(argv: list[str] | None = None) -> int:
                                            seconds=args.soak_seconds, warmup=args.soak_warmup,
                                            simulators=args.simulators, lots_per_simulator=args.soak_lots,
                                            speed=args.soak_speed, say=_say)
+            if "supervision" in selected:
+                from . import supervision
+
+                results["supervision"] = supervision.run(env, servers, lots=args.supervision_lots,
+                                                         hours=args.supervision_hours, runs=args.supervision_runs,
+                                                         say=_say)
         notes = machine_notes(env)
     except BenchError as exc:
         print(f"bench: {exc}", file=sys.stderr)
@@ -197,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import soak
 
         print("\n".join(soak.summary(results["soak"])))
+    if "supervision" in results:
+        from . import supervision
+
+        print("\n".join(supervision.summary(results["supervision"])))
     for name, result in results.items():
         for label, cpu in report.cpu_lines(name, result):
             print(f"{label} CPU: {report.cpu_line(cpu)}")

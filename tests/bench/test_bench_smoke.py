@@ -172,3 +172,11 @@ def test_benchmark_database_is_never_a_working_one():
     url, note = bench_database_url("postgres://u:p@127.0.0.1:5432/wuxi_parking")
     assert url == "postgres://u:p@127.0.0.1:5432/wuxi_parking_bench" and note
     assert bench_database_url("postgres://127.0.0.1/my_bench") == ("postgres://127.0.0.1/my_bench", None)
+
+
+def test_the_supervision_benchmark_runs_only_when_named_and_without_servers():
+    """It generates a city's day of raw events first (minutes): a plain ``python -m bench`` skips it."""
+    from bench import __main__ as bench_main
+
+    assert "supervision" in bench_main.BENCHMARKS
+    assert "supervision" in bench_main.ON_REQUEST and "supervision" in bench_main.IN_PROCESS

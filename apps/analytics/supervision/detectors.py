@@ -14,9 +14,24 @@ from collections.abc import Callable
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import Avg, Count, Exists, F, IntegerField, Max, Min, OuterRef, Q, Subquery
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    When,
+    Window,
+)
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast, Coalesce, RowNumber
 from django.utils import timezone
 
 from apps.lots.models import Device, LotOutage, ParkingLot
@@ -101,66 +116,108 @@ def outage_repeated(rule: SupervisionRule, *, now: datetime) -> Findings:
 
 
 # -- silence --------------------------------------------------------------------------------------
+def _received_since(since: datetime) -> Q:
+    """A bound on ``received_at`` for the events that occurred at or after ``since``, so the scan
+    of a window is a range of the append-ordered table (its BRIN index, ``ingest_received_brin``)
+    instead of every lot's whole history. Exact: ingest stamps ``received_at`` with its own clock
+    and refuses events dated more than ``INGEST_MAX_FUTURE_S`` ahead of it."""
+    return Q(received_at__gte=since - timedelta(seconds=settings.INGEST_MAX_FUTURE_S))
+
+
+def _hours_at(local: datetime, days: int) -> list[datetime]:
+    """The same local clock hour on each of the ``days`` days before ``local``'s: the rows of
+    ``LotHour`` a lot's history at this hour is, read by their ``hour`` index."""
+    start = local.replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    return [timezone.make_aware(start - timedelta(days=k)) for k in range(1, days + 1)]
+
+
 def silent(rule: SupervisionRule, *, now: datetime) -> Findings:
     """The lot is heard (online, no outage in the window) but has sent no entry or exit for
     ``window_minutes``, while it is open and, by its own ``LotHour`` history at this hour of the
     day over ``history_days``, normally sees at least ``threshold`` entries and exits an hour
-    (with at least ``minimum`` such hours of history)."""
+    (with at least ``minimum`` such hours of history).
+
+    Set-based at city scale: the window's moves are one range scan (``_received_since``) read as
+    a hashed ``NOT IN``, the history one grouped read of the same hour on each past day; only the
+    few lots found then count their other events and devices."""
     since = now - timedelta(minutes=rule.window_minutes)
     local = timezone.localtime(now)
     hour_start = local.replace(minute=0, second=0, microsecond=0)
-    history = LotHour.objects.filter(lot=OuterRef("pk"), hour_of_day=local.hour,
+    history = LotHour.objects.filter(hour__in=_hours_at(local, rule.history_days), hour_of_day=local.hour,
                                      hour__gte=hour_start - timedelta(days=rule.history_days), hour__lt=hour_start)
-    normal = Subquery(history.order_by().values("lot").annotate(v=Avg(F("entries") + F("exits"))).values("v")[:1])
+    busy = (history.values("lot").annotate(v=Avg(F("entries") + F("exits")), n=Count("pk"))
+            .filter(v__gte=rule.threshold, n__gte=rule.minimum).order_by().values("lot"))
     heard_since = now - timedelta(seconds=settings.LOT_OFFLINE_AFTER_S)
-    moves = IngestEvent.objects.filter(lot=OuterRef("pk"), type__in=MOVES, occurred_at__gte=since)
+    moving = (IngestEvent.objects.filter(_received_since(since), type__in=MOVES, occurred_at__gte=since)
+              .order_by().values("lot_id"))
     down = LotOutage.objects.filter(lot=OuterRef("pk")).filter(Q(ended_at__isnull=True) | Q(ended_at__gt=since))
-    heard = IngestEvent.objects.filter(lot=OuterRef("pk"), received_at__gte=since)
     devices = Device.objects.filter(lots=OuterRef("pk"), revoked_at__isnull=True, last_seen_at__gte=heard_since)
-    rows = (_lots().filter(offline_since__isnull=True, last_seen_at__gte=heard_since)
-            .annotate(normal=normal, history_hours=_count(history))
-            .filter(normal__gte=rule.threshold, history_hours__gte=rule.minimum)
-            .filter(~Exists(moves), ~Exists(down))
-            .annotate(events=_count(heard), devices_heard=_count(devices, group="lots"))
-            .values_list("pk", "opening_hours", "normal", "history_hours", "events", "devices_heard", "last_seen_at"))
-    return {pk: {"normal_moves_per_hour": round(normal, 1), "history_hours": hours, "hour_of_day": local.hour,
-                 "moves_in_window": 0, "silent_since": iso(since), "events_in_window": events,
-                 "devices_heard": devices_heard, "last_seen_at": iso(last_seen)}
-            for pk, hours_text, normal, hours, events, devices_heard, last_seen in rows
-            if is_open_at(hours_text, now)}
+    rows = list(_lots().filter(offline_since__isnull=True, last_seen_at__gte=heard_since, pk__in=busy)
+                .exclude(pk__in=moving).filter(~Exists(down))
+                .annotate(devices_heard=_count(devices, group="lots"))
+                .values_list("pk", "opening_hours", "devices_heard", "last_seen_at"))
+    rows = [row for row in rows if is_open_at(row[1], now)]
+    if not rows:
+        return {}
+    found = [row[0] for row in rows]
+    normal = {lot: (v, n) for lot, v, n in history.filter(lot__in=found).values("lot").annotate(
+        v=Avg(F("entries") + F("exits")), n=Count("pk")).order_by().values_list("lot", "v", "n")}
+    heard = dict(IngestEvent.objects.filter(_received_since(since), lot__in=found, received_at__gte=since)
+                 .values("lot_id").annotate(n=Count("pk")).order_by().values_list("lot_id", "n"))
+    return {pk: {"normal_moves_per_hour": round(normal[pk][0], 1), "history_hours": normal[pk][1],
+                 "hour_of_day": local.hour, "moves_in_window": 0, "silent_since": iso(since),
+                 "events_in_window": heard.get(pk, 0), "devices_heard": devices_heard, "last_seen_at": iso(last_seen)}
+            for pk, _hours, devices_heard, last_seen in rows}
 
 
 # -- counts ---------------------------------------------------------------------------------------
 def count_drift(rule: SupervisionRule, *, now: datetime) -> Findings:
     """Between the lot's first and last ``lot_status`` snapshot in ``window_minutes``, the change
     its own snapshots report (free before − free after) differs from its entries − exits by more
-    than the tolerance: ``threshold`` berths or ``ratio`` of its total, whichever is larger."""
+    than the tolerance: ``threshold`` berths or ``ratio`` of its total, whichever is larger.
+
+    One pass over the window's snapshots, entries and exits (a range scan, ``_received_since``),
+    in window functions per lot: the first and last snapshot by (time, id), and at each the lot's
+    running count of entries and exits up to that time (its peers included), so the moves in
+    between are the running count at the last snapshot less the one at the first."""
     since = now - timedelta(minutes=rule.window_minutes)
-    snaps = IngestEvent.objects.filter(lot=OuterRef("pk"), type=EventType.LOT_STATUS, occurred_at__gte=since,
-                                       occurred_at__lte=now)
-    free = snaps.annotate(v=Cast(KT("payload__free_berths"), IntegerField()))
-    first, last = free.order_by("occurred_at", "pk"), free.order_by("-occurred_at", "-pk")
-    between = IngestEvent.objects.filter(lot=OuterRef("pk"), occurred_at__gt=OuterRef("first_at"),
-                                         occurred_at__lte=OuterRef("last_at"))
-    rows = (_lots().filter(snapshot_at__gte=since)
-            .annotate(snapshots=_count(snaps))
-            .filter(snapshots__gte=max(2, rule.minimum))
-            .annotate(first_at=Subquery(first.values("occurred_at")[:1]), first_free=Subquery(first.values("v")[:1]),
-                      last_at=Subquery(last.values("occurred_at")[:1]), last_free=Subquery(last.values("v")[:1]))
-            .annotate(entries=_count(between.filter(type=EventType.ENTRY)),
-                      exits=_count(between.filter(type=EventType.EXIT)))
-            .values_list("pk", "total_berths", "snapshots", "first_at", "first_free", "last_at", "last_free",
-                         "entries", "exits"))
+    lot, snapshot = [F("lot_id")], Case(When(type=EventType.LOT_STATUS, then=0), default=1)
+    moves_up_to = {kind: Window(Sum(Case(When(type=kind, then=1), default=0)), partition_by=lot,
+                                order_by=F("occurred_at").asc())
+                   for kind in (EventType.ENTRY, EventType.EXIT)}
+    rows = (IngestEvent.objects
+            .filter(_received_since(since), occurred_at__gte=since, occurred_at__lte=now,
+                    type__in=(EventType.LOT_STATUS, *MOVES), lot__in=_lots().filter(snapshot_at__gte=since))
+            .annotate(free=Cast(KT("payload__free_berths"), IntegerField()),
+                      entries_to=moves_up_to[EventType.ENTRY], exits_to=moves_up_to[EventType.EXIT],
+                      snapshots=Window(Sum(Case(When(type=EventType.LOT_STATUS, then=1), default=0)),
+                                       partition_by=lot),
+                      first=Window(RowNumber(), partition_by=lot,
+                                   order_by=[snapshot.asc(), F("occurred_at").asc(), F("pk").asc()]),
+                      last=Window(RowNumber(), partition_by=lot,
+                                  order_by=[snapshot.asc(), F("occurred_at").desc(), F("pk").desc()]))
+            .filter(Q(first=1) | Q(last=1), snapshots__gte=max(2, rule.minimum))
+            .order_by()
+            .values_list("lot_id", "first", "occurred_at", "free", "entries_to", "exits_to", "snapshots"))
+    ends: dict[int, dict] = {}
+    for pk, first, at, free, entries_to, exits_to, snapshots in rows:
+        ends.setdefault(pk, {"snapshots": snapshots})["first" if first == 1 else "last"] = (at, free, entries_to,
+                                                                                           exits_to)
+    totals = dict(ParkingLot.objects.filter(pk__in=list(ends)).values_list("pk", "total_berths"))
     found = {}
-    for pk, total, snapshots, first_at, first_free, last_at, last_free, entries, exits in rows:
+    for pk, end in ends.items():
+        (first_at, first_free, first_entries, first_exits) = end["first"]
+        (last_at, last_free, last_entries, last_exits) = end["last"]
         if first_free is None or last_free is None:
             continue
+        entries, exits = last_entries - first_entries, last_exits - first_exits
         reported = first_free - last_free
         drift = reported - (entries - exits)
+        total = totals[pk]
         tolerance = max(rule.threshold, rule.ratio * total)
         if abs(drift) > tolerance:
             found[pk] = {"first_snapshot_at": iso(first_at), "first_free": first_free, "last_snapshot_at": iso(last_at),
-                         "last_free": last_free, "snapshots": snapshots, "entries": entries, "exits": exits,
+                         "last_free": last_free, "snapshots": end["snapshots"], "entries": entries, "exits": exits,
                          "reported_change": reported, "counted_change": entries - exits, "drift": drift,
                          "tolerance": round(tolerance, 1), "total_berths": total}
     return found

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.analytics.models import LotHour, OccupancySample, SupervisionCase
 from apps.lots.models import LotOutage, ParkingLot
-from apps.sessions.models import ParkingSession
+from apps.sessions.models import IngestEvent, ParkingSession
 from tests.factories import LotFactory
 from tests.factories_sessions import SessionFactory
 
@@ -274,3 +274,75 @@ def test_a_run_costs_the_same_statements_for_two_lots_or_six(city, code):
     faulty_lots(4)
     assert statements(T + 10 * M) <= first_raise + 1  # the four new lots raised in the same statements
     assert statements(T + 15 * M) == first_again
+
+
+# -- the window scans at city scale (detectors read a range of received_at, and window functions) --
+
+def test_count_drift_counts_the_moves_after_the_first_snapshot_up_to_and_at_the_last(liangxi_lot):
+    """A move at the first snapshot's very instant is before it (its count already holds it), one at
+    the last snapshot's instant is counted; of two snapshots at one instant the later stored is last."""
+    lot = liangxi_lot
+    event(lot, "lot_status", T - 2 * H, free_berths=50, total_berths=100)
+    event(lot, "entry", T - 2 * H, plate="苏B20000")  # at the first snapshot: not between
+    for k in range(1, 4):
+        event(lot, "entry", T - H + k * M, plate=f"苏B2000{k}")
+    event(lot, "exit", T - 30 * M, plate="苏B20001")
+    event(lot, "lot_status", T - 10 * M, free_berths=99, total_berths=100)
+    event(lot, "entry", T - 10 * M, plate="苏B20009")  # at the last snapshot: between
+    event(lot, "lot_status", T - 10 * M, free_berths=10, total_berths=100)  # same instant, stored later: last
+    event(lot, "entry", T - 5 * M, plate="苏B20010")  # after the last snapshot: not between
+    ParkingLot.objects.filter(pk=lot.pk).update(snapshot_at=T - 10 * M)
+
+    assert run("count_drift", T)["raised"] == 1
+    [case] = cases(lot, "count_drift")
+    assert {"first_free": 50, "last_free": 10, "snapshots": 3, "entries": 4, "exits": 1, "reported_change": 40,
+            "counted_change": 3, "drift": 37}.items() <= case.evidence["numbers"].items()
+
+
+def test_count_drift_reads_late_events_by_when_they_occurred(liangxi_lot):
+    """An event delivered late (a backlog sent after a reconnect) counts at its own time: the window
+    bounds what was received only from below, by the furthest a device's clock may run ahead."""
+    lot = liangxi_lot
+    event(lot, "lot_status", T - 2 * H, free_berths=50, total_berths=100)
+    event(lot, "lot_status", T - 10 * M, free_berths=20, total_berths=100)
+    for k in range(30):
+        late = event(lot, "entry", T - H + k * M, plate=f"苏B3{k:04d}")
+        IngestEvent.objects.filter(pk=late.pk).update(received_at=T - 5 * M)
+    ParkingLot.objects.filter(pk=lot.pk).update(snapshot_at=T - 10 * M)
+    assert run("count_drift", T)["raised"] == 0  # 30 in by the snapshots, 30 entries counted
+
+
+def test_a_move_from_a_clock_running_ahead_still_breaks_the_silence(liangxi_lot, settings):
+    """Ingest accepts an event dated up to INGEST_MAX_FUTURE_S ahead of its own clock, so a move may
+    have been received before the instant it claims: the silent rule still sees it."""
+    lot = liangxi_lot
+    _busy_history(lot, (10,), per_hour=10)
+    move = event(lot, "entry", T - 30 * M, plate="苏B40001")
+    IngestEvent.objects.filter(pk=move.pk).update(received_at=T - 30 * M - timedelta(
+        seconds=settings.INGEST_MAX_FUTURE_S - 10))
+    _online(lot, T - M)
+    assert run("silent", T)["raised"] == 0
+
+
+def test_silent_reads_only_the_same_hour_of_past_days(liangxi_lot):
+    """The lot's normal traffic is its history at this clock hour: busy other hours, or busy days
+    beyond history_days, do not make a quiet hour suspicious."""
+    lot = liangxi_lot
+    _busy_history(lot, (9, 11), per_hour=30)
+    _busy_history(lot, (10,), per_hour=2)
+    for day in range(29, 33):  # beyond the 28 days of history
+        start = (T - timedelta(days=day)).replace(hour=10)
+        LotHour.objects.create(lot=lot, hour=start, weekday=start.weekday(), hour_of_day=10, total_berths=100,
+                               occupied_avg=50, occupied_max=60, samples=12, entries=50, exits=50)
+    _online(lot, T - M)
+    assert run("silent", T)["raised"] == 0
+
+
+@pytest.mark.django_db(transaction=False)
+def test_the_event_log_has_a_brin_index_on_received_at_on_postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("BRIN indexes are PostgreSQL's")
+    with connection.cursor() as cur:
+        cur.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'ingest_received_brin'")
+        [(definition,)] = cur.fetchall()
+    assert "USING brin (received_at)" in definition
