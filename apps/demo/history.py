@@ -11,6 +11,11 @@ What is written:
 - ``OccupancySample`` rows: every 5 minutes over the last ``fine_days`` days (24 hours), once an hour
   before that (a month at 5 minutes would be 8,640 rows a lot, 3.5 million for the demo's 400 lots:
   far too slow to write at a ``make run`` on SQLite, and the hourly rollups need no more to show a month);
+  except for every ``FORECAST_EVERY``-th lot (by code), sampled every 5 minutes since local midnight
+  ``FORECAST_DAYS`` days ago: what the forecast's evaluation needs (a week held out, the week before it
+  fitted, each point beside the count a week earlier; apps.analytics.forecast). Those lots are
+  evaluated by the real evaluation once the history is rolled up, and the ones the model beats the naive
+  baselines for get a forecast at once (``forecast=True``);
 - closed stays at a modest count (a sample of the flow the curves imply, entries weighted by the
   curve), priced by the fee engine with the lot's tariff: most paid at the barrier, some left on
   pay-later as arrears, part of which is paid back days later (each with its ledger rows);
@@ -26,11 +31,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.analytics import rollups
 from apps.analytics.dashboards.rollup import region_days_refresh_range
+from apps.analytics.forecast import forecasts_evaluate, forecasts_refresh
 from apps.analytics.models import OccupancySample
 from apps.lots.fees import SHANGHAI, compute_fee
 from apps.lots.models import LotOutage, ParkingLot
@@ -41,6 +48,9 @@ from .simulation import PlateGenerator, profile_for, target_occupancy
 __all__ = ["DemoHistory", "demo_history_seed"]
 
 FINE_DAYS = 1
+#: every this-many-th lot has five-minute samples over the last FORECAST_DAYS days, for the forecast
+FORECAST_EVERY = 4
+FORECAST_DAYS = 14
 STEP = timedelta(minutes=5)
 COARSE = timedelta(hours=1)
 STAYS_SHARE = 0.003  # of the entries the curves imply: a sample, enough to give every chart its shape
@@ -61,6 +71,11 @@ class DemoHistory:
     outages: int = 0
     hour_rows: int = 0
     day_rows: int = 0
+    forecast_lots: int = 0  # lots with FORECAST_DAYS of five-minute samples
+    forecast_evaluated: int = 0  # lots the evaluation had enough points for
+    forecast_kept: int = 0  # of those, the ones the model beat both baselines for
+    forecasts: int = 0  # forecasts published right after
+    forecast_seconds: float = 0.0
     seconds: float = 0.0
     incidents: dict | None = None
 
@@ -77,13 +92,15 @@ class _Lot:
     tariff_id: int | None
     version_id: int | None
     level: float
+    detailed: bool = False  # five-minute samples over the last FORECAST_DAYS days
 
 
-def _lots(rng: random.Random) -> list[_Lot]:
+def _lots(rng: random.Random, *, forecast_every: int) -> list[_Lot]:
     rows = ParkingLot.objects.order_by("code").values_list(
         "id", "code", "total_berths", "kind", "category", "allow_pay_later", "tariff__rules", "tariff_id",
         "tariff__version_id")
-    return [_Lot(*row, level=rng.uniform(0.75, 1.1)) for row in rows]
+    return [_Lot(*row, level=rng.uniform(0.75, 1.1), detailed=bool(forecast_every) and n % forecast_every == 0)
+            for n, row in enumerate(rows)]
 
 
 def _curves():
@@ -127,10 +144,18 @@ def _instants(start: datetime, now: datetime, fine_from: datetime) -> list[datet
     return out
 
 
+def _everyone_at(instants: list[datetime], fine_from: datetime) -> list[bool]:
+    """Per instant, whether every lot is sampled then (on the hour, or in the last ``fine_days``) or
+    only the detailed ones (the five-minute marks between)."""
+    return [at >= fine_from or at.astimezone(SHANGHAI).minute == 0 for at in instants]
+
+
 def demo_history_seed(*, days: int = 30, seed: int = 2026, now: datetime | None = None,
-                      fine_days: int = FINE_DAYS) -> DemoHistory:
-    """Write ``days`` days of history before ``now`` for every lot, then roll it up. Meant for the
-    freshly seeded demo city (``seed_demo --history-days``): nothing checks for history already there."""
+                      fine_days: int = FINE_DAYS, forecast_every: int = FORECAST_EVERY,
+                      forecast: bool = True) -> DemoHistory:
+    """Write ``days`` days of history before ``now`` for every lot, then roll it up; with ``forecast``,
+    evaluate the forecast on it and publish the kept lots' forecasts. Meant for the freshly seeded demo
+    city (``seed_demo --history-days``): nothing checks for history already there."""
     began = time.monotonic()
     now = rollups.sample_instant(now or timezone.now())
     rng = random.Random(seed * 7919 + 11)
@@ -142,23 +167,40 @@ def demo_history_seed(*, days: int = 30, seed: int = 2026, now: datetime | None 
     day_list = [first_day + timedelta(days=n) for n in range(days + 1)]
     start = datetime.combine(first_day, datetime.min.time(), tzinfo=SHANGHAI)
     fine_from = max(start, rollups.hour_floor(now - timedelta(days=fine_days))) if fine_days > 0 else now + STEP
+    detail_from = max(start, datetime.combine(today - timedelta(days=FORECAST_DAYS), datetime.min.time(),
+                                              tzinfo=SHANGHAI))
     incidents = _incidents(rng, day_list[:-1])
     result.incidents = {name: day.isoformat() for name, day in incidents.items()}
-    lots = _lots(rng)
+    lots = _lots(rng, forecast_every=forecast_every)
+    result.forecast_lots = sum(lot.detailed for lot in lots)
     curve = _curves()
+    instants = _instants(start, now, min(fine_from, detail_from) if result.forecast_lots else fine_from)
 
     with transaction.atomic(), _big_cache():
         outages = _outages(rng, lots, incidents.get("outage"))
         result.outages = len(outages)
-        occupied = _samples(rng, lots, curve, _instants(start, now, fine_from), incidents, outages, result)
+        occupied = _samples(rng, lots, curve, instants, _everyone_at(instants, fine_from), incidents, outages,
+                            result)
         _stays(rng, lots, curve, day_list, now, occupied, result)
         result.hour_rows, result.day_rows = rollups.roll_up_range(first_day, today - timedelta(days=1), now=now)
         # The dashboards read the region rollups of those days (the periodic task redoes only the last two).
         region_days_refresh_range(start=first_day, end=today - timedelta(days=1))
         result.hour_rows += rollups.roll_up_hours(datetime.combine(today, datetime.min.time(), tzinfo=SHANGHAI),
                                                   rollups.hour_floor(now))
+    if forecast and result.forecast_lots:
+        _forecast(result, now)
     result.seconds = time.monotonic() - began
     return result
+
+
+def _forecast(result: DemoHistory, now: datetime) -> None:
+    """The platform's own weekly evaluation and five-minute refresh, run now rather than at their
+    times: only the lots the model beats both baselines for on the held-out days get a forecast."""
+    began = time.monotonic()
+    summary = forecasts_evaluate(days=settings.FORECAST_EVALUATION_DAYS, now=now)
+    result.forecast_evaluated, result.forecast_kept = summary.evaluated, summary.kept
+    result.forecasts = forecasts_refresh(now=now)
+    result.forecast_seconds = time.monotonic() - began
 
 
 @contextmanager
@@ -192,7 +234,7 @@ def _outages(rng: random.Random, lots: list[_Lot], day: date | None) -> dict[int
     return spans
 
 
-def _samples(rng, lots, curve, instants, incidents, outages, result) -> dict[tuple[int, date, int], float]:
+def _samples(rng, lots, curve, instants, everyone, incidents, outages, result) -> dict[tuple[int, date, int], float]:
     """Write the samples; return each lot's occupied share by (lot, day, hour), which the stays follow."""
     fields = ("lot", "at", "free_berths", "total_berths", "online")
     adapt = connection.ops.adapt_datetimefield_value
@@ -202,7 +244,8 @@ def _samples(rng, lots, curve, instants, incidents, outages, result) -> dict[tup
     shares: dict[tuple[int, date, int], float] = {}
     batch: list[tuple] = []
     previous_hour = None
-    for at in instants:
+    detailed = [lot for lot in lots if lot.detailed]
+    for at, all_lots in zip(instants, everyone, strict=True):
         local = at.astimezone(SHANGHAI)
         day, hour = local.date(), local.hour
         slot = hour * 12 + local.minute // 5
@@ -210,7 +253,7 @@ def _samples(rng, lots, curve, instants, incidents, outages, result) -> dict[tup
         db_at = adapt(at)
         new_hour = (day, hour) != previous_hour
         previous_hour = (day, hour)
-        for lot in lots:
+        for lot in (lots if all_lots else detailed):
             if new_hour:
                 noise[lot.id] = 0.7 * noise[lot.id] + rng.gauss(0, 0.035)
             key = (lot.id, day)
