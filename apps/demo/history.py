@@ -13,9 +13,9 @@ What is written:
   far too slow to write at a ``make run`` on SQLite, and the hourly rollups need no more to show a month);
   except for every ``FORECAST_EVERY``-th lot (by code), sampled every 5 minutes since local midnight
   ``FORECAST_DAYS`` days ago: what the forecast's evaluation needs (a week held out, the week before it
-  fitted, each point beside the count a week earlier; apps.analytics.forecast). Those lots are
-  evaluated by the real evaluation once the history is rolled up, and the ones the model beats the naive
-  baselines for get a forecast at once (``forecast=True``);
+  fitted, each point beside the count a week earlier; apps.analytics.forecast). The forecast's own
+  periodic tasks judge them (the embedded scheduler runs the weekly evaluation when it starts, then the
+  five-minute refresh): only the lots the model beats the naive baselines for get a forecast;
 - closed stays at a modest count (a sample of the flow the curves imply, entries weighted by the
   curve), priced by the fee engine with the lot's tariff: most paid at the barrier, some left on
   pay-later as arrears, part of which is paid back days later (each with its ledger rows);
@@ -31,13 +31,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.analytics import rollups
 from apps.analytics.dashboards.rollup import region_days_refresh_range
-from apps.analytics.forecast import forecasts_evaluate, forecasts_refresh
 from apps.analytics.models import OccupancySample
 from apps.lots.fees import SHANGHAI, compute_fee
 from apps.lots.models import LotOutage, ParkingLot
@@ -72,10 +70,6 @@ class DemoHistory:
     hour_rows: int = 0
     day_rows: int = 0
     forecast_lots: int = 0  # lots with FORECAST_DAYS of five-minute samples
-    forecast_evaluated: int = 0  # lots the evaluation had enough points for
-    forecast_kept: int = 0  # of those, the ones the model beat both baselines for
-    forecasts: int = 0  # forecasts published right after
-    forecast_seconds: float = 0.0
     seconds: float = 0.0
     incidents: dict | None = None
 
@@ -151,11 +145,9 @@ def _everyone_at(instants: list[datetime], fine_from: datetime) -> list[bool]:
 
 
 def demo_history_seed(*, days: int = 30, seed: int = 2026, now: datetime | None = None,
-                      fine_days: int = FINE_DAYS, forecast_every: int = FORECAST_EVERY,
-                      forecast: bool = True) -> DemoHistory:
-    """Write ``days`` days of history before ``now`` for every lot, then roll it up; with ``forecast``,
-    evaluate the forecast on it and publish the kept lots' forecasts. Meant for the freshly seeded demo
-    city (``seed_demo --history-days``): nothing checks for history already there."""
+                      fine_days: int = FINE_DAYS, forecast_every: int = FORECAST_EVERY) -> DemoHistory:
+    """Write ``days`` days of history before ``now`` for every lot, then roll it up. Meant for the
+    freshly seeded demo city (``seed_demo --history-days``): nothing checks for history already there."""
     began = time.monotonic()
     now = rollups.sample_instant(now or timezone.now())
     rng = random.Random(seed * 7919 + 11)
@@ -187,20 +179,8 @@ def demo_history_seed(*, days: int = 30, seed: int = 2026, now: datetime | None 
         region_days_refresh_range(start=first_day, end=today - timedelta(days=1))
         result.hour_rows += rollups.roll_up_hours(datetime.combine(today, datetime.min.time(), tzinfo=SHANGHAI),
                                                   rollups.hour_floor(now))
-    if forecast and result.forecast_lots:
-        _forecast(result, now)
     result.seconds = time.monotonic() - began
     return result
-
-
-def _forecast(result: DemoHistory, now: datetime) -> None:
-    """The platform's own weekly evaluation and five-minute refresh, run now rather than at their
-    times: only the lots the model beats both baselines for on the held-out days get a forecast."""
-    began = time.monotonic()
-    summary = forecasts_evaluate(days=settings.FORECAST_EVALUATION_DAYS, now=now)
-    result.forecast_evaluated, result.forecast_kept = summary.evaluated, summary.kept
-    result.forecasts = forecasts_refresh(now=now)
-    result.forecast_seconds = time.monotonic() - began
 
 
 @contextmanager
