@@ -106,12 +106,19 @@ def slope(points: Sequence[tuple[float, float]]) -> float:
     n = len(points)
     if n < 3:
         return 0.0
-    mean_x = sum(x for x, _ in points) / n
-    mean_y = sum(y for _, y in points) / n
-    sxx = sum((x - mean_x) ** 2 for x, _ in points)
+    sum_x = sum_y = 0.0
+    for x, y in points:
+        sum_x += x
+        sum_y += y
+    mean_x, mean_y = sum_x / n, sum_y / n
+    sxx = sxy = 0.0
+    for x, y in points:  # two passes, not the one-pass formula: no cancellation
+        dx = x - mean_x
+        sxx += dx * dx
+        sxy += dx * (y - mean_y)
     if sxx == 0:
         return 0.0
-    return sum((x - mean_x) * (y - mean_y) for x, y in points) / sxx
+    return sxy / sxx
 
 
 def predict(*, recent: Sequence[tuple[int, float]], now_slot: int, utc_offset_min: int, profile: Profile,
@@ -141,10 +148,15 @@ def predict(*, recent: Sequence[tuple[int, float]], now_slot: int, utc_offset_mi
         usual = profile.at(minute_of_week(now_slot, utc_offset_min) + horizon)
         if usual is None:
             return None
-        carried = params.decay ** (horizon / STEP_MIN) * current
-        trend = params.trend * per_minute * TREND_TAU_MIN * (1 - math.exp(-horizon / TREND_TAU_MIN))
-        result[horizon] = clamp(usual + carried + trend, total)
+        result[horizon] = _ahead(usual, current, per_minute, params, horizon, total)
     return result
+
+
+def _ahead(usual: float, current: float, per_minute: float, params: Params, horizon: int, total: int) -> int:
+    """The formula itself, for one horizon (``predict`` and the replay both come here)."""
+    carried = params.decay ** (horizon / STEP_MIN) * current
+    trend = params.trend * per_minute * TREND_TAU_MIN * (1 - math.exp(-horizon / TREND_TAU_MIN))
+    return clamp(usual + carried + trend, total)
 
 
 def fit_decay(series: Mapping[int, float], *, profile: Profile | _Remembered, utc_offset_min: int) -> float:
@@ -183,33 +195,78 @@ class Errors:
         return getattr(self, which)[horizon] / count if count else None
 
 
+@dataclass(frozen=True, slots=True)
+class _Point:
+    """One replayed sample: what a forecast made then starts from, whatever the parameters (the
+    deviation now, the slope of the last half hour's, the usual at each horizon), and per horizon
+    the measured target and the count a week before it (None where either is missing)."""
+
+    free: float
+    current: float
+    per_minute: float
+    usual: tuple[float, ...]
+    targets: tuple[tuple[float, float] | None, ...]
+
+
+def _replay(series: Mapping[int, float], *, slots: Iterable[int], profile: Profile | _Remembered,
+            utc_offset_min: int) -> list[_Point]:
+    """The points of ``slots`` a forecast can be made at, each worked out once: a fit tries several
+    parameters on the same points. The same readings as ``predict`` makes (slots ascending)."""
+    window = TREND_WINDOW_MIN // STEP_MIN
+    steps = [horizon // STEP_MIN for horizon in HORIZONS]
+    slots = [slot for slot in slots if slot in series]
+    if not slots:
+        return []
+    # The usual at every slot read, once: slot - first is its index.
+    first = min(slots) - window
+    usual_of = [profile.at(minute_of_week(slot, utc_offset_min)) for slot in range(first, max(slots) + steps[-1] + 1)]
+    points = []
+    for now_slot in slots:
+        free = series[now_slot]
+        deviations = []
+        for slot in range(now_slot - window, now_slot + 1):
+            value = series.get(slot)
+            if value is None:
+                continue
+            usual = usual_of[slot - first]
+            if usual is None:
+                break
+            deviations.append(((slot - now_slot) * STEP_MIN, value - usual))
+        else:
+            ahead = [usual_of[now_slot + step - first] for step in steps]
+            if None in ahead:
+                continue
+            targets = []
+            for step in steps:
+                actual, week_ago = series.get(now_slot + step), series.get(now_slot + step - WEEK_SLOTS)
+                targets.append(None if actual is None or week_ago is None else (actual, week_ago))
+            points.append(_Point(free, deviations[-1][1], slope(deviations), tuple(ahead), tuple(targets)))
+    return points
+
+
+def _score(points: Iterable[_Point], *, params: Params, total: int) -> Errors:
+    errors = Errors()
+    for point in points:
+        for horizon, usual, target in zip(HORIZONS, point.usual, point.targets, strict=True):
+            if target is None:
+                continue
+            actual, week_ago = target
+            predicted = _ahead(usual, point.current, point.per_minute if params.trend else 0.0, params, horizon,
+                               total)
+            errors.points[horizon] += 1
+            errors.model[horizon] += abs(predicted - actual)
+            errors.now[horizon] += abs(point.free - actual)
+            errors.last_week[horizon] += abs(week_ago - actual)
+    return errors
+
+
 def evaluate(series: Mapping[int, float], *, slots: Iterable[int], profile: Profile, params: Params,
              total: int, utc_offset_min: int) -> Errors:
     """Replay ``slots`` (the held-out sample times): each point where the model, the count now and
     the count a week before the target all have an answer and the target was measured counts for
-    all three."""
-    errors = Errors()
-    window = TREND_WINDOW_MIN // STEP_MIN
-    profile = profile if isinstance(profile, _Remembered) else _Remembered(profile)
-    for now_slot in slots:
-        if now_slot not in series:
-            continue
-        recent = [(slot, series[slot]) for slot in range(now_slot - window, now_slot + 1) if slot in series]
-        predicted = predict(recent=recent, now_slot=now_slot, utc_offset_min=utc_offset_min, profile=profile,
-                            params=params, total=total)
-        if predicted is None:
-            continue
-        for horizon in HORIZONS:
-            target_slot = now_slot + horizon // STEP_MIN
-            actual = series.get(target_slot)
-            week_ago = series.get(target_slot - WEEK_SLOTS)
-            if actual is None or week_ago is None:
-                continue
-            errors.points[horizon] += 1
-            errors.model[horizon] += abs(predicted[horizon] - actual)
-            errors.now[horizon] += abs(series[now_slot] - actual)
-            errors.last_week[horizon] += abs(week_ago - actual)
-    return errors
+    all three. The model's number at each is ``predict``'s from the samples known then."""
+    return _score(_replay(series, slots=slots, profile=profile, utc_offset_min=utc_offset_min), params=params,
+                  total=total)
 
 
 def beats_baselines(errors: Errors, *, min_points: int) -> bool:
@@ -232,10 +289,10 @@ def fit(series: Mapping[int, float], *, slots: Sequence[int], profile: Profile, 
     decay = fit_decay({slot: series[slot] for slot in slots if slot in series}, profile=profile,
                       utc_offset_min=utc_offset_min)
     best, best_error = Params(decay=decay, trend=0.0), math.inf
+    points = _replay(series, slots=slots, profile=profile, utc_offset_min=utc_offset_min)
     for weight in TREND_WEIGHTS:
         params = Params(decay=decay, trend=weight)
-        errors = evaluate(series, slots=slots, profile=profile, params=params, total=total,
-                          utc_offset_min=utc_offset_min)
+        errors = _score(points, params=params, total=total)
         measured = [errors.mae("model", horizon) for horizon in HORIZONS]
         if any(value is None for value in measured):
             continue

@@ -11,6 +11,11 @@ What is written:
 - ``OccupancySample`` rows: every 5 minutes over the last ``fine_days`` days (24 hours), once an hour
   before that (a month at 5 minutes would be 8,640 rows a lot, 3.5 million for the demo's 400 lots:
   far too slow to write at a ``make run`` on SQLite, and the hourly rollups need no more to show a month);
+  except for every ``FORECAST_EVERY``-th lot (by code), sampled every 5 minutes since local midnight
+  ``FORECAST_DAYS`` days ago: what the forecast's evaluation needs (a week held out, the week before it
+  fitted, each point beside the count a week earlier; apps.analytics.forecast). The forecast's own
+  periodic tasks judge them (the embedded scheduler runs the weekly evaluation when it starts, then the
+  five-minute refresh): only the lots the model beats the naive baselines for get a forecast;
 - closed stays at a modest count (a sample of the flow the curves imply, entries weighted by the
   curve), priced by the fee engine with the lot's tariff: most paid at the barrier, some left on
   pay-later as arrears, part of which is paid back days later (each with its ledger rows);
@@ -41,6 +46,9 @@ from .simulation import PlateGenerator, profile_for, target_occupancy
 __all__ = ["DemoHistory", "demo_history_seed"]
 
 FINE_DAYS = 1
+#: every this-many-th lot has five-minute samples over the last FORECAST_DAYS days, for the forecast
+FORECAST_EVERY = 4
+FORECAST_DAYS = 14
 STEP = timedelta(minutes=5)
 COARSE = timedelta(hours=1)
 STAYS_SHARE = 0.003  # of the entries the curves imply: a sample, enough to give every chart its shape
@@ -61,6 +69,7 @@ class DemoHistory:
     outages: int = 0
     hour_rows: int = 0
     day_rows: int = 0
+    forecast_lots: int = 0  # lots with FORECAST_DAYS of five-minute samples
     seconds: float = 0.0
     incidents: dict | None = None
 
@@ -77,13 +86,15 @@ class _Lot:
     tariff_id: int | None
     version_id: int | None
     level: float
+    detailed: bool = False  # five-minute samples over the last FORECAST_DAYS days
 
 
-def _lots(rng: random.Random) -> list[_Lot]:
+def _lots(rng: random.Random, *, forecast_every: int) -> list[_Lot]:
     rows = ParkingLot.objects.order_by("code").values_list(
         "id", "code", "total_berths", "kind", "category", "allow_pay_later", "tariff__rules", "tariff_id",
         "tariff__version_id")
-    return [_Lot(*row, level=rng.uniform(0.75, 1.1)) for row in rows]
+    return [_Lot(*row, level=rng.uniform(0.75, 1.1), detailed=bool(forecast_every) and n % forecast_every == 0)
+            for n, row in enumerate(rows)]
 
 
 def _curves():
@@ -127,8 +138,14 @@ def _instants(start: datetime, now: datetime, fine_from: datetime) -> list[datet
     return out
 
 
+def _everyone_at(instants: list[datetime], fine_from: datetime) -> list[bool]:
+    """Per instant, whether every lot is sampled then (on the hour, or in the last ``fine_days``) or
+    only the detailed ones (the five-minute marks between)."""
+    return [at >= fine_from or at.astimezone(SHANGHAI).minute == 0 for at in instants]
+
+
 def demo_history_seed(*, days: int = 30, seed: int = 2026, now: datetime | None = None,
-                      fine_days: int = FINE_DAYS) -> DemoHistory:
+                      fine_days: int = FINE_DAYS, forecast_every: int = FORECAST_EVERY) -> DemoHistory:
     """Write ``days`` days of history before ``now`` for every lot, then roll it up. Meant for the
     freshly seeded demo city (``seed_demo --history-days``): nothing checks for history already there."""
     began = time.monotonic()
@@ -142,15 +159,20 @@ def demo_history_seed(*, days: int = 30, seed: int = 2026, now: datetime | None 
     day_list = [first_day + timedelta(days=n) for n in range(days + 1)]
     start = datetime.combine(first_day, datetime.min.time(), tzinfo=SHANGHAI)
     fine_from = max(start, rollups.hour_floor(now - timedelta(days=fine_days))) if fine_days > 0 else now + STEP
+    detail_from = max(start, datetime.combine(today - timedelta(days=FORECAST_DAYS), datetime.min.time(),
+                                              tzinfo=SHANGHAI))
     incidents = _incidents(rng, day_list[:-1])
     result.incidents = {name: day.isoformat() for name, day in incidents.items()}
-    lots = _lots(rng)
+    lots = _lots(rng, forecast_every=forecast_every)
+    result.forecast_lots = sum(lot.detailed for lot in lots)
     curve = _curves()
+    instants = _instants(start, now, min(fine_from, detail_from) if result.forecast_lots else fine_from)
 
     with transaction.atomic(), _big_cache():
         outages = _outages(rng, lots, incidents.get("outage"))
         result.outages = len(outages)
-        occupied = _samples(rng, lots, curve, _instants(start, now, fine_from), incidents, outages, result)
+        occupied = _samples(rng, lots, curve, instants, _everyone_at(instants, fine_from), incidents, outages,
+                            result)
         _stays(rng, lots, curve, day_list, now, occupied, result)
         result.hour_rows, result.day_rows = rollups.roll_up_range(first_day, today - timedelta(days=1), now=now)
         # The dashboards read the region rollups of those days (the periodic task redoes only the last two).
@@ -192,7 +214,7 @@ def _outages(rng: random.Random, lots: list[_Lot], day: date | None) -> dict[int
     return spans
 
 
-def _samples(rng, lots, curve, instants, incidents, outages, result) -> dict[tuple[int, date, int], float]:
+def _samples(rng, lots, curve, instants, everyone, incidents, outages, result) -> dict[tuple[int, date, int], float]:
     """Write the samples; return each lot's occupied share by (lot, day, hour), which the stays follow."""
     fields = ("lot", "at", "free_berths", "total_berths", "online")
     adapt = connection.ops.adapt_datetimefield_value
@@ -202,7 +224,8 @@ def _samples(rng, lots, curve, instants, incidents, outages, result) -> dict[tup
     shares: dict[tuple[int, date, int], float] = {}
     batch: list[tuple] = []
     previous_hour = None
-    for at in instants:
+    detailed = [lot for lot in lots if lot.detailed]
+    for at, all_lots in zip(instants, everyone, strict=True):
         local = at.astimezone(SHANGHAI)
         day, hour = local.date(), local.hour
         slot = hour * 12 + local.minute // 5
@@ -210,7 +233,7 @@ def _samples(rng, lots, curve, instants, incidents, outages, result) -> dict[tup
         db_at = adapt(at)
         new_hour = (day, hour) != previous_hour
         previous_hour = (day, hour)
-        for lot in lots:
+        for lot in (lots if all_lots else detailed):
             if new_hour:
                 noise[lot.id] = 0.7 * noise[lot.id] + rng.gauss(0, 0.035)
             key = (lot.id, day)

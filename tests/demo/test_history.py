@@ -9,10 +9,11 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from apps.analytics import rollups
-from apps.analytics.models import LotDay, LotHour, OccupancySample
-from apps.demo.history import demo_history_seed
+from apps.analytics.models import ForecastEvaluation, LotDay, LotForecast, LotHour, OccupancySample
+from apps.demo.history import FORECAST_DAYS, FORECAST_EVERY, demo_history_seed
 from apps.demo.seed import demo_city_seed
 from apps.lots.models import LotOutage, ParkingLot
 from apps.sessions.models import Arrears, ParkingSession, SessionMoneyEntry
@@ -95,4 +96,42 @@ def test_seed_demo_with_history_days():
     call_command("seed_demo", "--lots", "6", "--seed", "2", "--history-days", "3", stdout=out)
     assert LotDay.objects.values("day").distinct().count() == 3
     assert LotHour.objects.values("lot").distinct().count() == 6
-    assert "3" in out.getvalue().splitlines()[-1]
+    said = out.getvalue().splitlines()
+    assert any(line.startswith("历史数据 3 天") for line in said)
+    assert said[-1].startswith("余位预测：2 个停车场")  # every fourth of the six lots has the detail
+
+
+def test_the_demo_history_leaves_lots_with_a_kept_forecast_that_the_lot_api_gives(api_client):
+    demo_city_seed(lots=8, seed=5)
+    now = rollups.sample_instant(timezone.now())
+    history = demo_history_seed(days=16, seed=5, now=now)  # 8 lots: every fourth has two weeks of detail
+    # What the embedded scheduler of run_city does first: the weekly evaluation, then the refresh.
+    kept_count = import_string("apps.analytics.tasks.evaluate_forecasts")()
+    published = import_string("apps.analytics.tasks.refresh_forecasts")()
+
+    lots = list(ParkingLot.objects.order_by("code"))
+    detailed, plain = lots[::FORECAST_EVERY], [lot for n, lot in enumerate(lots) if n % FORECAST_EVERY]
+    assert history.forecast_lots == len(detailed) == 2
+    recent = {lot.pk: OccupancySample.objects.filter(lot=lot, at__gte=now - timedelta(days=FORECAST_DAYS - 1),
+                                                     at__lt=now - timedelta(days=2)).count() for lot in lots}
+    assert all(recent[lot.pk] == (FORECAST_DAYS - 3) * 288 for lot in detailed)
+    assert all(recent[lot.pk] == (FORECAST_DAYS - 3) * 24 for lot in plain)
+    # The platform's own evaluation judged every lot: only the detailed ones had the points, and
+    # each of them kept is one the model beat both baselines for at every horizon.
+    evaluations = {row.lot_id: row for row in ForecastEvaluation.objects.all()}
+    assert set(evaluations) == {lot.pk for lot in lots}
+    kept = [lot for lot in lots if evaluations[lot.pk].kept]
+    assert kept and set(kept) <= set(detailed) and kept_count == len(kept)
+    for lot in kept:
+        row = evaluations[lot.pk]
+        for h in (15, 30, 60):
+            assert getattr(row, f"points_{h}") >= 48 * 7
+            assert getattr(row, f"mae_model_{h}") < min(getattr(row, f"mae_now_{h}"), getattr(row, f"mae_week_{h}"))
+    assert published == LotForecast.objects.count() == len(kept)
+
+    shown = api_client.get(f"/api/v1/lots/{kept[0].code}/").json()["forecast"]
+    row = LotForecast.objects.get(lot=kept[0])
+    assert shown == {"in_15_min": row.in_15_min, "in_30_min": row.in_30_min,
+                     "in_60_min": row.in_60_min}
+    assert all(0 <= value <= kept[0].total_berths for value in shown.values())
+    assert api_client.get(f"/api/v1/lots/{plain[0].code}/").json()["forecast"] is None

@@ -89,6 +89,25 @@ def test_forecasts_are_judged_weekly_and_refreshed_every_five_minutes():
     assert import_string("apps.analytics.tasks.refresh_forecasts")() == 0
 
 
+def test_the_task_leaves_the_held_out_days_it_has_judged_every_lot_on(judged_city, settings):
+    # The embedded scheduler runs every entry when it starts, after seed_demo has just evaluated.
+    settings.FORECAST_EVALUATION_DAYS = 1
+    today = timezone.localdate()
+    evaluate = import_string("apps.analytics.tasks.evaluate_forecasts")
+    forecasts_evaluate(days=1)
+    judged_at = set(ForecastEvaluation.objects.values_list("evaluated_at", flat=True))
+    ForecastEvaluation.objects.filter(lot=judged_city["daily"]).update(kept=True)  # marks what a rerun would undo
+    assert evaluate() == 1
+    assert set(ForecastEvaluation.objects.values_list("evaluated_at", flat=True)) == judged_at
+    # A lot not judged yet, or other held-out days: the task evaluates again.
+    LotFactory(code="LX-NEW", region=judged_city["daily"].region, total_berths=100)
+    assert evaluate() == 0
+    assert ForecastEvaluation.objects.count() == 4
+    ForecastEvaluation.objects.update(held_out_from=today - timedelta(days=9), kept=True)
+    assert evaluate() == 0
+    assert set(ForecastEvaluation.objects.values_list("held_out_from", flat=True)) == {today - timedelta(days=1)}
+
+
 # --- the refresh -------------------------------------------------------------------------------
 
 def _kept(lot, *, kept=True, decay=0.8, trend=0.0):

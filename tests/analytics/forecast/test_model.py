@@ -219,3 +219,45 @@ def test_every_point_counts_for_the_model_and_both_baselines_alike():
                          params=fm.Params(decay=0.8), total=100, utc_offset_min=OFFSET)
     assert errors.points[15] == DAY - 3 - 24
     assert errors.points[60] == DAY - 12 - 24
+
+
+def replayed_by_predict(series, *, slots, profile, params, total=100) -> fm.Errors:
+    """The evaluation spelled out: ``predict`` at every sample from the half hour before it."""
+    errors = fm.Errors()
+    for now_slot in slots:
+        if now_slot not in series:
+            continue
+        recent = [(slot, series[slot]) for slot in range(now_slot - 6, now_slot + 1) if slot in series]
+        predicted = fm.predict(recent=recent, now_slot=now_slot, utc_offset_min=OFFSET, profile=profile,
+                               params=params, total=total)
+        if predicted is None:
+            continue
+        for horizon in fm.HORIZONS:
+            target = now_slot + horizon // fm.STEP_MIN
+            if target in series and target - fm.WEEK_SLOTS in series:
+                errors.points[horizon] += 1
+                errors.model[horizon] += abs(predicted[horizon] - series[target])
+                errors.now[horizon] += abs(series[now_slot] - series[target])
+                errors.last_week[horizon] += abs(series[target - fm.WEEK_SLOTS] - series[target])
+    return errors
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), kind=st.sampled_from(["daily", "wandering"]),
+       decay=st.floats(0, 1), trend=st.sampled_from(fm.TREND_WEIGHTS), gaps=st.integers(0, 40),
+       missing_hours=st.integers(0, 3))
+def test_the_evaluation_scores_exactly_what_predict_says(seed, kind, decay, trend, gaps, missing_hours):
+    # The evaluation works each point out once for all the parameters a fit tries: it must give the
+    # very numbers predict gives, gaps in the samples and hours without history included.
+    rng = random.Random(seed)
+    series = crafted(kind, days=9, seed=seed)
+    for _ in range(gaps):
+        series.pop(MONDAY + rng.randrange(9 * DAY), None)
+    held_out = MONDAY + 8 * DAY
+    hours = dict(profile_of(series, held_out).hours)
+    for _ in range(missing_hours):
+        hours.pop((rng.randrange(7), rng.randrange(24)), None)
+    profile, params = fm.Profile(hours), fm.Params(decay=decay, trend=trend)
+    slots = range(held_out, held_out + DAY)
+    got = fm.evaluate(series, slots=slots, profile=profile, params=params, total=100, utc_offset_min=OFFSET)
+    assert got == replayed_by_predict(series, slots=slots, profile=profile, params=params)

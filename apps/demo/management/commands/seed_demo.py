@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from apps.common.errors import DomainError
 from apps.demo.guard import refuse_production
-from apps.demo.history import demo_history_seed
+from apps.demo.history import FORECAST_DAYS, demo_history_seed
 from apps.demo.seed import demo_city_seed
 
 
@@ -60,3 +60,7 @@ class Command(BaseCommand):
                                       "stays": history.stays, "arrears": history.arrears,
                                       "outages": history.outages, "hours": history.hour_rows,
                                       "day_rows": history.day_rows})
+            if history.forecast_lots:
+                self.stdout.write(_(
+                    "余位预测：%(lots)d 个停车场有近 %(days)d 天的 5 分钟采样；定时任务启动时即在留出日上评估，"
+                    "仅为优于朴素基线的停车场发布预测。") % {"lots": history.forecast_lots, "days": FORECAST_DAYS})
