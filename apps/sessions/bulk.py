@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 
 from django.db import connections, router
@@ -98,8 +98,15 @@ def insert_objects(model: type[Model], objs: Sequence[Model]) -> None:
     one statement whose parameter is a single JSON text: every concrete field but the primary key is
     written as its ``pre_save`` gives it (``auto_now`` included), and each object gets its new key.
     Like Django's own PostgreSQL insert, it relies on RETURNING giving the rows in insertion order."""
+    prepared_insert_objects(model, objs)()
+
+
+def prepared_insert_objects(model: type[Model], objs: Sequence[Model]) -> Callable[[], None]:
+    """``insert_objects`` in two steps: the statement and its parameter are built now, from the
+    objects as they are now, and run when the returned function is called (by a caller that builds
+    them before it takes a lock and runs them once it holds it)."""
     if not objs:
-        return
+        return _nothing
     connection = connections[router.db_for_write(model)]
     meta = model._meta
     quote = connection.ops.quote_name
@@ -111,28 +118,45 @@ def insert_objects(model: type[Model], objs: Sequence[Model]) -> None:
     sql = (f"INSERT INTO {quote(meta.db_table)} ({names}) SELECT {values} "  # noqa: S608
            f"FROM jsonb_to_recordset(%s::jsonb) AS v({definition}) "
            f"RETURNING {quote(meta.pk.column)}")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [records])
-        keys = cursor.fetchall()
-    if len(keys) != len(objs):
-        raise RuntimeError(f"inserted {len(keys)} of {len(objs)} {meta.label} rows")
-    for obj, (pk,) in zip(objs, keys, strict=True):
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = connection.alias
+
+    def run() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [records])
+            keys = cursor.fetchall()
+        if len(keys) != len(objs):
+            raise RuntimeError(f"inserted {len(keys)} of {len(objs)} {meta.label} rows")
+        for obj, (pk,) in zip(objs, keys, strict=True):
+            obj.pk = pk
+            obj._state.adding = False
+            obj._state.db = connection.alias
+    return run
+
+
+def _nothing() -> int:
+    return 0
 
 
 def update_rows(model: type[Model], objs: Sequence[Model], fields: Sequence[str]) -> int:
     """Write ``fields`` of ``objs`` (saved rows) in one UPDATE; returns the number of rows changed."""
+    return prepared_update_rows(model, objs, fields)()
+
+
+def prepared_update_rows(model: type[Model], objs: Sequence[Model], fields: Sequence[str]) -> Callable[[], int]:
+    """``update_rows`` in two steps, as ``prepared_insert_objects``: built now, run when called."""
     attnames = [model._meta.get_field(name).attname for name in fields]
-    return update_values(model, fields, [(obj.pk, *(getattr(obj, name) for name in attnames)) for obj in objs])
+    return prepared_update_values(model, fields, [(obj.pk, *(getattr(obj, name) for name in attnames))
+                                                  for obj in objs])
 
 
 def update_values(model: type[Model], fields: Sequence[str], rows: Sequence[Sequence]) -> int:
     """Like ``update_rows``, from rows of (primary key, then the values of ``fields``) rather than
     model instances (a link written to many rows needs no object per row)."""
+    return prepared_update_values(model, fields, rows)()
+
+
+def prepared_update_values(model: type[Model], fields: Sequence[str], rows: Sequence[Sequence]) -> Callable[[], int]:
     if not rows:
-        return 0
+        return _nothing
     connection = connections[router.db_for_write(model)]
     meta = model._meta
     pk = meta.pk
@@ -144,17 +168,20 @@ def update_values(model: type[Model], fields: Sequence[str], rows: Sequence[Sequ
         assignments = ", ".join(f"{quote(field.column)} = v.{quote(field.column)}" for field in columns)
         sql = (f"UPDATE {table} SET {assignments} FROM jsonb_to_recordset(%s::jsonb) AS v({definition}) "  # noqa: S608
                f"WHERE {table}.{quote(pk.column)} = v.{quote(pk.column)}")
+        params: list = [records]
+    else:
+        row = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+        params = []
+        for key, *values in rows:
+            params.append(pk.get_db_prep_value(key, connection))
+            params.extend(field.get_db_prep_save(value, connection)
+                          for field, value in zip(columns, values, strict=True))
+        assignments = ", ".join(f"{quote(field.column)} = v.column{i}" for i, field in enumerate(columns, start=2))
+        sql = (f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([row] * len(rows))}) AS v "  # noqa: S608
+               f"WHERE {table}.{quote(pk.column)} = v.column1")
+
+    def run() -> int:
         with connection.cursor() as cursor:
-            cursor.execute(sql, [records])
+            cursor.execute(sql, params)
             return cursor.rowcount
-    row = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
-    params: list = []
-    for key, *values in rows:
-        params.append(pk.get_db_prep_value(key, connection))
-        params.extend(field.get_db_prep_save(value, connection) for field, value in zip(columns, values, strict=True))
-    assignments = ", ".join(f"{quote(field.column)} = v.column{i}" for i, field in enumerate(columns, start=2))
-    sql = (f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([row] * len(rows))}) AS v "  # noqa: S608
-           f"WHERE {table}.{quote(pk.column)} = v.column1")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
+    return run

@@ -73,7 +73,7 @@ from apps.lots.models import Device, ParkingLot, Tariff, TariffVersion, rules_di
 from apps.realtime.publish import publish_lots_after_commit
 
 from . import money, release, selectors
-from .bulk import insert_new_rows, insert_objects, update_rows, update_values
+from .bulk import insert_new_rows, prepared_insert_objects, prepared_update_rows, update_values
 from .errors import (
     ArrearsNotFound,
     InvalidAmount,
@@ -167,9 +167,11 @@ def events_record(*, device: Device, events: list, now: datetime | None = None) 
             parsed.append(parse_event(raw, index=index, now=now, max_future_s=settings.INGEST_MAX_FUTURE_S))
         except DomainError as exc:
             results[index] = _rejected(raw, exc)
+    recorder = _Recorder(device=device, now=now, results=results, raw=events)
     with transaction.atomic():
-        _Recorder(device=device, now=now, results=results, raw=events).run(parsed)
+        recorder.run(parsed)
         occupancy.device_heard(device_id=device.pk, now=now)  # last: it holds the device row to the commit
+    recorder.respond()  # after the commit: answering reads nothing the lots' lock protects
     return BatchOutcome(results)  # type: ignore[arg-type]  # every slot is filled by now
 
 
@@ -361,7 +363,7 @@ class _Recorder:
         lots_back_online(lot_ids=back_online, now=self.now)
         publish_lots_after_commit(sorted(set(changed) | set(back_online)))
 
-        self.respond(events, repeats, earlier, book)
+        self.answer = (events, repeats, earlier, book)
 
     def work_out(self, events: list[Event], counted_by_berths: set[int], covers: dict, *, locked: bool) -> _Work:
         """The batch's new events applied in memory to the sessions they continue and the berths
@@ -384,6 +386,7 @@ class _Recorder:
                 readings.append(berth_services.Reading(event.berth, state, event.occurred_at))
             elif event.type == EventType.LOT_STATUS:
                 snapshots[event.lot.pk] = occupancy.Snapshot(event.occurred_at, event.free_berths)
+        book.prepare_writes()
         return _Work(book, readings, snapshots, stays,
                      sessions=sorted((s.pk, s.row_version) for s in found) if not locked else [],
                      berths=sorted((b.pk, b.row_version) for b in self.berths.values()) if not locked else [])
@@ -418,8 +421,10 @@ class _Recorder:
             moves[lot_id].extend(changes)
         return moves
 
-    def respond(self, events: list[Event], repeats: list[tuple[Event, Event]],
-                earlier: list[tuple[Event, int | None]], book: _SessionBook) -> None:
+    def respond(self) -> None:
+        """Every event's RESULT, from what ``run`` did (new events' sessions as it left them; those
+        stored by an earlier request with their sessions as they are now)."""
+        events, repeats, earlier, book = self.answer
         for event in events:
             self.results[event.index] = self.result(event, "accepted", book.links.get(event.index))
         stored = selectors.sessions_by_ids({sid for e, sid in earlier if sid is not None and e.type == EventType.EXIT})
@@ -716,17 +721,21 @@ class _SessionBook:
         return self.versions[tariff.pk]
 
     # -- writing -------------------------------------------------------------------------------
+    def prepare_writes(self) -> None:
+        """The sessions' two statements, built from the reckoning as it stands (``save`` runs them):
+        a batch reckoned before its lots' lock builds them before it too."""
+        for session in self.changed.values():
+            session.updated_at = self.now
+        self.write_changed = prepared_update_rows(ParkingSession, list(self.changed.values()), _SESSION_FIELDS)
+        self.write_created = (prepared_insert_objects(ParkingSession, self.created)
+                              if connection.vendor == "postgresql" else
+                              lambda: ParkingSession.objects.bulk_create(self.created) if self.created else None)
+
     def save(self, row_ids: dict[int, int]) -> None:
         """Existing sessions first (an old stay must leave the active set before a new one joins it),
         then new sessions, arrears and the links from events to their sessions."""
-        if self.changed:
-            for session in self.changed.values():
-                session.updated_at = self.now
-            update_rows(ParkingSession, list(self.changed.values()), _SESSION_FIELDS)
-        if self.created and connection.vendor == "postgresql":
-            insert_objects(ParkingSession, self.created)
-        elif self.created:
-            ParkingSession.objects.bulk_create(self.created)
+        self.write_changed()
+        self.write_created()
         entries = [SessionMoneyEntry(session=s, kind=Kind.WAIVER, amount_fen=fen, reason=rule, reference=reference,
                                      created_at=self.now) for s, fen, rule, reference in self.waivers]
         if self.arrears:
