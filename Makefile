@@ -22,9 +22,11 @@ run: $(STAMP)
 	DEBUG=$${DEBUG:-true} $(MANAGE) seed_demo --if-empty --history-days 30
 	DEBUG=$${DEBUG:-true} $(MANAGE) run_city --host $(HOST) --port $(PORT)
 
-## The whole suite; uses DATABASE_URL and REDIS_URL when set (CI sets both).
+## The whole suite; uses DATABASE_URL and REDIS_URL when set (CI sets both). One pytest-xdist
+## worker per core (TEST_WORKERS=0 runs it in this process, e.g. to use a debugger).
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 ## ruff, then the layer contracts in .importlinter (which app may import which).
 lint: $(STAMP)
