@@ -41,6 +41,7 @@ from django.db.models import (
 from django.db.models.functions import JSONObject, Now
 from django.utils import timezone
 
+from apps.lots.hours import open_at
 from apps.lots.models import ParkingLot
 
 from . import forecast_model as model
@@ -238,15 +239,18 @@ def _evaluation_row(lot_id: int, *, now, held_from, days, params: model.Params, 
 # Refresh
 
 def forecasts_refresh(*, now: datetime | None = None) -> int:
-    """Rewrite the forecasts of the kept lots that are open and online and have a recent sample;
-    every other lot's is removed. Returns how many were written."""
+    """Rewrite the forecasts of the kept lots that are open (not closed, and within their opening
+    hours now) and online and have a recent sample; every other lot's is removed. Returns how many
+    were written. (A lot's forecast after it closes for the night would send a driver to a shut gate.)"""
     now = now or timezone.now()
     offset = _utc_offset_min(now)
+    local_time = timezone.localtime(now).time()
     kept = {
         lot_id: (model.Params(decay=decay, trend=trend), total)
-        for lot_id, decay, trend, total in ForecastEvaluation.objects.filter(
+        for lot_id, decay, trend, total, hours in ForecastEvaluation.objects.filter(
             kept=True, lot__offline_since__isnull=True).exclude(lot__status=ParkingLot.Status.CLOSED)
-        .values_list("lot_id", "decay", "trend", "lot__total_berths")
+        .values_list("lot_id", "decay", "trend", "lot__total_berths", "lot__opening_hours")
+        if open_at(hours, local_time) is not False  # text that cannot say leaves the lot in
     }
     window = timedelta(minutes=model.TREND_WINDOW_MIN)
     rows = []

@@ -41,6 +41,7 @@ from apps.regions.selectors import region_with_descendants
 from apps.regions.validators import validate_credit_code
 
 from .choices import lot_choices
+from .hours import normalized_hours
 from .models import ParkingLot
 
 MAX_ROWS = 5000
@@ -106,7 +107,6 @@ _EMPTY = "—"
 
 _YES = {"是", "y", "yes", "true", "1", "允许", "√"}
 _NO = {"否", "n", "no", "false", "0", "不允许", ""}
-_HOURS_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$")
 _COORD_SYSTEMS = {"wgs84": ParkingLot.CoordSystem.WGS84, "wgs-84": ParkingLot.CoordSystem.WGS84,
                   "gcj02": ParkingLot.CoordSystem.GCJ02, "gcj-02": ParkingLot.CoordSystem.GCJ02,
                   "火星坐标": ParkingLot.CoordSystem.GCJ02, "高德": ParkingLot.CoordSystem.GCJ02}
@@ -581,11 +581,10 @@ def _set_tariff(lot, raw, lookups, region):
 
 
 def _set_hours(lot, raw, lookups, region):
-    hours = raw or "00:00-24:00"
-    parts = [p.strip() for p in re.split(r"[,，;；]", hours) if p.strip()]
-    if not parts or not all(_HOURS_RE.match(p) for p in parts):
+    hours = normalized_hours(raw or "00:00-24:00")
+    if hours is None:
         raise _RowProblem("opening_hours", _("格式应为 HH:MM-HH:MM，如 07:00-22:00"))
-    lot.opening_hours = ",".join(parts)
+    lot.opening_hours = hours
 
 
 def _setter(attr: str, parse):

@@ -151,3 +151,21 @@ def test_the_refresh_makes_nothing_from_an_old_sample(live_city):
     OccupancySample.objects.filter(lot=kept, at__gt=live_city["now"] - timedelta(minutes=11)).delete()
     assert forecasts_refresh() == 0
     assert not LotForecast.objects.exists()
+
+
+def test_no_forecast_is_made_for_a_lot_outside_its_opening_hours(live_city):
+    """A forecast after closing time would send a driver to a shut gate; a lot whose hours text
+    cannot be read keeps its forecast (staff typed something the platform cannot judge)."""
+    kept = live_city["lots"][0]
+    local = timezone.localtime(live_city["now"])
+    shut = f"{(local + timedelta(hours=1)).hour:02d}:00-{(local + timedelta(hours=2)).hour:02d}:00"
+    type(kept).objects.filter(pk=kept.pk).update(opening_hours=shut)
+    assert forecasts_refresh(now=live_city["now"]) == 0
+    assert not LotForecast.objects.exists()
+
+    opened = f"{(local - timedelta(hours=1)).hour:02d}:00-{(local + timedelta(hours=2)).hour:02d}:00"
+    type(kept).objects.filter(pk=kept.pk).update(opening_hours=opened)
+    assert forecasts_refresh(now=live_city["now"]) == 1
+
+    type(kept).objects.filter(pk=kept.pk).update(opening_hours="全天开放")
+    assert forecasts_refresh(now=live_city["now"]) == 1
