@@ -3,6 +3,8 @@ without login. Counted in the cache (shared by every worker in production)."""
 
 from __future__ import annotations
 
+import hashlib
+
 from django.core.cache import cache
 from django.utils.translation import gettext as _
 
@@ -18,6 +20,12 @@ CREATES_PER_CLIENT = 20
 
 def _client(request) -> str:
     return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+def _ticket_key(ticket_no: str) -> str:
+    """The per-ticket counter's key: the number as typed is the caller's text (any length, any
+    character), so the key holds its digest, never the text itself."""
+    return "hotline:guess:no:" + hashlib.sha256(ticket_no.strip().upper().encode()).hexdigest()[:32]
 
 
 def _count(key: str) -> int:
@@ -38,13 +46,13 @@ def _refuse() -> TooManyGuesses:
 
 def check_lookup(request, ticket_no: str) -> None:
     if (_count(f"hotline:guess:ip:{_client(request)}") >= GUESSES_PER_CLIENT
-            or _count(f"hotline:guess:no:{ticket_no.upper()}") >= GUESSES_PER_TICKET):
+            or _count(_ticket_key(ticket_no)) >= GUESSES_PER_TICKET):
         raise _refuse()
 
 
 def lookup_failed(request, ticket_no: str) -> None:
     _bump(f"hotline:guess:ip:{_client(request)}")
-    _bump(f"hotline:guess:no:{ticket_no.upper()}")
+    _bump(_ticket_key(ticket_no))
 
 
 def check_create(request) -> None:

@@ -149,6 +149,30 @@ def test_repeated_guessing_is_rate_limited_even_for_the_right_pair(api_client, c
     assert api_client.get(f"/api/v1/complaints/{other.ticket_no}", {"phone_last4": "6789"}).status_code == 200
 
 
+def test_a_ticket_number_of_any_text_is_counted_without_becoming_a_cache_key(api_client, city):
+    """The number in the path is the caller's text: control characters or 2,000 of them are counted
+    like any wrong number, and what reaches the cache is a digest (the fuzzer found a key holding
+    ``\x17``)."""
+    import warnings
+
+    from django.core.cache.backends.base import CacheKeyWarning
+
+    for hostile in ("WX\x17", "WX" + "9" * 2000):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", CacheKeyWarning)
+            for _ in range(guard.GUESSES_PER_TICKET):
+                guard.lookup_failed(_Request(), hostile)
+        with pytest.raises(guard.TooManyGuesses):  # still counted per number
+            guard.check_lookup(_Request(address=f"10.0.0.{len(hostile) % 200}"), hostile)
+        assert len(guard._ticket_key(hostile)) < 60
+    assert guard._ticket_key(" wx1 ") == guard._ticket_key("WX1")
+
+
+class _Request:
+    def __init__(self, address="10.0.0.1"):
+        self.META = {"REMOTE_ADDR": address}
+
+
 def test_rating_once_after_resolution(api_client, city):
     ticket = make_ticket(phone="13955551234")
     url = f"/api/v1/complaints/{ticket.ticket_no}/rating"
