@@ -27,6 +27,8 @@ from django.db import connections, models, router
 from django.db.models import Case, F, Value, When
 from django.db.models.functions import Greatest, Least
 
+from apps.common.statements import Statement
+
 from .connectivity import heartbeat_fields
 from .models import Device, ParkingLot
 
@@ -188,7 +190,7 @@ def lots_count(*, moves: Moves, snapshots: Mapping[int, Snapshot], heard_ids: Co
         return [], []
     connection = connections[router.db_for_write(ParkingLot)]
     if connection.vendor == "postgresql":
-        return _lots_count_flat(connection, ids, moves=moves, snapshots=snapshots, heard=heard, now=now)
+        return _lots_count_flat(connection, ids, moves=moves, snapshots=snapshots, heard=heard, now=now)()
     # Elsewhere (SQLite) the writing transaction has the database to itself: read, decide, write.
     live = {pk: (snapshot_at, offline_since) for pk, snapshot_at, offline_since in
             ParkingLot.objects.filter(pk__in=ids).values_list("pk", "snapshot_at", "offline_since")}
@@ -200,8 +202,20 @@ def lots_count(*, moves: Moves, snapshots: Mapping[int, Snapshot], heard_ids: Co
     return sorted(counts), sorted(pk for pk in heard if pk in live and live[pk][1] is not None)
 
 
+def lots_count_statement(*, moves: Moves, snapshots: Mapping[int, Snapshot], heard_ids: Collection[int],
+                         now: datetime) -> Statement | None:
+    """PostgreSQL only: ``lots_count`` as a statement to run later, with others in one round trip
+    (``apps.common.statements``); its result is what ``lots_count`` returns. None: no lot to write."""
+    heard = set(heard_ids)
+    ids = sorted(heard | {lot_id for lot_id, changes in moves.items() if changes} | set(snapshots))
+    if not ids:
+        return None
+    connection = connections[router.db_for_write(ParkingLot)]
+    return _lots_count_flat(connection, ids, moves=moves, snapshots=snapshots, heard=heard, now=now)
+
+
 def _lots_count_flat(connection, ids: list[int], *, moves: Moves, snapshots: Mapping[int, Snapshot],
-                     heard: set[int], now: datetime) -> tuple[list[int], list[int]]:
+                     heard: set[int], now: datetime) -> Statement:
     """``lots_count`` on PostgreSQL: the rows travel as one JSON parameter (each lot's moves as a
     nested array), the lock is taken by id in a CTE, and the rule is evaluated against what it
     locked: the snapshot applies if it is at least as new as the lot's; the moves count if they
@@ -248,11 +262,11 @@ def _lots_count_flat(connection, ids: list[int], *, moves: Moves, snapshots: Map
         f"FROM d WHERE l.{pk} = d.id AND l.{pk} = ANY(%s::bigint[]) "
         f"RETURNING l.{pk}, d.applies OR d.delta <> 0, d.heard AND d.was_offline IS NOT NULL")
     params.append(ids)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        returned = cursor.fetchall()
-    return (sorted(lot_id for lot_id, counted, _back in returned if counted),
-            sorted(lot_id for lot_id, _counted, back in returned if back))
+
+    def counted(returned: list[tuple] | None, _rowcount: int) -> tuple[list[int], list[int]]:
+        return (sorted(lot_id for lot_id, counted, _back in returned or () if counted),
+                sorted(lot_id for lot_id, _counted, back in returned or () if back))
+    return Statement(sql, params, on_result=counted, using=connection.alias)
 
 
 def device_heard(*, device_id: int, now: datetime) -> None:
@@ -263,7 +277,19 @@ def device_heard(*, device_id: int, now: datetime) -> None:
     row is written only when no other batch holds it (``SKIP LOCKED``): the one that does is writing
     a time as fresh as this one.
     """
+    device_heard_statement(device_id=device_id, now=now)()
+
+
+def device_heard_statement(*, device_id: int, now: datetime) -> Statement:
+    """``device_heard`` as a statement to run later (with others in one round trip on PostgreSQL)."""
+    connection = connections[router.db_for_write(Device)]
+    meta = Device._meta
+    quote = connection.ops.quote_name
+    table, pk, seen = quote(meta.db_table), quote(meta.pk.column), quote(meta.get_field("last_seen_at").column)
     # NO KEY: rows that point at the device (events, by foreign key) must not wait for it either.
-    free = Device.objects.filter(pk=device_id).select_for_update(skip_locked=True, no_key=True).values("pk")
-    Device.objects.filter(pk__in=free).filter(
-        models.Q(last_seen_at__isnull=True) | models.Q(last_seen_at__lt=now)).update(last_seen_at=now)
+    # (Elsewhere, SQLite, the writing transaction has the database to itself: there is no row lock.)
+    lock = " FOR NO KEY UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    at = connection.ops.adapt_datetimefield_value(now)
+    sql = (f"UPDATE {table} SET {seen} = %s WHERE {pk} IN (SELECT {pk} FROM {table} WHERE {pk} = %s{lock}) "  # noqa: S608
+           f"AND ({seen} IS NULL OR {seen} < %s)")
+    return Statement(sql, [at, device_id, at], using=connection.alias)

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 
 from django.db import connections, router
 from django.db.models import Field, JSONField, Model
+
+from apps.common.statements import Statement
 
 
 def _json_value(value: object) -> str:
@@ -98,51 +100,74 @@ def insert_objects(model: type[Model], objs: Sequence[Model]) -> None:
     one statement whose parameter is a single JSON text: every concrete field but the primary key is
     written as its ``pre_save`` gives it (``auto_now`` included), and each object gets its new key.
     Like Django's own PostgreSQL insert, it relies on RETURNING giving the rows in insertion order."""
-    prepared_insert_objects(model, objs)()
+    statement = prepared_insert_objects(model, objs)
+    if statement is not None:
+        statement()
 
 
-def prepared_insert_objects(model: type[Model], objs: Sequence[Model]) -> Callable[[], None]:
+def allocate_keys(counts: Mapping[type[Model], int]) -> dict[type[Model], list[int]]:
+    """PostgreSQL only: new primary keys from each model's own sequence (``counts``: how many of
+    each), in one query, for rows to be inserted later with them: ``prepared_insert_objects`` then
+    needs no RETURNING, and statements that point at the rows can be built before they exist. A key
+    allocated and never used is a gap, as a rolled-back insert leaves one."""
+    wanted = [(model, count) for model, count in counts.items() if count > 0]
+    keys: dict[type[Model], list[int]] = {model: [] for model in counts}
+    if not wanted:
+        return keys
+    connection = connections[router.db_for_write(wanted[0][0])]
+    parts, params = [], []
+    for index, (model, count) in enumerate(wanted):
+        parts.append("SELECT %s::integer, nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)")
+        params += [index, model._meta.db_table, model._meta.pk.column, count]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        for index, key in cursor.fetchall():
+            keys[wanted[index][0]].append(key)
+    return keys
+
+
+def prepared_insert_objects(model: type[Model], objs: Sequence[Model]) -> Statement | None:
     """``insert_objects`` in two steps: the statement and its parameter are built now, from the
-    objects as they are now, and run when the returned function is called (by a caller that builds
-    them before it takes a lock and runs them once it holds it)."""
+    objects as they are now, and run later (``Statement``; None when there is nothing to insert), by
+    a caller that builds them before it takes a lock and runs them once it holds it. Objects that all
+    have their key already (``allocate_keys``) are inserted with it; otherwise each gets its new key
+    from RETURNING."""
     if not objs:
-        return _nothing
+        return None
     connection = connections[router.db_for_write(model)]
     meta = model._meta
     quote = connection.ops.quote_name
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    keyed = all(obj.pk is not None for obj in objs)
+    fields = [field for field in meta.concrete_fields if keyed or not field.primary_key]
     definition, records = _records(connection, fields, (
-        [field.pre_save(obj, True) for field in fields] for obj in objs))
+        [obj.pk if field.primary_key else field.pre_save(obj, True) for field in fields] for obj in objs))
     names = ", ".join(quote(field.column) for field in fields)
     values = ", ".join(f"v.{quote(field.column)}" for field in fields)
     sql = (f"INSERT INTO {quote(meta.db_table)} ({names}) SELECT {values} "  # noqa: S608
-           f"FROM jsonb_to_recordset(%s::jsonb) AS v({definition}) "
-           f"RETURNING {quote(meta.pk.column)}")
+           f"FROM jsonb_to_recordset(%s::jsonb) AS v({definition})")
+    if not keyed:
+        sql += f" RETURNING {quote(meta.pk.column)}"
 
-    def run() -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [records])
-            keys = cursor.fetchall()
-        if len(keys) != len(objs):
-            raise RuntimeError(f"inserted {len(keys)} of {len(objs)} {meta.label} rows")
-        for obj, (pk,) in zip(objs, keys, strict=True):
-            obj.pk = pk
+    def inserted(keys: list[tuple] | None, rowcount: int) -> int:
+        if rowcount != len(objs):
+            raise RuntimeError(f"inserted {rowcount} of {len(objs)} {meta.label} rows")
+        for index, obj in enumerate(objs):
+            if keys is not None:
+                obj.pk = keys[index][0]
             obj._state.adding = False
             obj._state.db = connection.alias
-    return run
-
-
-def _nothing() -> int:
-    return 0
+        return rowcount
+    return Statement(sql, [records], on_result=inserted, using=connection.alias)
 
 
 def update_rows(model: type[Model], objs: Sequence[Model], fields: Sequence[str]) -> int:
     """Write ``fields`` of ``objs`` (saved rows) in one UPDATE; returns the number of rows changed."""
-    return prepared_update_rows(model, objs, fields)()
+    statement = prepared_update_rows(model, objs, fields)
+    return statement() if statement is not None else 0
 
 
-def prepared_update_rows(model: type[Model], objs: Sequence[Model], fields: Sequence[str]) -> Callable[[], int]:
-    """``update_rows`` in two steps, as ``prepared_insert_objects``: built now, run when called."""
+def prepared_update_rows(model: type[Model], objs: Sequence[Model], fields: Sequence[str]) -> Statement | None:
+    """``update_rows`` in two steps, as ``prepared_insert_objects``: built now, run later."""
     attnames = [model._meta.get_field(name).attname for name in fields]
     return prepared_update_values(model, fields, [(obj.pk, *(getattr(obj, name) for name in attnames))
                                                   for obj in objs])
@@ -151,12 +176,14 @@ def prepared_update_rows(model: type[Model], objs: Sequence[Model], fields: Sequ
 def update_values(model: type[Model], fields: Sequence[str], rows: Sequence[Sequence]) -> int:
     """Like ``update_rows``, from rows of (primary key, then the values of ``fields``) rather than
     model instances (a link written to many rows needs no object per row)."""
-    return prepared_update_values(model, fields, rows)()
+    statement = prepared_update_values(model, fields, rows)
+    return statement() if statement is not None else 0
 
 
-def prepared_update_values(model: type[Model], fields: Sequence[str], rows: Sequence[Sequence]) -> Callable[[], int]:
+def prepared_update_values(model: type[Model], fields: Sequence[str], rows: Sequence[Sequence]) -> Statement | None:
+    """``update_values`` in two steps: built now, run later (None when there is nothing to write)."""
     if not rows:
-        return _nothing
+        return None
     connection = connections[router.db_for_write(model)]
     meta = model._meta
     pk = meta.pk
@@ -179,9 +206,4 @@ def prepared_update_values(model: type[Model], fields: Sequence[str], rows: Sequ
         assignments = ", ".join(f"{quote(field.column)} = v.column{i}" for i, field in enumerate(columns, start=2))
         sql = (f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([row] * len(rows))}) AS v "  # noqa: S608
                f"WHERE {table}.{quote(pk.column)} = v.column1")
-
-    def run() -> int:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.rowcount
-    return run
+    return Statement(sql, params, using=connection.alias)

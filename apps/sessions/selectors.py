@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 
 from apps.common.db import row_version
 from apps.common.errors import DomainError
@@ -38,7 +38,7 @@ def sessions_matching(*, lot_ids: Collection[int], plates: Collection[str], tick
     these plates or tickets, and, when ``reviews_exited_after`` is given, exits seen without an entry
     since then (a late entry completes them). ``lock``: row-locked, in id order, for the caller
     that will change them. ``versions`` (PostgreSQL): each with its ``row_version``, for
-    ``session_versions_matching`` to be compared with."""
+    ``session_versions_query`` to be compared with."""
     found = _matching(lot_ids=lot_ids, plates=plates, tickets=tickets, reviews_exited_after=reviews_exited_after)
     if found is None:
         return []
@@ -49,15 +49,16 @@ def sessions_matching(*, lot_ids: Collection[int], plates: Collection[str], tick
     return list(found)
 
 
-def session_versions_matching(*, lot_ids: Collection[int], plates: Collection[str], tickets: Collection[str],
-                              reviews_exited_after: datetime | None) -> list[tuple[int, str]]:
-    """PostgreSQL: (id, row version) of what ``sessions_matching`` finds now, row-locked in id order:
-    equal to the versions of an earlier read, the sessions are as that read found them."""
+def session_versions_query(*, lot_ids: Collection[int], plates: Collection[str], tickets: Collection[str],
+                           reviews_exited_after: datetime | None) -> QuerySet | None:
+    """PostgreSQL: the query of (id, row version) of what ``sessions_matching`` finds now, row-locked
+    in id order (None when it would find none): equal to the versions of an earlier read, the
+    sessions are as that read found them."""
     found = _matching(lot_ids=lot_ids, plates=plates, tickets=tickets, reviews_exited_after=reviews_exited_after)
     if found is None:
-        return []
-    return list(found.select_for_update(no_key=True).annotate(row_version=row_version(ParkingSession))
-                .values_list("pk", "row_version"))
+        return None
+    return found.select_for_update(no_key=True).annotate(row_version=row_version(ParkingSession)).values_list(
+        "pk", "row_version")
 
 
 def sessions_by_ids(ids: Collection[int]) -> dict[int, ParkingSession]:

@@ -13,19 +13,21 @@
    event store it once. The release port (``release``) is asked about the batch's exits.
 4. The new events are applied in memory, in the order they happened (then in batch order), to the
    sessions they may continue and the berths they name, read with their row versions: sessions
-   open and close, stays are priced, snapshots are noted. Nothing is written yet.
+   open and close, stays are priced, snapshots are noted. Nothing is written yet, but the writes
+   are built, with keys allocated for the new sessions and arrears records (PostgreSQL).
 5. Only now are the batch's lots locked (ordered by id, so two batches never deadlock), then the
-   sessions the batch may change (by id): steps 1–4 read nothing the lock protects, and every
-   batch sharing a lot waits for the lock until this one commits. If the sessions that match are
-   not the ones step 4 read, at the versions it read (a batch sharing a lot, or a payment, changed
-   them meanwhile), or a berth changed, step 4 is done again under the lock. Berth readings are
-   debounced; then sessions, their money entries, arrears, berths and event links are written in
-   bulk. Ingest never writes ``paid_fen``: payments own it. (On SQLite, which has no row locks,
-   step 4 simply runs inside the writing transaction.)
-6. One statement moves every touched lot's count and records the heartbeat, deciding the snapshot
-   rule against the lots' live columns as the lock holds them (``apps.lots.occupancy.lots_count``);
-   lots that were offline close their outage. After commit the changed lots are handed to
-   ``realtime.publish``.
+   sessions the batch may change (by id), in one round trip that also reads their versions: steps
+   1–4 read nothing the lock protects, and every batch sharing a lot waits for the lock until this
+   one commits. If the sessions that match are not the ones step 4 read, at the versions it read (a
+   batch sharing a lot, or a payment, changed them meanwhile), or a berth changed, step 4 is done
+   again under the lock. Berth readings are debounced and written.
+6. One round trip writes the rest (``apps.common.statements``): sessions, their arrears and ledger
+   rows, the events' links; then one statement moves every touched lot's count and records the
+   heartbeat, deciding the snapshot rule against the lots' live columns as the lock holds them
+   (``apps.lots.occupancy.lots_count``); last the device's heartbeat. Ingest never writes
+   ``paid_fen``: payments own it. Lots that were offline close their outage. After commit the
+   changed lots are handed to ``realtime.publish``. (On SQLite, which has no row locks, step 4
+   simply runs inside the writing transaction and the writes go one statement at a time.)
 
 Late and out-of-order events (all within one lot and one plate, or ticket for unplated vehicles):
 
@@ -66,6 +68,7 @@ from apps.berths import services as berth_services
 from apps.berths.models import Berth
 from apps.common.db import row_version
 from apps.common.errors import DomainError
+from apps.common.statements import query_statement, run_statements
 from apps.lots import occupancy
 from apps.lots import selectors as lot_selectors
 from apps.lots.connectivity import lots_back_online
@@ -73,7 +76,15 @@ from apps.lots.models import Device, ParkingLot, Tariff, TariffVersion, rules_di
 from apps.realtime.publish import publish_lots_after_commit
 
 from . import money, release, selectors
-from .bulk import insert_new_rows, prepared_insert_objects, prepared_update_rows, update_values
+from .bulk import (
+    allocate_keys,
+    insert_new_rows,
+    prepared_insert_objects,
+    prepared_update_rows,
+    prepared_update_values,
+    update_rows,
+    update_values,
+)
 from .errors import (
     ArrearsNotFound,
     InvalidAmount,
@@ -170,7 +181,6 @@ def events_record(*, device: Device, events: list, now: datetime | None = None) 
     recorder = _Recorder(device=device, now=now, results=results, raw=events)
     with transaction.atomic():
         recorder.run(parsed)
-        occupancy.device_heard(device_id=device.pk, now=now)  # last: it holds the device row to the commit
     recorder.respond()  # after the commit: answering reads nothing the lots' lock protects
     return BatchOutcome(results)  # type: ignore[arg-type]  # every slot is filled by now
 
@@ -247,7 +257,7 @@ class _Recorder:
     def load_berths(self, events: list[Event], also: set[int], *, versions: bool = False) -> None:
         """The named berths' rows (and ``also``: the berths of the stays the batch continues), read
         under their lots' lock (ingest and the berth sweep write them only under it), or before it
-        with their row versions (``versions``) for ``still_current`` to check once it is held."""
+        with their row versions (``versions``) for ``lock_and_check`` to check once it is held."""
         ids = {self.berth_ids[e.index] for e in events if e.index in self.berth_ids} | also
         ids -= self.berths.keys()
         if ids:
@@ -342,33 +352,47 @@ class _Recorder:
             # lock is held (every batch of these lots waits for it until this one commits) the work
             # stands only if those rows are still the versions it read, or it is done again under the
             # lock. Batches sharing lots then wait for each other's writes, not their reckoning.
-            work = self.work_out(events, counted_by_berths, covers, locked=False)
-            self.lock_lots(heard)
-            if not self.still_current(work):
+            work = self.work_out(events, counted_by_berths, covers, row_ids, locked=False)
+            if not self.lock_and_check(heard, work):
                 self.berths = {}
-                work = self.work_out(events, counted_by_berths, covers, locked=True)
+                work = self.work_out(events, counted_by_berths, covers, row_ids, locked=True)
         else:
             self.lock_lots(heard)  # (a writing transaction has the whole SQLite database to itself)
-            work = self.work_out(events, counted_by_berths, covers, locked=True)
+            work = self.work_out(events, counted_by_berths, covers, row_ids, locked=True)
         book = work.book
-        book.save(row_ids)
 
         moves = book.moves
         for lot_id, changes in self.apply_readings(work.readings + book.readings, counted_by_berths).items():
             moves[lot_id].extend(changes)
-        # One statement moves the counts: the newest snapshot and the moves after it, decided
-        # against the lots' live columns as the lock holds them.
-        changed, back_online = occupancy.lots_count(moves=moves, snapshots=work.snapshots, heard_ids=heard,
-                                                    now=self.now)
+        changed, back_online = self.write(book, moves=moves, snapshots=work.snapshots, heard=heard)
+        book.tell_release_port()
         lots_back_online(lot_ids=back_online, now=self.now)
         publish_lots_after_commit(sorted(set(changed) | set(back_online)))
 
         self.answer = (events, repeats, earlier, book)
 
-    def work_out(self, events: list[Event], counted_by_berths: set[int], covers: dict, *, locked: bool) -> _Work:
+    def write(self, book: _SessionBook, *, moves: dict, snapshots: dict, heard: dict[int, ParkingLot]):
+        """The batch's writes, once its lots are locked: its sessions, their ledger rows and the events'
+        links to them, then one statement that moves the lots' counts (the newest snapshot and the
+        moves after it, decided against the lots' live columns as the lock holds them), and last the
+        device's heartbeat (it holds the device row to the commit). On PostgreSQL they are one round
+        trip. Returns the ids of the lots whose count changed and of those back online."""
+        if connection.vendor != "postgresql":
+            book.save()
+            counted = occupancy.lots_count(moves=moves, snapshots=snapshots, heard_ids=heard, now=self.now)
+            occupancy.device_heard(device_id=self.device.pk, now=self.now)
+            return counted
+        count = occupancy.lots_count_statement(moves=moves, snapshots=snapshots, heard_ids=heard, now=self.now)
+        results = run_statements([*book.writes, count,
+                                  occupancy.device_heard_statement(device_id=self.device.pk, now=self.now)])
+        return results[-2] if count is not None else ([], [])
+
+    def work_out(self, events: list[Event], counted_by_berths: set[int], covers: dict, row_ids: dict[int, int], *,
+                 locked: bool) -> _Work:
         """The batch's new events applied in memory to the sessions they continue and the berths
-        they name: nothing is written. ``locked``: the lots' lock is held, and the rows are read
-        under it (the sessions row-locked too); otherwise with their row versions."""
+        they name: nothing is written, but the writes are built (``row_ids``: the new events' rows).
+        ``locked``: the lots' lock is held, and the rows are read under it (the sessions row-locked
+        too); otherwise with their row versions."""
         book = _SessionBook(now=self.now, counted_by_berths=counted_by_berths, berths=self.berths, covers=covers)
         stays = [e for e in events if e.type in SESSION_TYPES]
         found = book.find(stays, lock=locked, versions=not locked)
@@ -386,23 +410,29 @@ class _Recorder:
                 readings.append(berth_services.Reading(event.berth, state, event.occurred_at))
             elif event.type == EventType.LOT_STATUS:
                 snapshots[event.lot.pk] = occupancy.Snapshot(event.occurred_at, event.free_berths)
-        book.prepare_writes()
+        book.prepare_writes(row_ids)
         return _Work(book, readings, snapshots, stays,
                      sessions=sorted((s.pk, s.row_version) for s in found) if not locked else [],
                      berths=sorted((b.pk, b.row_version) for b in self.berths.values()) if not locked else [])
 
-    def still_current(self, work: _Work) -> bool:
-        """Under the lots' lock: are the sessions ``work`` read the ones that match now, at the
-        versions it read (row-locking them, in id order, as the read under the lock would), and its
-        berths the versions it read? (Berths are written only under their lot's lock; sessions also
-        by payments, which row-lock them.)"""
-        if work.sessions != work.book.versions_now(work.stays):
-            return False
-        if not work.berths:
-            return True
-        now = sorted(Berth.objects.filter(pk__in=[pk for pk, _v in work.berths])
-                     .annotate(row_version=row_version(Berth)).values_list("pk", "row_version"))
-        return now == work.berths
+    def lock_and_check(self, heard: dict[int, ParkingLot], work: _Work) -> bool:
+        """PostgreSQL, in one round trip: lock the batch's lots (as ``lock_lots``), then tell whether
+        the sessions ``work`` read are the ones that match now, at the versions it read (row-locking
+        them, in id order, as the read under the lock would), and its berths the versions it read.
+        (Berths are written only under their lot's lock; sessions also by payments, which row-lock
+        them.)"""
+        lock = query_statement(ParkingLot.objects.select_for_update(no_key=True).filter(pk__in=list(heard))
+                               .order_by("pk").values_list("pk", flat=True))
+        matching = work.book.versions_query(work.stays)
+        sessions = query_statement(matching) if matching is not None else None
+        berths = (query_statement(Berth.objects.filter(pk__in=[pk for pk, _v in work.berths])
+                                  .annotate(row_version=row_version(Berth)).order_by("pk")
+                                  .values_list("pk", "row_version"))
+                  if work.berths else None)
+        _locked, *found = run_statements([lock, sessions, berths])
+        now_sessions = found.pop(0) if sessions is not None else []
+        now_berths = found.pop(0) if berths is not None else []
+        return now_sessions == work.sessions and now_berths == work.berths
 
     def apply_readings(self, readings: list, counted_by_berths: set[int]) -> dict[int, list]:
         """Debounced berth readings, plus any older pending change in the same sensor lots that
@@ -499,11 +529,12 @@ class _SessionBook:
             return []
         return selectors.sessions_matching(**self._matching(events), lock=lock, versions=versions)
 
-    def versions_now(self, events: list[Event]) -> list[tuple[int, str]]:
-        """(id, row version) of the sessions ``find`` would read now, row-locked as it locks them."""
+    def versions_query(self, events: list[Event]):
+        """The query of (id, row version) of the sessions ``find`` would read now, row-locked as it
+        locks them; None when it would find none."""
         if not events:
-            return []
-        return selectors.session_versions_matching(**self._matching(events))
+            return None
+        return selectors.session_versions_query(**self._matching(events))
 
     def prepare(self, found: list[ParkingSession], events: list[Event]) -> None:
         """The sessions ``find`` read, as the batch's active and review sets (their berths loaded by
@@ -721,34 +752,59 @@ class _SessionBook:
         return self.versions[tariff.pk]
 
     # -- writing -------------------------------------------------------------------------------
-    def prepare_writes(self) -> None:
-        """The sessions' two statements, built from the reckoning as it stands (``save`` runs them):
-        a batch reckoned before its lots' lock builds them before it too."""
+    def prepare_writes(self, row_ids: dict[int, int]) -> None:
+        """The batch's writes, built from the reckoning as it stands (``row_ids``: the new events'
+        rows, batch index → id): a batch reckoned before its lots' lock builds them before it too.
+        On PostgreSQL they become statements (``writes``) with the new rows' keys allocated now, so
+        that the arrears, ledger rows and links pointing at new rows are built with them and all run
+        in one round trip under the lock. Elsewhere ``save`` writes them one after another."""
         for session in self.changed.values():
             session.updated_at = self.now
-        self.write_changed = prepared_update_rows(ParkingSession, list(self.changed.values()), _SESSION_FIELDS)
-        self.write_created = (prepared_insert_objects(ParkingSession, self.created)
-                              if connection.vendor == "postgresql" else
-                              lambda: ParkingSession.objects.bulk_create(self.created) if self.created else None)
+        self.row_ids = row_ids
+        self.writes: list = []
+        if connection.vendor != "postgresql":
+            return
+        keys = allocate_keys({ParkingSession: len(self.created), Arrears: len(self.arrears)})
+        for session, key in zip(self.created, keys[ParkingSession], strict=True):
+            session.pk = key
+        records = self._arrears_records(keys[Arrears])
+        self.writes = [
+            prepared_update_rows(ParkingSession, list(self.changed.values()), _SESSION_FIELDS),
+            prepared_insert_objects(ParkingSession, self.created),
+            prepared_insert_objects(Arrears, records),
+            prepared_insert_objects(SessionMoneyEntry, self._ledger_rows(records)),
+            prepared_update_values(IngestEvent, ["session"], self._links()),
+        ]
 
-    def save(self, row_ids: dict[int, int]) -> None:
-        """Existing sessions first (an old stay must leave the active set before a new one joins it),
-        then new sessions, arrears and the links from events to their sessions."""
-        self.write_changed()
-        self.write_created()
+    def save(self) -> None:
+        """Elsewhere than PostgreSQL: existing sessions first (an old stay must leave the active set
+        before a new one joins it), then new sessions, arrears, ledger rows and the links from
+        events to their sessions."""
+        update_rows(ParkingSession, list(self.changed.values()), _SESSION_FIELDS)
+        ParkingSession.objects.bulk_create(self.created)
+        records = Arrears.objects.bulk_create(self._arrears_records())
+        SessionMoneyEntry.objects.bulk_create(self._ledger_rows(records))
+        update_values(IngestEvent, ["session"], self._links())
+
+    def _arrears_records(self, keys: list[int] | None = None) -> list[Arrears]:
+        return [Arrears(pk=keys[index] if keys else None, session=s, plate=s.plate, lot_id=s.lot_id,
+                        amount_fen=s.due_fen, created_at=self.now)
+                for index, (s, _rule, _reference) in enumerate(self.arrears)]
+
+    def _ledger_rows(self, records: list[Arrears]) -> list[SessionMoneyEntry]:
+        """The waivers' and the arrears' ledger rows (``records``: the arrears records, in order)."""
         entries = [SessionMoneyEntry(session=s, kind=Kind.WAIVER, amount_fen=fen, reason=rule, reference=reference,
                                      created_at=self.now) for s, fen, rule, reference in self.waivers]
-        if self.arrears:
-            records = Arrears.objects.bulk_create([
-                Arrears(session=s, plate=s.plate, lot_id=s.lot_id, amount_fen=s.due_fen, created_at=self.now)
-                for s, _rule, _reference in self.arrears
-            ])
-            entries += [SessionMoneyEntry(session=s, arrears=record, kind=Kind.ARREARS, amount_fen=record.amount_fen,
-                                          reason=rule, reference=reference, created_at=self.now)
-                        for (s, rule, reference), record in zip(self.arrears, records, strict=True)]
-        if entries:
-            SessionMoneyEntry.objects.bulk_create(entries)
-        update_values(IngestEvent, ["session"], [(row_ids[index], session.pk) for index, session in self.links.items()])
+        return entries + [SessionMoneyEntry(session=s, arrears=record, kind=Kind.ARREARS, amount_fen=record.amount_fen,
+                                            reason=rule, reference=reference, created_at=self.now)
+                          for (s, rule, reference), record in zip(self.arrears, records, strict=True)]
+
+    def _links(self) -> list[tuple[int, int]]:
+        return [(self.row_ids[index], session.pk) for index, session in self.links.items()]
+
+    def tell_release_port(self) -> None:
+        """Once written: the release port's providers hear of the entries the batch opened and the
+        stays it closed."""
         release.entries_opened([release.EntryQuery(s.lot_id, s.plate, s.entry_at, s.pk)
                                 for s in self.opened if s.plate])
         release.stays_closed([release.ClosedStay(s.lot_id, s.pk, s.closed_at) for s in self.closed if s.pk is not None])

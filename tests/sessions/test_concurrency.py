@@ -248,7 +248,7 @@ def _held_before_the_lock(monkeypatch, *, meanwhile):
     so on another connection, to its commit) after its reckoning and before its lots' lock."""
     from apps.sessions import services
 
-    original = services._Recorder.lock_lots
+    original = services._Recorder.lock_and_check
     reckonings = Counter()
     original_work_out = services._Recorder.work_out
 
@@ -256,7 +256,7 @@ def _held_before_the_lock(monkeypatch, *, meanwhile):
         reckonings["locked" if locked else "before the lock"] += 1
         return original_work_out(self, *args, locked=locked, **kwargs)
 
-    def lock_lots(self, heard):
+    def lock_and_check(self, heard, work):
         if threading.current_thread().name == "held":
             errors = []
 
@@ -274,9 +274,9 @@ def _held_before_the_lock(monkeypatch, *, meanwhile):
             thread.join(30)
             if errors:
                 raise errors[0]
-        return original(self, heard)
+        return original(self, heard, work)
 
-    monkeypatch.setattr(services._Recorder, "lock_lots", lock_lots)
+    monkeypatch.setattr(services._Recorder, "lock_and_check", lock_and_check)
     monkeypatch.setattr(services._Recorder, "work_out", work_out)
     return reckonings
 

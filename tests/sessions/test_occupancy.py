@@ -14,6 +14,7 @@ from django.utils import timezone
 from apps.lots.fees import SHANGHAI
 from apps.lots.models import ParkingLot
 from apps.realtime.publish import OCCUPANCY_GROUP
+from apps.sessions.models import ParkingSession
 from apps.sessions.services import events_record
 from tests.factories import DeviceFactory, LotFactory
 from tests.factories_sessions import entry_event, event, exit_event, signed_post
@@ -196,10 +197,11 @@ def test_a_batch_of_100_costs_a_bounded_number_of_queries(api_client, django_ass
 @pytest.mark.postgres
 def test_a_batch_holds_its_lots_locked_only_for_what_needs_them():
     """The checks, the idempotent insert of the events, the release port and the batch's reckoning
-    (its sessions and free windows read, its stays priced) come before the lots' row lock; under the
-    lock a mixed batch of 100 only checks that its sessions are still the versions it read, then
-    writes: 8 statements, no other read (it was 11 of 12 when the lock came first, 9 when the
-    reckoning was done under it)."""
+    (its sessions and free windows read, its stays priced) come before the lots' row lock, and its
+    writes are built then too. Under the lock a mixed batch of 100 makes two round trips before its
+    commit: the lock with the check that its sessions are still the versions it read, then every
+    write at once (it was 11 of 12 when the lock came first, 9 when the reckoning was done under it,
+    8 when the writes went one statement each)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -215,12 +217,23 @@ def test_a_batch_holds_its_lots_locked_only_for_what_needs_them():
     statements = [q["sql"] for q in queries.captured_queries]
     lock = next(i for i, sql in enumerate(statements) if "lots_parkinglot" in sql and "FOR NO KEY UPDATE" in sql)
     locked = statements[lock:]
-    assert not [sql for sql in locked if sql.startswith("INSERT INTO \"parking_sessions_ingestevent\"")]
-    reads = [sql for sql in locked[1:] if sql.startswith("SELECT")]
-    assert len(reads) == 1 and "xmin" in reads[0] and "FOR NO KEY UPDATE" in reads[0], reads
-    assert not [sql for sql in locked if "lots_freewindow" in sql]
-    assert len(locked) <= 8, locked
-    assert len(statements) <= 16  # the same 15 as before, and the versions checked under the lock
+    commit = next(i for i, sql in enumerate(locked) if '"lots_device"' in sql)
+    assert len(locked[:commit + 1]) == 2, locked
+    check, writes = (sql.split(";\n") for sql in locked[:2])
+    assert [sql.startswith("SELECT") and "FOR NO KEY UPDATE" in sql for sql in check] == [True, True], check
+    assert "xmin" in check[1]
+    assert [sql.split()[:3] for sql in writes] == [
+        ["UPDATE", '"parking_sessions_parkingsession"', "SET"],  # the 45 exits
+        ["INSERT", "INTO", '"parking_sessions_parkingsession"'],  # the 55 entries
+        ["UPDATE", '"parking_sessions_ingestevent"', "SET"],  # the events' links
+        ["WITH", "v", "AS"],  # the lot's count
+        ["UPDATE", '"lots_device"', "SET"],  # the heartbeat, last
+    ], writes
+    assert not [sql for sql in locked if "lots_freewindow" in sql or "INTO \"parking_sessions_ingestevent\"" in sql]
+    assert len(statements) <= 16, statements  # the versions checked under the lock, and one to allocate keys
+    assert ParkingSession.objects.filter(lot=lot, state=ParkingSession.State.OPEN).count() == 55
+    assert _free(lot) == 500 - 55 - sum(1 for r in body["results"]
+                                        if r.get("session") and r["session"]["release"] is False)
 
 
 # -- publishing --------------------------------------------------------------------------------

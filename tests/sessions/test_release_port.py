@@ -134,8 +134,10 @@ def test_providers_are_asked_once_a_batch_with_one_query_each(register, record, 
         body = record(*exits[15:])
     assert len(first.exit_calls) == len(second.exit_calls) == 1
     assert len(first.exit_calls[0]) == 15
-    # One query each provider, and one to write the batch's waiver rows.
-    assert len(asked.captured_queries) == len(plain.captured_queries) + 2 + 1
+    # One query each provider, and one to write the batch's waiver rows (on PostgreSQL they go with
+    # the batch's other writes, in the same round trip).
+    waivers = 0 if connection.vendor == "postgresql" else 1
+    assert len(asked.captured_queries) == len(plain.captured_queries) + 2 + waivers
     reasons = [r["session"]["release_reason"] for r in body["results"]]
     assert reasons == ["reservation" if p in covers else "unpaid" for p in plates[15:]]
 
