@@ -10,11 +10,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 from collections.abc import Iterable
 
 from django.db.models import QuerySet
 
+from apps.lots.hours import normalized_hours
 from apps.lots.models import ParkingLot
 from apps.lots.selectors import PublicLotFormatter, public_lot_rows
 
@@ -60,8 +60,6 @@ _DETECTION = {
     ParkingLot.Compliance.STANDARD: ["balancing"],  # the platform counts entries and exits
     ParkingLot.Compliance.ADVANCED: ["singleSpaceDetection"],  # a sensor or camera per berth
 }
-_HOURS = re.compile(r"^\d{2}:\d{2}-\d{2}:\d{2}$")
-
 OPEN_DATA_EXTRA = ("category", "compliance_level", "occupancy_updated_at", "updated_at", "region__parent__name")
 
 
@@ -123,7 +121,8 @@ def ngsi_entity(row: dict, entity_type: str, *, with_context: bool = False,
         entity["specialLocation"] = [_SPECIAL_LOCATION[row["category"]]]
     hours = row["opening_hours"]
     if hours:
-        entity["openingHours"] = f"Mo-Su {hours}" if _HOURS.match(hours) else hours
+        ranges = normalized_hours(hours)  # every day: as schema.org's openingHours writes it
+        entity["openingHours"] = f"Mo-Su {ranges}" if ranges else hours
     if row["operator__name"]:
         entity["provider"] = {"name": row["operator__name"]}
     if with_context:

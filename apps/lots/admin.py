@@ -30,6 +30,7 @@ from apps.common.errors import DomainError
 from .admin_import import InventoryImportMixin
 from .choices import LOT_CHOICE_FIELDS, lot_choices
 from .errors import InvalidTariff
+from .hours import FORMAT_MESSAGE, normalized_hours
 from .models import Device, FreeWindow, LotOutage, ParkingLot, Tariff
 from .services import (
     device_change,
@@ -84,6 +85,17 @@ class LotAdminForm(forms.ModelForm):
 
     def clean_code(self):
         return (self.cleaned_data.get("code") or "").strip().upper()
+
+    def clean_opening_hours(self):
+        """Stored as the forecast and the open data read it (``07:00-11:30,13:00-22:00``). Only a
+        changed value is checked: a lot registered with other text keeps it until staff change it."""
+        text = (self.cleaned_data.get("opening_hours") or "").strip()
+        if "opening_hours" not in self.changed_data:
+            return self.cleaned_data.get("opening_hours")
+        hours = normalized_hours(text)
+        if hours is None:
+            raise forms.ValidationError(FORMAT_MESSAGE, code="invalid_opening_hours")
+        return hours
 
     def _post_clean(self):
         position = self.cleaned_data.get("position")

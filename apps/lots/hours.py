@@ -1,12 +1,17 @@
 """A lot's opening hours (``ParkingLot.opening_hours``): ranges of the day such as ``07:00-22:00``,
 comma-separated (``07:00-11:30,13:00-22:00``). A range whose end is before its start runs past
-midnight (``22:00-06:00``); ``00:00-24:00`` is the whole day. Pure Python: the import, the
-forecast and whatever else asks read the text one way."""
+midnight (``22:00-06:00``); ``00:00-24:00`` is the whole day. No database: the import, the lot
+form, the forecast and the open data read the text one way, and refuse it in one wording."""
 
 from __future__ import annotations
 
 import re
 from datetime import time
+
+from django.utils.translation import gettext_lazy as _
+
+#: what the import and the lot form say of text that is not opening hours
+FORMAT_MESSAGE = _("格式应为 HH:MM-HH:MM，如 07:00-22:00")
 
 _RANGE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-(?:([01]\d|2[0-3]):([0-5]\d)|(24):(00))$")
 _SEPARATORS = re.compile(r"[,，;；]")

@@ -41,6 +41,7 @@ from apps.regions.selectors import region_with_descendants
 from apps.regions.validators import validate_credit_code
 
 from .choices import lot_choices
+from .hours import FORMAT_MESSAGE as hours_format_message
 from .hours import normalized_hours
 from .models import ParkingLot
 
@@ -583,7 +584,7 @@ def _set_tariff(lot, raw, lookups, region):
 def _set_hours(lot, raw, lookups, region):
     hours = normalized_hours(raw or "00:00-24:00")
     if hours is None:
-        raise _RowProblem("opening_hours", _("格式应为 HH:MM-HH:MM，如 07:00-22:00"))
+        raise _RowProblem("opening_hours", str(hours_format_message))
     lot.opening_hours = hours
 
 

@@ -158,6 +158,17 @@ def test_off_street_entities_are_valid_fiware_and_carry_the_spec_fields(api_clie
     }
 
 
+def test_opening_hours_of_ranges_are_every_days_and_other_text_is_passed_on(api_client, lots):
+    """Read as the forecast and the lot form read them (apps.lots.hours): ranges past midnight, a
+    second range and the fullwidth comma staff type are opening hours too."""
+    ParkingLot.objects.filter(code="OFF-CLOSED").update(opening_hours="07:00-11:30，13:00-22:00")
+    ParkingLot.objects.filter(code="OFF-OFFLINE").update(opening_hours="22:00-06:00")
+    by_code = {e["parkingSiteId"]: e for e in _entities(api_client, OFF)[1]}
+    assert by_code["OFF-CLOSED"]["openingHours"] == "Mo-Su 07:00-11:30,13:00-22:00"
+    assert by_code["OFF-OFFLINE"]["openingHours"] == "Mo-Su 22:00-06:00"
+    assert by_code["OFF-FULL"]["openingHours"] == "工作日 07:00-19:00"
+
+
 def test_status_and_spot_numbers_by_state(api_client, lots):
     _, entities = _entities(api_client, OFF)
     by_code = {e["parkingSiteId"]: e for e in entities}

@@ -87,6 +87,35 @@ def test_editing_a_gcj02_lot_does_not_convert_twice(logged_in, city):
     assert lot.source_coord_system == "gcj02"  # the position wasn't touched: its origin stays recorded
 
 
+@pytest.mark.parametrize("text", ["全天", "7:00-22:00", "07:00-25:00", "工作日 07:00-19:00", "07:00-22:00,"
+                                  "夜间"])
+def test_opening_hours_that_are_not_ranges_are_refused_with_the_imports_wording(logged_in, city, text):
+    response = logged_in.post(reverse(LOT_ADD), lot_data(city, opening_hours=text))
+    assert response.status_code == 200
+    assert form_errors(response)["opening_hours"] == ["格式应为 HH:MM-HH:MM，如 07:00-22:00"]
+    assert not ParkingLot.objects.filter(code="LX-0100").exists()
+
+
+def test_opening_hours_are_stored_as_the_forecast_reads_them(logged_in, city):
+    response = logged_in.post(reverse(LOT_ADD), lot_data(city, opening_hours=" 07:00-11:30， 13:00-22:00 "))
+    assert response.status_code == 302, form_errors(response)
+    assert ParkingLot.objects.get(code="LX-0100").opening_hours == "07:00-11:30,13:00-22:00"
+
+
+def test_a_lot_registered_with_other_hours_text_keeps_it_when_something_else_is_changed(logged_in, city):
+    lot = LotFactory(code="LX-0201", region=city[LX], lat=31.57, lon=120.30, tariff=None, operator=None,
+                     opening_hours="工作日 07:00-19:00")
+    url = reverse("admin:lots_parkinglot_change", args=[lot.pk])
+    response = logged_in.post(url, lot_data(city, code="LX-0201", name="改名了", position_lat="31.57",
+                                            position_lon="120.3", opening_hours="工作日 07:00-19:00"))
+    assert response.status_code == 302, form_errors(response)
+    lot.refresh_from_db()
+    assert (lot.name, lot.opening_hours) == ("改名了", "工作日 07:00-19:00")
+    response = logged_in.post(url, lot_data(city, code="LX-0201", position_lat="31.57", position_lon="120.3",
+                                            opening_hours="工作日 07:00-20:00"))
+    assert form_errors(response)["opening_hours"] == ["格式应为 HH:MM-HH:MM，如 07:00-22:00"]
+
+
 def test_coordinates_outside_wuxi_are_an_error_on_position(logged_in, city):
     response = logged_in.post(reverse(LOT_ADD), lot_data(city, position_lat="39.9042", position_lon="116.4074"))
     assert response.status_code == 200
