@@ -14,7 +14,7 @@ from django.utils import timezone
 from apps.lots.fees import SHANGHAI
 from apps.lots.models import ParkingLot
 from apps.realtime.publish import OCCUPANCY_GROUP
-from apps.sessions.models import ParkingSession
+from apps.sessions.models import IngestEvent, ParkingSession
 from apps.sessions.services import events_record
 from tests.factories import DeviceFactory, LotFactory
 from tests.factories_sessions import entry_event, event, exit_event, signed_post
@@ -234,6 +234,30 @@ def test_a_batch_holds_its_lots_locked_only_for_what_needs_them():
     assert ParkingSession.objects.filter(lot=lot, state=ParkingSession.State.OPEN).count() == 55
     assert _free(lot) == 500 - 55 - sum(1 for r in body["results"]
                                         if r.get("session") and r["session"]["release"] is False)
+
+
+def test_text_a_lot_system_sends_goes_through_the_joined_writes_as_sent():
+    """The writes under the lock travel as one query text with their parameters merged into it on our
+    side (apps.common.statements): placeholders, quotes, semicolons and comment marks in what a lot
+    system sends stay data, in SQLite's one-by-one path as in PostgreSQL's joined one."""
+    lot = LotFactory(total_berths=50, free_berths=50)
+    device = DeviceFactory.issue(lots=[lot])[0]
+    odd = ["%s", "%%s'; DROP TABLE lots_parkinglot; --", "a\\b", "{x},\"y\"", "/* c */"]
+    now = timezone.now()
+    batch = [entry_event(lot, f"苏B6{i:04d}", at=now - timedelta(minutes=30 - i), event_id=f"{text}-{i}",
+                         gate=text, note={"text": text}) for i, text in enumerate(odd)]
+    batch.append(exit_event(lot, "苏B60000", at=now - timedelta(minutes=5), event_id="%s-exit", gate=odd[1]))
+    body = events_record(device=device, events=batch).as_dict()
+    assert (body["accepted"], body["rejected"]) == (6, 0), body
+    stored = {e.event_id: e for e in IngestEvent.objects.filter(lot=lot)}
+    assert sorted(stored) == sorted(e["event_id"] for e in batch)
+    for raw in batch:
+        assert stored[raw["event_id"]].payload["gate"] == raw["gate"]
+        assert stored[raw["event_id"]].session_id is not None
+    session = ParkingSession.objects.get(plate="苏B60000")
+    assert (session.entry_event_id, session.exit_event_id) == ("%s-0", "%s-exit")
+    assert ParkingLot.objects.filter(pk=lot.pk).exists() and _free(lot) == 50 - 4 - (
+        0 if body["results"][-1]["session"]["release"] else 1)
 
 
 # -- publishing --------------------------------------------------------------------------------
