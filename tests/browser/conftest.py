@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.playwright_db import close_connections_of_this_context
+
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -35,3 +37,4 @@ def chromium():
             yield browser
         finally:
             browser.close()
+            close_connections_of_this_context()

@@ -18,6 +18,7 @@ from apps.lots.credentials import decrypt_secret, fingerprint
 from apps.lots.errors import LotError
 from apps.lots.models import Device, LotOutage, ParkingLot, Tariff
 from tests.factories import CORE_ARTERIAL_RULES, LotFactory, OperatorFactory, TariffFactory, UserFactory
+from tests.playwright_db import close_connections_of_this_context
 
 pytestmark = pytest.mark.django_db
 
@@ -491,6 +492,7 @@ def browser_page(live_server, client, city, monkeypatch):
             yield page
         finally:
             browser.close()
+            close_connections_of_this_context()
 
 
 @pytest.mark.browser
@@ -541,7 +543,8 @@ def test_inputs_work_without_leaflet(browser_page, live_server, city):
     page.wait_for_url("**/lots/parkinglot/")
     # In the whole suite this thread's connection was once found ended by the server meanwhile
     # ("terminating connection due to administrator command", cause not found): read the saved lot
-    # on a connection drawn afresh from the pool, which checks it before handing it out.
+    # on a connection drawn afresh from the pool, which checks it before handing it out. (This body
+    # runs in Playwright's context, with a connection of its own: tests/playwright_db.py.)
     connection.close()
     lot = ParkingLot.objects.get(code="LX-7777")
     assert (lot.lat, lot.lon) == (31.5623, 120.3089)
