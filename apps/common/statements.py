@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections
 
 
@@ -82,7 +83,12 @@ def run_statements(statements: Iterable[Statement | None]) -> list[Any]:
 
 def query_statement(queryset) -> Statement:
     """A queryset's SELECT as a ``Statement`` whose result is its rows as plain tuples: for queries
-    of columns that need none of Django's converters (keys, text), such as ``values_list`` of ids."""
-    sql, params = queryset.query.get_compiler(queryset.db).as_sql()
+    of columns that need none of Django's converters (keys, text), such as ``values_list`` of ids.
+    A queryset Django knows to be empty (``pk__in=[]``) becomes a statement that finds no row, as
+    iterating it would."""
+    try:
+        sql, params = queryset.query.get_compiler(queryset.db).as_sql()
+    except EmptyResultSet:
+        sql, params = "SELECT NULL WHERE FALSE", ()
     return Statement(sql, list(params), on_result=lambda rows, _count: [tuple(row) for row in rows or ()],
                      using=queryset.db)

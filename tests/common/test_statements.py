@@ -73,6 +73,9 @@ def test_a_querysets_select_as_a_statement_reads_its_rows():
     ids = sorted(lot.pk for lot in lots)
     query = ParkingLot.objects.filter(pk__in=ids).order_by("pk").values_list("pk", "code")
     assert run_statements([query_statement(query)]) == [list(query)]
+    # One Django knows to be empty finds no row, as iterating it would, beside the others.
+    nothing = ParkingLot.objects.filter(pk__in=[]).values_list("pk")
+    assert run_statements([query_statement(nothing), query_statement(query)]) == [[], list(query)]
 
 
 @pytest.mark.postgres
