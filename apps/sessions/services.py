@@ -245,15 +245,6 @@ class _Recorder:
                     self.berth_ids[event.index] = pk
         return [e for e in events if self.results[e.index] is None]
 
-    def lock_lots(self, heard: dict[int, ParkingLot]) -> None:
-        """Lock the batch's lots (by id, so two batches never deadlock); their live columns are read
-        when their counts are written (``occupancy.lots_count``)."""
-        if not heard or connection.vendor != "postgresql":
-            return  # elsewhere (SQLite) a writing transaction has the whole database to itself
-        # NO KEY: rows that only point at a lot (another batch's events, by foreign key) need not wait.
-        list(ParkingLot.objects.select_for_update(no_key=True).filter(pk__in=list(heard)).order_by("pk")
-             .values_list("pk", flat=True))
-
     def load_berths(self, events: list[Event], also: set[int], *, versions: bool = False) -> None:
         """The named berths' rows (and ``also``: the berths of the stays the batch continues), read
         under their lots' lock (ingest and the berth sweep write them only under it), or before it
@@ -357,7 +348,8 @@ class _Recorder:
                 self.berths = {}
                 work = self.work_out(events, counted_by_berths, covers, row_ids, locked=True)
         else:
-            self.lock_lots(heard)  # (a writing transaction has the whole SQLite database to itself)
+            # No lot heard (nothing to lock), or SQLite: its writing transaction has the whole
+            # database to itself, so the reckoning simply runs inside it.
             work = self.work_out(events, counted_by_berths, covers, row_ids, locked=True)
         book = work.book
 
@@ -416,11 +408,13 @@ class _Recorder:
                      berths=sorted((b.pk, b.row_version) for b in self.berths.values()) if not locked else [])
 
     def lock_and_check(self, heard: dict[int, ParkingLot], work: _Work) -> bool:
-        """PostgreSQL, in one round trip: lock the batch's lots (as ``lock_lots``), then tell whether
-        the sessions ``work`` read are the ones that match now, at the versions it read (row-locking
-        them, in id order, as the read under the lock would), and its berths the versions it read.
-        (Berths are written only under their lot's lock; sessions also by payments, which row-lock
-        them.)"""
+        """PostgreSQL, in one round trip: lock the batch's lots (by id, so two batches never deadlock;
+        their live columns are read when their counts are written, ``occupancy.lots_count``), then
+        tell whether the sessions ``work`` read are the ones that match now, at the versions it read
+        (row-locking them, in id order, as the read under the lock would), and its berths the
+        versions it read. (Berths are written only under their lot's lock; sessions also by payments,
+        which row-lock them.)"""
+        # NO KEY: rows that only point at a lot (another batch's events, by foreign key) need not wait.
         lock = query_statement(ParkingLot.objects.select_for_update(no_key=True).filter(pk__in=list(heard))
                                .order_by("pk").values_list("pk", flat=True))
         matching = work.book.versions_query(work.stays)
